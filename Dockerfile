@@ -1,0 +1,24 @@
+FROM python:3.11-slim-bookworm
+
+# ZBar for pyzbar, Tesseract (+ Portuguese) for the OCR fallback of the scanner.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libzbar0 tesseract-ocr tesseract-ocr-por \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY bipa bipa
+COPY gql gql
+COPY domain domain
+COPY db db
+COPY ocr ocr
+COPY bot bot
+COPY alembic alembic
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 bipa
+USER bipa
+
+ENV BIPA_HOST=0.0.0.0 BIPA_PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
+CMD ["bipa", "serve"]

@@ -1,0 +1,1 @@
+"""Composition root: settings, CLI, ASGI app wiring and process entry points."""

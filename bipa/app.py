@@ -1,0 +1,88 @@
+"""ASGI application factory: wires settings, database, pub/sub and the GraphQL view."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from bipa.middleware import RequestMiddleware
+from bipa.settings import Settings
+from db.engine import make_engine, make_sessionmaker
+from domain.events import NullPublisher
+from gql.context import Services
+from gql.schema import build_schema
+from gql.view import BipaGraphQL
+
+log = logging.getLogger("bipa.app")
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+
+
+def create_app(settings: Settings, database_url: str) -> Starlette:
+    engine = make_engine(database_url)
+    services = Services(
+        sessionmaker=make_sessionmaker(engine),
+        publisher=NullPublisher(),
+        production=settings.production,
+        currency=settings.currency,
+    )
+    schema = build_schema(
+        production=settings.production,
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+    )
+    graphql = BipaGraphQL(
+        schema,
+        services,
+        graphql_ide=None if settings.production else "graphiql",
+        allow_queries_via_get=False,
+        keep_alive=True,
+        keep_alive_interval=15,
+        # Only graphql-transport-ws: the legacy graphql-ws protocol had an auth bypass.
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        connection_init_wait_timeout=timedelta(seconds=10),
+        multipart_uploads_enabled=True,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        allowed_origins=settings.allowed_origins,
+    )
+
+    async def healthz(request: Request) -> JSONResponse:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # the health check reports any failure as unhealthy
+            log.warning("health check failed", extra={"error": type(exc).__name__})
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("bipa started", extra={"env": settings.env})
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            log.info("bipa stopped")
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(
+        RequestMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=MAX_UPLOAD_BYTES
+    )
+    return app

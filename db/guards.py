@@ -1,0 +1,160 @@
+"""Guarantees PostgreSQL enforces by itself, whatever client writes.
+
+Each guard is a trigger installed by the migrations (see alembic/versions). They back up the
+domain rules so that a bug, a script or a manual psql session cannot rewrite history:
+
+* ``session_audit_log`` is append-only: UPDATE, DELETE and TRUNCATE raise.
+* Packages, deliverers and addresses of a COMPLETED or ARCHIVED session cannot be inserted,
+  changed or deleted. The domain therefore writes the last package change *before* it moves
+  the session to COMPLETED (it flushes in that order).
+* A financial snapshot, once written, never changes; a read-only session never leaves the
+  read-only states except COMPLETED -> ARCHIVED, and its other columns stay as they were
+  (only ``status``, ``archived_at``, ``last_sequence`` and ``updated_at`` may move on archive).
+* Money is never negative: CHECK constraints in db/models.py.
+"""
+
+from __future__ import annotations
+
+GUARD_FUNCTIONS: tuple[tuple[str, str], ...] = (
+    (
+        "bipa_audit_append_only",
+        """
+CREATE OR REPLACE FUNCTION bipa_audit_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'session_audit_log is append-only (% refused)', TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END;
+$$;
+""",
+    ),
+    (
+        "bipa_session_children_readonly",
+        """
+CREATE OR REPLACE FUNCTION bipa_session_children_readonly() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    sid uuid;
+    st text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        sid := OLD.session_id;
+    ELSE
+        sid := NEW.session_id;
+    END IF;
+    SELECT status::text INTO st FROM delivery_sessions WHERE id = sid;
+    IF st IN ('COMPLETED', 'ARCHIVED') THEN
+        RAISE EXCEPTION '% of % refused: session % is read-only (%)', TG_OP, TG_TABLE_NAME, sid, st
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.session_id <> OLD.session_id THEN
+        SELECT status::text INTO st FROM delivery_sessions WHERE id = OLD.session_id;
+        IF st IN ('COMPLETED', 'ARCHIVED') THEN
+            RAISE EXCEPTION 'moving rows out of read-only session % refused', OLD.session_id
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+""",
+    ),
+    (
+        "bipa_session_history_guard",
+        """
+CREATE OR REPLACE FUNCTION bipa_session_history_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.status IN ('COMPLETED', 'ARCHIVED') THEN
+            RAISE EXCEPTION 'deleting read-only session % refused', OLD.id
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF OLD.financial_snapshot IS NOT NULL
+       AND NEW.financial_snapshot IS DISTINCT FROM OLD.financial_snapshot THEN
+        RAISE EXCEPTION 'financial snapshot of session % is immutable', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF OLD.status IN ('COMPLETED', 'ARCHIVED') THEN
+        IF NOT (NEW.status = OLD.status
+                OR (OLD.status = 'COMPLETED' AND NEW.status = 'ARCHIVED')) THEN
+            RAISE EXCEPTION 'session % is read-only: % -> % refused', OLD.id, OLD.status, NEW.status
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF NEW.name IS DISTINCT FROM OLD.name
+           OR NEW.owner_id IS DISTINCT FROM OLD.owner_id
+           OR NEW.was_reused IS DISTINCT FROM OLD.was_reused
+           OR NEW.reuse_count IS DISTINCT FROM OLD.reuse_count
+           OR NEW.created_at IS DISTINCT FROM OLD.created_at
+           OR NEW.started_at IS DISTINCT FROM OLD.started_at
+           OR NEW.completed_at IS DISTINCT FROM OLD.completed_at
+           OR NEW.route_optimization_data IS DISTINCT FROM OLD.route_optimization_data
+           OR (OLD.status = 'ARCHIVED' AND NEW.archived_at IS DISTINCT FROM OLD.archived_at) THEN
+            RAISE EXCEPTION 'session % is read-only', OLD.id
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+""",
+    ),
+)
+
+GUARD_TRIGGERS: tuple[tuple[str, str, str], ...] = (
+    (
+        "trg_audit_append_only",
+        "session_audit_log",
+        "BEFORE UPDATE OR DELETE ON session_audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION bipa_audit_append_only()",
+    ),
+    (
+        "trg_audit_no_truncate",
+        "session_audit_log",
+        "BEFORE TRUNCATE ON session_audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION bipa_audit_append_only()",
+    ),
+    (
+        "trg_packages_readonly",
+        "session_packages",
+        "BEFORE INSERT OR UPDATE OR DELETE ON session_packages "
+        "FOR EACH ROW EXECUTE FUNCTION bipa_session_children_readonly()",
+    ),
+    (
+        "trg_deliverers_readonly",
+        "session_deliverers",
+        "BEFORE INSERT OR UPDATE OR DELETE ON session_deliverers "
+        "FOR EACH ROW EXECUTE FUNCTION bipa_session_children_readonly()",
+    ),
+    (
+        "trg_addresses_readonly",
+        "session_addresses",
+        "BEFORE INSERT OR UPDATE OR DELETE ON session_addresses "
+        "FOR EACH ROW EXECUTE FUNCTION bipa_session_children_readonly()",
+    ),
+    (
+        "trg_session_history",
+        "delivery_sessions",
+        "BEFORE UPDATE OR DELETE ON delivery_sessions "
+        "FOR EACH ROW EXECUTE FUNCTION bipa_session_history_guard()",
+    ),
+)
+
+
+def install_statements() -> list[str]:
+    statements = [body for _, body in GUARD_FUNCTIONS]
+    for name, table, spec in GUARD_TRIGGERS:
+        statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        statements.append(f"CREATE TRIGGER {name} {spec}")
+    return statements
+
+
+def drop_statements() -> list[str]:
+    statements = [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, _ in GUARD_TRIGGERS]
+    statements += [f"DROP FUNCTION IF EXISTS {name}()" for name, _ in GUARD_FUNCTIONS]
+    return statements

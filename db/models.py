@@ -1,0 +1,298 @@
+"""Typed models for every table.
+
+Database-level guards (triggers) that protect history live in db/guards.py and are installed
+by the migrations; CHECK constraints sit here next to the columns they protect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, CreatedAtMixin, new_id, utcnow
+from db.enums import DeliveryStatus, Role, SessionStatus
+
+Money = Numeric(12, 2)
+
+
+def _enum(cls: type[Any], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+class User(CreatedAtMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), nullable=False)
+    # Unique: a Telegram account acts as exactly one Bipa user (bot identity lookup).
+    telegram_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),)
+
+
+class ApiToken(CreatedAtMixin, Base):
+    """Bearer tokens; only the SHA-256 hex digest is stored, never the token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # Unique index: every authenticated request looks the caller up by this hash.
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    # Relationships only order the unit of work's INSERTs; lazy="raise" forbids implicit I/O.
+    user: Mapped[User] = relationship(lazy="raise")
+
+    __table_args__ = (CheckConstraint("token_hash ~ '^[0-9a-f]{64}$'", name="token_hash_hex"),)
+
+
+class DeliverySession(CreatedAtMixin, Base):
+    __tablename__ = "delivery_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    status: Mapped[SessionStatus] = mapped_column(
+        _enum(SessionStatus, "session_status"), nullable=False, default=SessionStatus.OPEN
+    )
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), nullable=False)
+    was_reused: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    reuse_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    started_at: Mapped[datetime | None] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+    archived_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        nullable=False, server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+    # Sequence number of the newest audit entry; the row lock on this session serializes it.
+    last_sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    financial_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    route_optimization_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    owner: Mapped[User] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
+        CheckConstraint("reuse_count >= 0", name="reuse_count_non_negative"),
+        CheckConstraint("last_sequence >= 0", name="last_sequence_non_negative"),
+        CheckConstraint(
+            "(financial_snapshot IS NULL) = (status NOT IN ('COMPLETED', 'ARCHIVED'))",
+            name="snapshot_iff_completed",
+        ),
+        # Listing "my sessions", newest first.
+        Index("ix_delivery_sessions_owner_created", "owner_id", "created_at"),
+        # Listing sessions by status (the default list hides ARCHIVED), newest first.
+        Index("ix_delivery_sessions_status_created", "status", "created_at"),
+    )
+
+
+class SessionAddress(Base):
+    __tablename__ = "session_addresses"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    normalized_key: Mapped[str] = mapped_column(Text, nullable=False)
+    line: Mapped[str] = mapped_column(Text, nullable=False)
+    city: Mapped[str | None] = mapped_column(Text)
+    postal_code: Mapped[str | None] = mapped_column(String(32))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    geocoding_cache: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    package_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    session: Mapped[DeliverySession] = relationship(lazy="raise")
+
+    __table_args__ = (
+        # Equal addresses share one row: looked up by (session, key) on every addPackages.
+        UniqueConstraint("session_id", "normalized_key"),
+        # Target of the composite FK from packages (an address belongs to the package's session).
+        UniqueConstraint("session_id", "id", name="uq_session_addresses_session_id_id"),
+        CheckConstraint("package_count >= 0", name="package_count_non_negative"),
+        CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint(
+            "longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude_range"
+        ),
+    )
+
+
+class SessionDeliverer(CreatedAtMixin, Base):
+    __tablename__ = "session_deliverers"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    # Indexed: a DELIVERER sees the sessions they take part in (visibility filter).
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    base_salary: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    commission_per_delivery: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    packages_assigned: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    packages_delivered: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    packages_failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    total_earned: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    route: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    session: Mapped[DeliverySession] = relationship(lazy="raise")
+    user: Mapped[User] = relationship(lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id"),
+        UniqueConstraint("session_id", "id", name="uq_session_deliverers_session_id_id"),
+        CheckConstraint("base_salary >= 0", name="base_salary_non_negative"),
+        CheckConstraint("commission_per_delivery >= 0", name="commission_non_negative"),
+        CheckConstraint("total_earned >= 0", name="total_earned_non_negative"),
+        CheckConstraint(
+            "packages_assigned >= 0 AND packages_delivered >= 0 AND packages_failed >= 0",
+            name="counters_non_negative",
+        ),
+    )
+
+
+class SessionPackage(CreatedAtMixin, Base):
+    __tablename__ = "session_packages"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    barcode: Mapped[str] = mapped_column(String(64), nullable=False)
+    symbology: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus, "delivery_status"), nullable=False, default=DeliveryStatus.PENDING
+    )
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    address_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    deliverer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    scan_report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(
+        nullable=False, server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+    session: Mapped[DeliverySession] = relationship(lazy="raise")
+    address: Mapped[SessionAddress | None] = relationship(
+        primaryjoin="SessionPackage.address_id == SessionAddress.id",
+        foreign_keys=[address_id],
+        lazy="raise",
+    )
+    deliverer: Mapped[SessionDeliverer | None] = relationship(
+        primaryjoin="SessionPackage.deliverer_id == SessionDeliverer.id",
+        foreign_keys=[deliverer_id],
+        lazy="raise",
+    )
+
+    __table_args__ = (
+        # Never the same barcode twice in one session; also serves lookups by barcode.
+        UniqueConstraint("session_id", "barcode"),
+        # Composite FKs: the address and the deliverer must belong to the package's own session.
+        ForeignKeyConstraint(
+            ["session_id", "address_id"],
+            ["session_addresses.session_id", "session_addresses.id"],
+            name="fk_session_packages_address_same_session",
+        ),
+        ForeignKeyConstraint(
+            ["session_id", "deliverer_id"],
+            ["session_deliverers.session_id", "session_deliverers.id"],
+            name="fk_session_packages_deliverer_same_session",
+        ),
+        # Package lists filtered by status (progress, "pending" views) within a session.
+        Index("ix_session_packages_session_status", "session_id", "status"),
+        # A deliverer's packages (DataLoaders and the DELIVERER permission check).
+        Index("ix_session_packages_deliverer", "deliverer_id"),
+        # Packages per address (Address.packageCount checks and address loaders).
+        Index("ix_session_packages_address", "address_id"),
+        CheckConstraint("length(barcode) BETWEEN 1 AND 64", name="barcode_length"),
+        CheckConstraint(
+            "(status = 'DELIVERED') = (delivered_at IS NOT NULL)", name="delivered_at_iff_delivered"
+        ),
+        CheckConstraint(
+            "status <> 'FAILED' OR failure_reason IS NOT NULL", name="failed_needs_reason"
+        ),
+    )
+
+
+class AuditEntry(Base):
+    """Append-only history of a session (UPDATE/DELETE refused by trigger, see db/guards.py)."""
+
+    __tablename__ = "session_audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_sessions.id"), nullable=False
+    )
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(
+        nullable=False, server_default=func.now(), default=utcnow
+    )
+
+    session: Mapped[DeliverySession] = relationship(lazy="raise")
+    actor: Mapped[User | None] = relationship(lazy="raise")
+
+    __table_args__ = (
+        # Gapless per-session order; the unique index also serves replays "after sequence N".
+        UniqueConstraint("session_id", "sequence"),
+        CheckConstraint("sequence > 0", name="sequence_positive"),
+    )
+
+
+class IdempotencyKey(CreatedAtMixin, Base):
+    """A mutation's first result, kept so that a retried request returns it again."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+
+    __table_args__ = (
+        # The purge job deletes expired keys by this column.
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )

@@ -1,0 +1,43 @@
+"""Users and API tokens."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ApiToken, User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, user: User) -> None:
+        self.session.add(user)
+
+    def add_token(self, token: ApiToken) -> None:
+        self.session.add(token)
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[User]:
+        if not ids:
+            return []
+        result = await self.session.scalars(select(User).where(User.id.in_(ids)))
+        return list(result)
+
+    async def by_token_hash(self, token_hash: str) -> User | None:
+        stmt = (
+            select(User)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def by_telegram_id(self, telegram_id: str) -> User | None:
+        stmt = select(User).where(User.telegram_id == telegram_id)
+        return (await self.session.scalars(stmt)).one_or_none()

@@ -1,0 +1,95 @@
+"""The unit of work: one transaction, its repositories, its audit entries and its events.
+
+Services never commit. The caller (a resolver, the bot, the CLI) opens a unit of work, calls
+one service and commits; events are published only after the commit succeeded, so a
+subscriber never sees what was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import AuditEntry, DeliverySession
+from db.repositories.users import UserRepository
+from domain.events import CommittedEvent, EventPublisher, NullPublisher
+
+log = logging.getLogger("bipa.uow")
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        publisher: EventPublisher | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._publisher: EventPublisher = publisher or NullPublisher()
+        self._events: list[CommittedEvent] = []
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._sessionmaker()
+        self.users = UserRepository(self._session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if exc_type is not None:
+                await session.rollback()
+            # An uncommitted transaction is dropped by close(); loaded objects stay readable.
+            self._events.clear()
+        finally:
+            await session.close()
+            self._session = None
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    def record(
+        self,
+        delivery_session: DeliverySession,
+        action: str,
+        actor_id: uuid.UUID | None,
+        details: dict[str, Any],
+    ) -> AuditEntry:
+        """Append the next audit entry of a session whose row the caller holds locked."""
+        delivery_session.last_sequence += 1
+        entry = AuditEntry(
+            session_id=delivery_session.id,
+            sequence=delivery_session.last_sequence,
+            action=action,
+            actor_id=actor_id,
+            details=details,
+        )
+        self.session.add(entry)
+        self._events.append(
+            CommittedEvent(delivery_session.id, delivery_session.last_sequence, action)
+        )
+        return entry
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        events, self._events = self._events, []
+        if events:
+            try:
+                await self._publisher.publish(events)
+            except Exception:
+                # At-most-once pub/sub: subscribers recover the entries from the audit table.
+                log.exception("publishing committed events failed", extra={"events": len(events)})

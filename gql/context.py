@@ -1,0 +1,66 @@
+"""Per-request context. Holds no database session: each operation opens its own unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from db.models import User
+from domain import users as user_service
+from domain.errors import Unauthenticated
+from domain.events import EventPublisher
+from domain.uow import UnitOfWork
+
+
+@dataclass
+class Services:
+    """What the GraphQL layer needs from the composition root (bipa/app.py)."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    publisher: EventPublisher
+    production: bool = False
+    currency: str = "BRL"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessionmaker, self.publisher)
+
+
+def unauthenticated(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+def bearer(value: str | None) -> str:
+    if not value:
+        return ""
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    services: Services
+    token: str = ""
+    _user: User | None = None
+    log_fields: dict[str, Any] | None = None
+    # Set by Strawberry from the graphql-transport-ws connection_init payload.
+    connection_params: dict[str, Any] | None = None
+
+    async def caller(self) -> User:
+        """The authenticated user, or a GraphQL error with code UNAUTHENTICATED."""
+        if self._user is not None:
+            return self._user
+        try:
+            async with self.services.uow() as uow:
+                self._user = await user_service.authenticate(uow, self.token)
+        except Unauthenticated as exc:
+            raise unauthenticated(f"authentication required: {exc}") from None
+        if self.log_fields is not None:
+            self.log_fields["caller_id"] = str(self._user.id)
+        return self._user

@@ -1,0 +1,98 @@
+"""The schema: Query, Mutation and Subscription roots and the security extensions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.types import ExecutionContext, Info
+from strawberry.utils.logging import StrawberryLogger
+
+from gql.context import Context
+from gql.types import UserType, user_type
+
+log = logging.getLogger("bipa.graphql")
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The authenticated caller.")
+    async def me(self, info: Info[Context, None]) -> UserType:
+        return user_type(await info.context.caller())
+
+
+class OperationLog(SchemaExtension):
+    """Puts the operation name in the request's log fields."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        fields = getattr(context, "log_fields", None)
+        if fields is not None:
+            fields["operation"] = self.execution_context.operation_name or "anonymous"
+
+
+class BipaSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            # Refused credentials and validation errors are the client's, not ours: no traceback.
+            code = (error.extensions or {}).get("code")
+            if code == "UNAUTHENTICATED" or error.original_error is None:
+                log.info("graphql request refused", extra={"error": error.message[:200]})
+            else:
+                StrawberryLogger.error(error, execution_context)
+
+
+def _visible(error: GraphQLError) -> bool:
+    """In production only errors we raised on purpose keep their text."""
+    code = (error.extensions or {}).get("code")
+    return code is None and error.original_error is not None
+
+
+def extensions(
+    *, production: bool, max_depth: int, max_aliases: int, max_tokens: int
+) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    result: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        OperationLog,
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+    ]
+    if production:
+        result.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        result.append(lambda: MaskErrors(should_mask_error=_visible))
+    return result
+
+
+def build_schema(
+    *, production: bool = False, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000
+) -> strawberry.Schema:
+    config: Any = (
+        strawberry.schema.config.StrawberryConfig(disable_field_suggestions=production)
+        if production
+        else None
+    )
+    return BipaSchema(
+        query=Query,
+        extensions=extensions(
+            production=production,
+            max_depth=max_depth,
+            max_aliases=max_aliases,
+            max_tokens=max_tokens,
+        ),
+        config=config,
+    )

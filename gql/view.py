@@ -1,0 +1,43 @@
+"""The Strawberry ASGI view: builds the context and authenticates websockets at connection_init."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from domain import users as user_service
+from domain.errors import Unauthenticated
+from gql.context import Context, Services, bearer
+
+
+class BipaGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: Any, services: Services, **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self.services = services
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        log_fields = request.scope.get("state", {}).get("log_fields")
+        token = ""
+        if isinstance(request, Request):
+            token = bearer(request.headers.get("authorization"))
+        return Context(request=request, services=self.services, token=token, log_fields=log_fields)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Token from the connection_init payload; a bad one closes the socket with 4403."""
+        payload = context.connection_params or {}
+        raw = payload.get("authorization") or payload.get("Authorization")
+        token = bearer(raw) if isinstance(raw, str) else ""
+        try:
+            async with self.services.uow() as uow:
+                context._user = await user_service.authenticate(uow, token)
+        except Unauthenticated:
+            raise ConnectionRejectionError({"reason": "invalid or missing token"}) from None
+        context.token = token
+        return None

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bipa.settings import Settings, SettingsError
+
+
+def test_defaults_are_development_and_embedded() -> None:
+    s = Settings.from_env({})
+    assert s.env == "development"
+    assert s.database_url is None
+    assert s.port == 8000
+    assert s.currency == "BRL"
+    assert s.data_dir.name == ".data"
+
+
+def test_database_url_is_normalized_to_asyncpg() -> None:
+    s = Settings.from_env({"DATABASE_URL": "postgres://u@h:5432/db"})
+    assert s.database_url == "postgresql+asyncpg://u@h:5432/db"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"BIPA_ENV": "staging"}, "BIPA_ENV"),
+        ({"BIPA_PORT": "eighty"}, "BIPA_PORT"),
+        ({"BIPA_PORT": "70000"}, "BIPA_PORT"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"BROADCAST_URL": "kafka://x"}, "BROADCAST_URL"),
+        ({"BIPA_LOG_LEVEL": "LOUD"}, "BIPA_LOG_LEVEL"),
+        ({"BIPA_RUN_WORKER": "maybe"}, "BIPA_RUN_WORKER"),
+        ({"BIPA_CURRENCY": "REAL"}, "BIPA_CURRENCY"),
+    ],
+)
+def test_invalid_settings_name_the_variable(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle):
+        Settings.from_env(env)
+
+
+def test_cli_invalid_setting_exits_2_with_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bipa.cli", "migrate"],
+        env={"BIPA_ENV": "staging", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "BIPA_ENV" in lines[0]
