@@ -15,6 +15,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AuditEntry, DeliverySession
+from db.repositories.audit import AuditRepository
+from db.repositories.idempotency import IdempotencyRepository
+from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
+from db.repositories.sessions import SessionRepository
 from db.repositories.users import UserRepository
 from domain.events import CommittedEvent, EventPublisher, NullPublisher
 
@@ -26,8 +30,11 @@ class UnitOfWork:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         publisher: EventPublisher | None = None,
+        *,
+        currency: str = "BRL",
     ) -> None:
         self._sessionmaker = sessionmaker
+        self.currency = currency
         self._publisher: EventPublisher = publisher or NullPublisher()
         self._events: list[CommittedEvent] = []
         self._session: AsyncSession | None = None
@@ -40,7 +47,14 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessionmaker()
-        self.users = UserRepository(self._session)
+        session = self._session
+        self.users = UserRepository(session)
+        self.sessions = SessionRepository(session)
+        self.packages = PackageRepository(session)
+        self.addresses = AddressRepository(session)
+        self.deliverers = DelivererRepository(session)
+        self.audit = AuditRepository(session)
+        self.idempotency = IdempotencyRepository(session)
         return self
 
     async def __aexit__(

@@ -15,6 +15,7 @@ from domain import users as user_service
 from domain.errors import Unauthenticated
 from domain.events import EventPublisher
 from domain.uow import UnitOfWork
+from gql.loaders import Loaders
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker, self.publisher)
+        return UnitOfWork(self.sessionmaker, self.publisher, currency=self.currency)
 
 
 def unauthenticated(message: str) -> GraphQLError:
@@ -51,6 +52,17 @@ class Context:
     log_fields: dict[str, Any] | None = None
     # Set by Strawberry from the graphql-transport-ws connection_init payload.
     connection_params: dict[str, Any] | None = None
+
+    _loaders: Loaders | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """Per HTTP request (one operation); fresh each time on a long-lived websocket."""
+        if isinstance(self.request, WebSocket):
+            return Loaders(self.services.sessionmaker)
+        if self._loaders is None:
+            self._loaders = Loaders(self.services.sessionmaker)
+        return self._loaders
 
     async def caller(self) -> User:
         """The authenticated user, or a GraphQL error with code UNAUTHENTICATED."""

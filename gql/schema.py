@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from decimal import Decimal
 
 import strawberry
 from graphql import GraphQLError
@@ -17,11 +17,22 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
+from gql import reads
 from gql.context import Context
-from gql.types import UserType, user_type
+from gql.mutations import Mutation
+from gql.scalars import DecimalScalar
+from gql.types import (
+    DeliverySessionType,
+    PackageType,
+    SessionConnection,
+    SessionStatus,
+    UserType,
+    user_type,
+)
 
 log = logging.getLogger("bipa.graphql")
 
@@ -31,6 +42,29 @@ class Query:
     @strawberry.field(description="The authenticated caller.")
     async def me(self, info: Info[Context, None]) -> UserType:
         return user_type(await info.context.caller())
+
+    @strawberry.field(description="Null when missing or not visible to the caller.")
+    async def session(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> DeliverySessionType | None:
+        return await reads.session_by_id(info, id)
+
+    @strawberry.field(description="Newest first; ARCHIVED ones only when asked by status.")
+    async def sessions(
+        self,
+        info: Info[Context, None],
+        status: SessionStatus | None = None,
+        owner_id: strawberry.ID | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> SessionConnection:
+        return await reads.list_sessions(info, status, owner_id, first, after)
+
+    @strawberry.field
+    async def package(
+        self, info: Info[Context, None], session_id: strawberry.ID, barcode: str
+    ) -> PackageType | None:
+        return await reads.package_by_barcode(info, session_id, barcode)
 
 
 class OperationLog(SchemaExtension):
@@ -81,13 +115,11 @@ def extensions(
 def build_schema(
     *, production: bool = False, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000
 ) -> strawberry.Schema:
-    config: Any = (
-        strawberry.schema.config.StrawberryConfig(disable_field_suggestions=production)
-        if production
-        else None
-    )
+    config = StrawberryConfig(disable_field_suggestions=production)
     return BipaSchema(
         query=Query,
+        mutation=Mutation,
+        scalar_overrides={Decimal: DecimalScalar},
         extensions=extensions(
             production=production,
             max_depth=max_depth,

@@ -1,14 +1,36 @@
-"""GraphQL object types of the contract (../shared/api-contract.graphql)."""
+"""GraphQL object types of the contract (../shared/api-contract.graphql).
+
+Each type wraps a database row (strawberry.Private) and resolves links through the
+per-operation DataLoaders, so a query's statement count does not grow with its size.
+"""
 
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
 
 from db import enums
-from db.models import User
+from db.models import (
+    AuditEntry,
+    DeliverySession,
+    SessionAddress,
+    SessionDeliverer,
+    SessionPackage,
+    User,
+)
+from gql import pagination
+from gql.context import Context
+
+
+def _id(value: uuid.UUID) -> strawberry.ID:
+    return strawberry.ID(str(value))
 
 
 @strawberry.enum
@@ -16,6 +38,40 @@ class Role(enum.Enum):
     ADMIN = "ADMIN"
     MANAGER = "MANAGER"
     DELIVERER = "DELIVERER"
+
+
+@strawberry.enum
+class SessionStatus(enum.Enum):
+    OPEN = "OPEN"
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    COMPLETED = "COMPLETED"
+    ARCHIVED = "ARCHIVED"
+
+
+@strawberry.enum
+class DeliveryStatus(enum.Enum):
+    PENDING = "PENDING"
+    PICKED_UP = "PICKED_UP"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+@strawberry.enum
+class ScanMethod(enum.Enum):
+    ZBAR = "ZBAR"
+    ZXING = "ZXING"
+    OPENCV = "OPENCV"
+    OCR = "OCR"
+    MANIFEST_MATCH = "MANIFEST_MATCH"
+
+
+@strawberry.enum
+class ScanIntent(enum.Enum):
+    IDENTIFY = "IDENTIFY"
+    ADD = "ADD"
+    PICK_UP = "PICK_UP"
+    DELIVER = "DELIVER"
 
 
 @strawberry.type(name="User")
@@ -29,9 +85,432 @@ class UserType:
 
 def user_type(user: User) -> UserType:
     return UserType(
-        id=strawberry.ID(str(user.id)),
+        id=_id(user.id),
         name=user.name,
         role=Role(enums.Role(user.role).value),
         telegram_id=user.telegram_id,
         created_at=user.created_at,
     )
+
+
+@strawberry.type
+class SessionProgress:
+    total: int
+    pending: int
+    picked_up: int
+    delivered: int
+    failed: int
+    percent: float
+
+
+def progress_from_counts(counts: dict[str, int]) -> SessionProgress:
+    pending = counts.get("PENDING", 0)
+    picked = counts.get("PICKED_UP", 0)
+    delivered = counts.get("DELIVERED", 0)
+    failed = counts.get("FAILED", 0)
+    total = pending + picked + delivered + failed
+    percent = round((delivered + failed) / total * 100, 2) if total else 0.0
+    return SessionProgress(
+        total=total,
+        pending=pending,
+        picked_up=picked,
+        delivered=delivered,
+        failed=failed,
+        percent=percent,
+    )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ScanAttempt:
+    method: ScanMethod
+    variant: str
+    result: str | None
+    elapsed_ms: float
+
+
+@strawberry.type
+class ScanReport:
+    barcode: str | None
+    symbology: str | None
+    method: ScanMethod | None
+    confidence: float
+    elapsed_ms: float
+    attempts: list[ScanAttempt]
+
+
+def scan_report_type(data: dict[str, Any] | None) -> ScanReport | None:
+    if not data:
+        return None
+    method = data.get("method")
+    return ScanReport(
+        barcode=data.get("barcode"),
+        symbology=data.get("symbology"),
+        method=ScanMethod(method) if method else None,
+        confidence=float(data.get("confidence", 0.0)),
+        elapsed_ms=float(data.get("elapsedMs", 0.0)),
+        attempts=[
+            ScanAttempt(
+                method=ScanMethod(a["method"]),
+                variant=str(a.get("variant", "")),
+                result=a.get("result"),
+                elapsed_ms=float(a.get("elapsedMs", 0.0)),
+            )
+            for a in data.get("attempts", [])
+        ],
+    )
+
+
+@strawberry.type(name="Address")
+class AddressType:
+    row: strawberry.Private[SessionAddress]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return _id(self.row.id)
+
+    @strawberry.field
+    def line(self) -> str:
+        return self.row.line
+
+    @strawberry.field
+    def city(self) -> str | None:
+        return self.row.city
+
+    @strawberry.field
+    def postal_code(self) -> str | None:
+        return self.row.postal_code
+
+    @strawberry.field
+    def latitude(self) -> float | None:
+        return self.row.latitude
+
+    @strawberry.field
+    def longitude(self) -> float | None:
+        return self.row.longitude
+
+    @strawberry.field
+    def package_count(self) -> int:
+        return self.row.package_count
+
+
+@strawberry.type(name="SessionDeliverer")
+class SessionDelivererType:
+    row: strawberry.Private[SessionDeliverer]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return _id(self.row.id)
+
+    @strawberry.field
+    async def user(self, info: Info[Context, None]) -> UserType:
+        loaded = self.row.__dict__.get("user")
+        if loaded is None:
+            loaded = await info.context.loaders.users.load(self.row.user_id)
+        return user_type(loaded)
+
+    @strawberry.field
+    def packages_assigned(self) -> int:
+        return self.row.packages_assigned
+
+    @strawberry.field
+    def packages_delivered(self) -> int:
+        return self.row.packages_delivered
+
+    @strawberry.field
+    def packages_failed(self) -> int:
+        return self.row.packages_failed
+
+    @strawberry.field
+    def base_salary(self) -> Decimal:
+        return self.row.base_salary
+
+    @strawberry.field
+    def commission_per_delivery(self) -> Decimal:
+        return self.row.commission_per_delivery
+
+    @strawberry.field(description="baseSalary + commissionPerDelivery * packagesDelivered.")
+    def total_earned(self) -> Decimal:
+        return self.row.total_earned
+
+
+@strawberry.type(name="AuditEntry")
+class AuditEntryType:
+    row: strawberry.Private[AuditEntry]
+
+    @strawberry.field
+    def sequence(self) -> int:
+        return self.row.sequence
+
+    @strawberry.field
+    def action(self) -> str:
+        return self.row.action
+
+    @strawberry.field
+    async def actor(self, info: Info[Context, None]) -> UserType | None:
+        if self.row.actor_id is None:
+            return None
+        user = await info.context.loaders.users.load(self.row.actor_id)
+        return user_type(user) if user else None
+
+    @strawberry.field
+    def details(self) -> JSON:
+        return self.row.details
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+
+@strawberry.type
+class DelivererEarnings:
+    deliverer_id: strawberry.ID
+    user_id: strawberry.ID
+    name: str
+    delivered: int
+    failed: int
+    base_salary: Decimal
+    commission: Decimal
+    total_earned: Decimal
+
+
+@strawberry.type
+class FinancialSnapshot:
+    currency: str
+    total_cost: Decimal
+    delivered: int
+    failed: int
+    computed_at: datetime
+    deliverers: list[DelivererEarnings]
+
+
+def snapshot_type(data: dict[str, Any] | None) -> FinancialSnapshot | None:
+    if not data:
+        return None
+    return FinancialSnapshot(
+        currency=data["currency"],
+        total_cost=Decimal(data["totalCost"]),
+        delivered=int(data["delivered"]),
+        failed=int(data["failed"]),
+        computed_at=datetime.fromisoformat(data["computedAt"]),
+        deliverers=[
+            DelivererEarnings(
+                deliverer_id=strawberry.ID(d["delivererId"]),
+                user_id=strawberry.ID(d["userId"]),
+                name=d["name"],
+                delivered=int(d["delivered"]),
+                failed=int(d["failed"]),
+                base_salary=Decimal(d["baseSalary"]),
+                commission=Decimal(d["commission"]),
+                total_earned=Decimal(d["totalEarned"]),
+            )
+            for d in data["deliverers"]
+        ],
+    )
+
+
+@strawberry.type
+class PackageEdge:
+    cursor: str
+    node: Annotated[PackageType, strawberry.lazy("gql.types")]
+
+
+@strawberry.type
+class PackageConnection:
+    edges: list[PackageEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class AuditEdge:
+    cursor: str
+    node: AuditEntryType
+
+
+@strawberry.type
+class AuditConnection:
+    edges: list[AuditEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(name="DeliverySession")
+class DeliverySessionType:
+    row: strawberry.Private[DeliverySession]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return _id(self.row.id)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def status(self) -> SessionStatus:
+        return SessionStatus(self.row.status.value)
+
+    @strawberry.field
+    async def owner(self, info: Info[Context, None]) -> UserType:
+        user = await info.context.loaders.users.load(self.row.owner_id)
+        assert user is not None  # owner_id is a foreign key
+        return user_type(user)
+
+    @strawberry.field(description="True once COMPLETED or ARCHIVED: read-only history.")
+    def is_readonly(self) -> bool:
+        return self.row.status in enums.READONLY_SESSION_STATUSES
+
+    @strawberry.field
+    def was_reused(self) -> bool:
+        return self.row.was_reused
+
+    @strawberry.field
+    def reuse_count(self) -> int:
+        return self.row.reuse_count
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def started_at(self) -> datetime | None:
+        return self.row.started_at
+
+    @strawberry.field
+    def completed_at(self) -> datetime | None:
+        return self.row.completed_at
+
+    @strawberry.field
+    def archived_at(self) -> datetime | None:
+        return self.row.archived_at
+
+    @strawberry.field(description="Sequence number of the newest audit entry of this session.")
+    def last_sequence(self) -> int:
+        return self.row.last_sequence
+
+    @strawberry.field
+    async def progress(self, info: Info[Context, None]) -> SessionProgress:
+        return progress_from_counts(await info.context.loaders.progress.load(self.row.id))
+
+    @strawberry.field
+    async def packages(
+        self,
+        info: Info[Context, None],
+        first: int | None = 100,
+        after: str | None = None,
+        status: DeliveryStatus | None = None,
+        deliverer_id: strawberry.ID | None = None,
+    ) -> PackageConnection:
+        from gql.reads import package_connection
+
+        return await package_connection(info, self.row.id, first, after, status, deliverer_id)
+
+    @strawberry.field
+    async def deliverers(self, info: Info[Context, None]) -> list[SessionDelivererType]:
+        rows = await info.context.loaders.session_deliverers.load(self.row.id)
+        return [SessionDelivererType(row=r) for r in rows]
+
+    @strawberry.field
+    async def addresses(self, info: Info[Context, None]) -> list[AddressType]:
+        rows = await info.context.loaders.session_addresses.load(self.row.id)
+        return [AddressType(row=r) for r in rows]
+
+    @strawberry.field
+    async def audit(
+        self, info: Info[Context, None], first: int | None = 100, after: str | None = None
+    ) -> AuditConnection:
+        from gql.reads import audit_connection
+
+        return await audit_connection(info, self.row.id, first, after)
+
+    @strawberry.field(description="Null until COMPLETED; never changes afterwards.")
+    def financial_snapshot(self) -> FinancialSnapshot | None:
+        return snapshot_type(self.row.financial_snapshot)
+
+
+@strawberry.type(name="Package")
+class PackageType:
+    row: strawberry.Private[SessionPackage]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return _id(self.row.id)
+
+    @strawberry.field(description="Normalized barcode text.")
+    def barcode(self) -> str:
+        return self.row.barcode
+
+    @strawberry.field
+    def symbology(self) -> str | None:
+        return self.row.symbology
+
+    @strawberry.field
+    def status(self) -> DeliveryStatus:
+        return DeliveryStatus(self.row.status.value)
+
+    @strawberry.field
+    def recipient_name(self) -> str | None:
+        return self.row.recipient_name
+
+    @strawberry.field
+    async def address(self, info: Info[Context, None]) -> AddressType | None:
+        if self.row.address_id is None:
+            return None
+        row = await info.context.loaders.addresses.load(self.row.address_id)
+        return AddressType(row=row) if row else None
+
+    @strawberry.field
+    async def deliverer(self, info: Info[Context, None]) -> SessionDelivererType | None:
+        if self.row.deliverer_id is None:
+            return None
+        row = await info.context.loaders.deliverers.load(self.row.deliverer_id)
+        return SessionDelivererType(row=row) if row else None
+
+    @strawberry.field
+    def failure_reason(self) -> str | None:
+        return self.row.failure_reason
+
+    @strawberry.field
+    def scan(self) -> ScanReport | None:
+        return scan_report_type(self.row.scan_report)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @strawberry.field
+    def delivered_at(self) -> datetime | None:
+        return self.row.delivered_at
+
+    @strawberry.field
+    async def session(self, info: Info[Context, None]) -> DeliverySessionType:
+        row = await info.context.loaders.sessions.load(self.row.session_id)
+        assert row is not None  # session_id is a foreign key
+        return DeliverySessionType(row=row)
+
+
+@strawberry.type
+class SessionEdge:
+    cursor: str
+    node: DeliverySessionType
+
+
+@strawberry.type
+class SessionConnection:
+    edges: list[SessionEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+def package_cursor(row: SessionPackage) -> str:
+    return pagination.encode("pkg", row.created_at, row.id)

@@ -70,8 +70,23 @@ def test_embedded_database_starts_migrates_stops_and_keeps_data(data_dir: Path) 
     try:
         assert (data_dir / "pg" / "PG_VERSION").exists()
         created = subprocess.run(
-            [sys.executable, "-m", "bipa.cli", "users", "create", "--name", "Emb", "--role", "ADMIN", "--json"],
-            env=_env(data_dir, port), capture_output=True, text=True, timeout=120, check=True,
+            [
+                sys.executable,
+                "-m",
+                "bipa.cli",
+                "users",
+                "create",
+                "--name",
+                "Emb",
+                "--role",
+                "ADMIN",
+                "--json",
+            ],
+            env=_env(data_dir, port),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         user = json.loads(created.stdout)
     finally:

@@ -1,0 +1,232 @@
+"""Packages, addresses and deliverers of a session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from db.enums import DeliveryStatus
+from db.models import SessionAddress, SessionDeliverer, SessionPackage
+
+
+class PackageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: SessionPackage) -> None:
+        self.session.add(row)
+
+    async def delete(self, row: SessionPackage) -> None:
+        await self.session.delete(row)
+
+    async def get(self, package_id: uuid.UUID) -> SessionPackage | None:
+        return await self.session.get(SessionPackage, package_id)
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[SessionPackage]:
+        if not ids:
+            return []
+        stmt = select(SessionPackage).where(SessionPackage.id.in_(ids))
+        return list(await self.session.scalars(stmt))
+
+    async def by_barcode(self, session_id: uuid.UUID, barcode: str) -> SessionPackage | None:
+        stmt = select(SessionPackage).where(
+            SessionPackage.session_id == session_id, SessionPackage.barcode == barcode
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def existing_barcodes(self, session_id: uuid.UUID, barcodes: Sequence[str]) -> set[str]:
+        if not barcodes:
+            return set()
+        stmt = select(SessionPackage.barcode).where(
+            SessionPackage.session_id == session_id, SessionPackage.barcode.in_(barcodes)
+        )
+        return set(await self.session.scalars(stmt))
+
+    async def barcodes(self, session_id: uuid.UUID) -> list[str]:
+        stmt = select(SessionPackage.barcode).where(SessionPackage.session_id == session_id)
+        return list(await self.session.scalars(stmt))
+
+    async def not_final(self, session_id: uuid.UUID) -> list[SessionPackage]:
+        stmt = (
+            select(SessionPackage)
+            .where(
+                SessionPackage.session_id == session_id,
+                SessionPackage.status.in_([DeliveryStatus.PENDING, DeliveryStatus.PICKED_UP]),
+            )
+            .order_by(SessionPackage.created_at, SessionPackage.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def count_not_final(self, session_id: uuid.UUID) -> int:
+        stmt = select(func.count()).where(
+            SessionPackage.session_id == session_id,
+            SessionPackage.status.in_([DeliveryStatus.PENDING, DeliveryStatus.PICKED_UP]),
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def count(self, session_id: uuid.UUID) -> int:
+        stmt = select(func.count()).where(SessionPackage.session_id == session_id)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def progress(self, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+        """Counts per status for each session, in one statement."""
+        if not session_ids:
+            return {}
+        stmt = (
+            select(SessionPackage.session_id, SessionPackage.status, func.count())
+            .where(SessionPackage.session_id.in_(session_ids))
+            .group_by(SessionPackage.session_id, SessionPackage.status)
+        )
+        result: dict[uuid.UUID, dict[str, int]] = {sid: {} for sid in session_ids}
+        for sid, status, count in await self.session.execute(stmt):
+            result[sid][DeliveryStatus(status).value] = int(count)
+        return result
+
+    async def page(
+        self,
+        session_id: uuid.UUID,
+        *,
+        first: int,
+        after: tuple[datetime, uuid.UUID] | None,
+        status: DeliveryStatus | None,
+        deliverer_id: uuid.UUID | None,
+    ) -> tuple[list[SessionPackage], int]:
+        """One statement: the page (first + 1 rows, to know if there is more) and the total."""
+        conditions: list[Any] = [SessionPackage.session_id == session_id]
+        if status is not None:
+            conditions.append(SessionPackage.status == status)
+        if deliverer_id is not None:
+            conditions.append(SessionPackage.deliverer_id == deliverer_id)
+        total = func.count().over().label("total")
+        stmt = select(SessionPackage, total).where(*conditions)
+        if after is not None:
+            created, pid = after
+            # The window count must not see the cursor filter: count in a subquery instead.
+            stmt = select(
+                SessionPackage,
+                select(func.count())
+                .select_from(SessionPackage)
+                .where(*conditions)
+                .scalar_subquery()
+                .label("total"),
+            ).where(
+                *conditions,
+                or_(
+                    SessionPackage.created_at > created,
+                    and_(SessionPackage.created_at == created, SessionPackage.id > pid),
+                ),
+            )
+        stmt = stmt.order_by(SessionPackage.created_at, SessionPackage.id).limit(first + 1)
+        rows = (await self.session.execute(stmt)).all()
+        if not rows:
+            if after is None:
+                return [], 0
+            count = select(func.count()).select_from(SessionPackage).where(*conditions)
+            return [], int(await self.session.scalar(count) or 0)
+        return [r[0] for r in rows], int(rows[0][1])
+
+
+class AddressRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_keys(
+        self, session_id: uuid.UUID, keys: Sequence[str]
+    ) -> dict[str, SessionAddress]:
+        if not keys:
+            return {}
+        stmt = select(SessionAddress).where(
+            SessionAddress.session_id == session_id, SessionAddress.normalized_key.in_(keys)
+        )
+        return {a.normalized_key: a for a in await self.session.scalars(stmt)}
+
+    def add(self, row: SessionAddress) -> None:
+        self.session.add(row)
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[SessionAddress]:
+        if not ids:
+            return []
+        return list(
+            await self.session.scalars(select(SessionAddress).where(SessionAddress.id.in_(ids)))
+        )
+
+    async def for_sessions(self, session_ids: Sequence[uuid.UUID]) -> list[SessionAddress]:
+        if not session_ids:
+            return []
+        stmt = (
+            select(SessionAddress)
+            .where(SessionAddress.session_id.in_(session_ids))
+            .order_by(SessionAddress.line, SessionAddress.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+
+class DelivererRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: SessionDeliverer) -> None:
+        self.session.add(row)
+
+    async def get(self, deliverer_id: uuid.UUID) -> SessionDeliverer | None:
+        return await self.session.get(SessionDeliverer, deliverer_id)
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[SessionDeliverer]:
+        if not ids:
+            return []
+        stmt = select(SessionDeliverer).where(SessionDeliverer.id.in_(ids))
+        return list(await self.session.scalars(stmt))
+
+    async def get_many_with_users(self, ids: Sequence[uuid.UUID]) -> list[SessionDeliverer]:
+        """One statement: the deliverers joined with their users (GraphQL asks for both)."""
+        if not ids:
+            return []
+        stmt = (
+            select(SessionDeliverer)
+            .options(joinedload(SessionDeliverer.user))
+            .where(SessionDeliverer.id.in_(ids))
+        )
+        return list((await self.session.scalars(stmt)).unique())
+
+    async def for_sessions_with_users(
+        self, session_ids: Sequence[uuid.UUID]
+    ) -> list[SessionDeliverer]:
+        if not session_ids:
+            return []
+        stmt = (
+            select(SessionDeliverer)
+            .options(joinedload(SessionDeliverer.user))
+            .where(SessionDeliverer.session_id.in_(session_ids))
+            .order_by(SessionDeliverer.created_at, SessionDeliverer.id)
+        )
+        return list((await self.session.scalars(stmt)).unique())
+
+    async def for_session(self, session_id: uuid.UUID) -> list[SessionDeliverer]:
+        stmt = (
+            select(SessionDeliverer)
+            .where(SessionDeliverer.session_id == session_id)
+            .order_by(SessionDeliverer.created_at, SessionDeliverer.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def for_sessions(self, session_ids: Sequence[uuid.UUID]) -> list[SessionDeliverer]:
+        if not session_ids:
+            return []
+        stmt = (
+            select(SessionDeliverer)
+            .where(SessionDeliverer.session_id.in_(session_ids))
+            .order_by(SessionDeliverer.created_at, SessionDeliverer.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def by_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionDeliverer | None:
+        stmt = select(SessionDeliverer).where(
+            SessionDeliverer.session_id == session_id, SessionDeliverer.user_id == user_id
+        )
+        return (await self.session.scalars(stmt)).one_or_none()

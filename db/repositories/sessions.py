@@ -1,0 +1,124 @@
+"""Delivery sessions: locking, visibility-filtered reads, keyset-paginated listings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.enums import Role, SessionStatus
+from db.models import DeliverySession, SessionDeliverer
+
+
+def visible_to(user_id: uuid.UUID, role: Role) -> ColumnElement[bool]:
+    """ADMIN sees all; MANAGER their own; DELIVERER the sessions they take part in."""
+    if role is Role.ADMIN:
+        return true()
+    if role is Role.MANAGER:
+        return DeliverySession.owner_id == user_id
+    if role is Role.DELIVERER:
+        return exists().where(
+            SessionDeliverer.session_id == DeliverySession.id, SessionDeliverer.user_id == user_id
+        )
+    return false()
+
+
+class SessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: DeliverySession) -> None:
+        self.session.add(row)
+
+    async def get(self, session_id: uuid.UUID) -> DeliverySession | None:
+        return await self.session.get(DeliverySession, session_id)
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[DeliverySession]:
+        if not ids:
+            return []
+        return list(
+            await self.session.scalars(select(DeliverySession).where(DeliverySession.id.in_(ids)))
+        )
+
+    async def lock(self, session_id: uuid.UUID) -> DeliverySession | None:
+        """SELECT ... FOR UPDATE: serializes every change under one session (and its audit)."""
+        stmt = (
+            select(DeliverySession)
+            .where(DeliverySession.id == session_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def get_visible(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, role: Role
+    ) -> DeliverySession | None:
+        stmt = select(DeliverySession).where(
+            DeliverySession.id == session_id, visible_to(user_id, role)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def get_many_visible(
+        self, ids: Sequence[uuid.UUID], user_id: uuid.UUID, role: Role
+    ) -> list[DeliverySession]:
+        if not ids:
+            return []
+        stmt = select(DeliverySession).where(DeliverySession.id.in_(ids), visible_to(user_id, role))
+        return list(await self.session.scalars(stmt))
+
+    async def is_visible(self, session_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> bool:
+        stmt = select(DeliverySession.id).where(
+            DeliverySession.id == session_id, visible_to(user_id, role)
+        )
+        return (await self.session.scalar(stmt)) is not None
+
+    def _listing(
+        self,
+        user_id: uuid.UUID,
+        role: Role,
+        status: SessionStatus | None,
+        owner_id: uuid.UUID | None,
+    ) -> Select[tuple[DeliverySession]]:
+        stmt = select(DeliverySession).where(visible_to(user_id, role))
+        if status is None:
+            stmt = stmt.where(DeliverySession.status != SessionStatus.ARCHIVED)
+        else:
+            stmt = stmt.where(DeliverySession.status == status)
+        if owner_id is not None:
+            stmt = stmt.where(DeliverySession.owner_id == owner_id)
+        return stmt
+
+    async def list_visible(
+        self,
+        user_id: uuid.UUID,
+        role: Role,
+        *,
+        status: SessionStatus | None,
+        owner_id: uuid.UUID | None,
+        first: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> tuple[list[DeliverySession], int]:
+        base = self._listing(user_id, role, status, owner_id)
+        total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
+        stmt = base
+        if after is not None:
+            created, sid = after
+            stmt = stmt.where(
+                or_(
+                    DeliverySession.created_at < created,
+                    and_(DeliverySession.created_at == created, DeliverySession.id < sid),
+                )
+            )
+        stmt = stmt.order_by(DeliverySession.created_at.desc(), DeliverySession.id.desc()).limit(
+            first + 1
+        )
+        return list(await self.session.scalars(stmt)), int(total or 0)
+
+    async def visible_ids(self, user_id: uuid.UUID, role: Role) -> list[uuid.UUID]:
+        stmt = select(DeliverySession.id).where(
+            visible_to(user_id, role), DeliverySession.status != SessionStatus.ARCHIVED
+        )
+        return list(await self.session.scalars(stmt))

@@ -1,0 +1,50 @@
+"""Barcode normalization and validation (GTIN check digits for numeric retail codes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GTIN_LENGTHS = frozenset({8, 12, 13, 14})
+MAX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class BarcodeCheck:
+    barcode: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def normalize(raw: str) -> str:
+    """Trimmed, inner whitespace removed, letters upper-cased."""
+    return "".join(raw.split()).upper()
+
+
+def gtin_check_digit_ok(digits: str) -> bool:
+    if not digits.isdigit() or len(digits) not in GTIN_LENGTHS:
+        return False
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def check(raw: str) -> BarcodeCheck:
+    code = normalize(raw)
+    if not code:
+        return BarcodeCheck(code, "empty barcode")
+    if len(code) > MAX_LENGTH:
+        return BarcodeCheck(code, f"longer than {MAX_LENGTH} characters")
+    if not all(33 <= ord(c) <= 126 for c in code):
+        return BarcodeCheck(code, "only printable ASCII characters are allowed")
+    if code.isdigit() and len(code) in GTIN_LENGTHS and not gtin_check_digit_ok(code):
+        return BarcodeCheck(code, f"invalid GTIN-{len(code)} check digit")
+    return BarcodeCheck(code)
+
+
+def guess_symbology(code: str) -> str | None:
+    if code.isdigit():
+        return {8: "EAN8", 12: "UPCA", 13: "EAN13", 14: "ITF"}.get(len(code))
+    return None

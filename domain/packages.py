@@ -1,0 +1,309 @@
+"""Packages of a session: add (scan), remove, assign, and their delivery status."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from db.base import utcnow
+from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus, Role, SessionStatus
+from db.models import DeliverySession, SessionAddress, SessionDeliverer, SessionPackage, User
+from domain import access, addresses, barcodes
+from domain.deliverers import recompute_earnings
+from domain.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from domain.sessions import finish
+from domain.states import ensure_package_transition
+from domain.uow import UnitOfWork
+
+MAX_PACKAGES_PER_CALL = 1000
+ADDABLE = frozenset({SessionStatus.OPEN, SessionStatus.ACTIVE, SessionStatus.PAUSED})
+
+
+@dataclass(frozen=True)
+class PackageData:
+    barcode: str
+    recipient_name: str | None = None
+    address: addresses.AddressData | None = None
+    deliverer_id: uuid.UUID | None = None
+    symbology: str | None = None
+    scan_report: dict[str, Any] | None = None
+
+
+@dataclass
+class AddResult:
+    session: DeliverySession
+    added: list[SessionPackage] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _validate_request(items: Sequence[PackageData]) -> None:
+    if len(items) > MAX_PACKAGES_PER_CALL:
+        raise ValidationFailed(
+            f"at most {MAX_PACKAGES_PER_CALL} packages per call, got {len(items)}", field="packages"
+        )
+    for i, item in enumerate(items):
+        if item.recipient_name is not None and len(item.recipient_name) > 200:
+            raise ValidationFailed(
+                "recipient name is too long", field=f"packages[{i}].recipientName"
+            )
+
+
+async def _addresses_for(
+    uow: UnitOfWork, session: DeliverySession, items: Sequence[tuple[int, PackageData]]
+) -> dict[int, SessionAddress]:
+    cleaned = {
+        i: addresses.clean(item.address, f"packages[{i}].address")
+        for i, item in items
+        if item.address is not None
+    }
+    keys = {i: addresses.normalized_key(a) for i, a in cleaned.items()}
+    known = await uow.addresses.by_keys(session.id, sorted(set(keys.values())))
+    result: dict[int, SessionAddress] = {}
+    for i, key in keys.items():
+        row = known.get(key)
+        if row is None:
+            a = cleaned[i]
+            row = SessionAddress(
+                id=uuid.uuid4(),
+                session_id=session.id,
+                normalized_key=key,
+                line=a.line,
+                city=a.city,
+                postal_code=a.postal_code,
+                latitude=a.latitude,
+                longitude=a.longitude,
+                package_count=0,
+            )
+            uow.addresses.add(row)
+            known[key] = row
+        result[i] = row
+    return result
+
+
+async def _deliverers_for(
+    uow: UnitOfWork, session: DeliverySession, items: Sequence[tuple[int, PackageData]]
+) -> dict[uuid.UUID, SessionDeliverer]:
+    wanted = {item.deliverer_id for _, item in items if item.deliverer_id is not None}
+    found = {d.id: d for d in await uow.deliverers.get_many(sorted(wanted))}
+    for i, item in items:
+        d = found.get(item.deliverer_id) if item.deliverer_id else None
+        if item.deliverer_id is not None and (d is None or d.session_id != session.id):
+            raise ValidationFailed(
+                "deliverer is not part of this session", field=f"packages[{i}].delivererId"
+            )
+    return found
+
+
+async def add_packages(
+    uow: UnitOfWork, actor: User, session_id: uuid.UUID, items: Sequence[PackageData]
+) -> AddResult:
+    session = await access.lock_for_change(uow, actor, session_id)
+    access.ensure_writable(session)
+    if session.status not in ADDABLE:
+        raise InvalidTransition("session", session.status.value, "add packages")
+    _validate_request(items)
+    result = AddResult(session=session)
+    seen: set[str] = set()
+    accepted: list[tuple[int, PackageData, str]] = []
+    for i, item in enumerate(items):
+        checked = barcodes.check(item.barcode)
+        if not checked.ok:
+            result.rejected.append((item.barcode, checked.error or "invalid"))
+        elif checked.barcode in seen:
+            result.duplicates.append(checked.barcode)
+        else:
+            seen.add(checked.barcode)
+            accepted.append((i, item, checked.barcode))
+    existing = await uow.packages.existing_barcodes(session.id, [code for _, _, code in accepted])
+    fresh = [(i, item, code) for i, item, code in accepted if code not in existing]
+    result.duplicates.extend(code for _, _, code in accepted if code in existing)
+    indexed = [(i, item) for i, item, _ in fresh]
+    address_rows = await _addresses_for(uow, session, indexed)
+    deliverer_rows = await _deliverers_for(uow, session, indexed)
+    now = utcnow()
+    for i, item, code in fresh:
+        address = address_rows.get(i)
+        deliverer = deliverer_rows.get(item.deliverer_id) if item.deliverer_id else None
+        package = SessionPackage(
+            id=uuid.uuid4(),
+            session_id=session.id,
+            barcode=code,
+            symbology=item.symbology or barcodes.guess_symbology(code),
+            status=DeliveryStatus.PENDING,
+            recipient_name=(item.recipient_name or "").strip() or None,
+            address_id=address.id if address else None,
+            deliverer_id=deliverer.id if deliverer else None,
+            scan_report=item.scan_report,
+            created_at=now,
+            updated_at=now,
+        )
+        if address is not None:
+            address.package_count += 1
+        if deliverer is not None:
+            deliverer.packages_assigned += 1
+        uow.packages.add(package)
+        result.added.append(package)
+        uow.record(
+            session,
+            "package.added",
+            actor.id,
+            {
+                "packageId": str(package.id),
+                "barcode": code,
+                "symbology": package.symbology,
+                "addressId": str(address.id) if address else None,
+                "delivererId": str(deliverer.id) if deliverer else None,
+                "viaScan": item.scan_report is not None,
+            },
+        )
+    await uow.flush()
+    return result
+
+
+async def _package_in_locked_session(
+    uow: UnitOfWork, actor: User, package_id: uuid.UUID, *, manage: bool
+) -> tuple[SessionPackage, DeliverySession]:
+    package = await uow.packages.get(package_id)
+    if package is None:
+        raise NotFound("package not found", id=str(package_id))
+    if manage:
+        session = await access.lock_for_change(uow, actor, package.session_id)
+    else:
+        session = await access.lock_visible(uow, actor, package.session_id)
+    await uow.session.refresh(package)  # re-read under the session lock
+    return package, session
+
+
+async def remove_package(
+    uow: UnitOfWork, actor: User, package_id: uuid.UUID
+) -> tuple[SessionPackage, DeliverySession]:
+    package, session = await _package_in_locked_session(uow, actor, package_id, manage=True)
+    access.ensure_writable(session)
+    if session.status is not SessionStatus.OPEN:
+        raise InvalidTransition("session", session.status.value, "remove package")
+    if package.address_id is not None:
+        address = (await uow.addresses.get_many([package.address_id]))[0]
+        address.package_count -= 1
+    if package.deliverer_id is not None:
+        deliverer = await uow.deliverers.get(package.deliverer_id)
+        if deliverer is not None:
+            deliverer.packages_assigned -= 1
+    await uow.packages.delete(package)
+    uow.record(
+        session,
+        "package.removed",
+        actor.id,
+        {"packageId": str(package.id), "barcode": package.barcode},
+    )
+    await uow.flush()
+    return package, session
+
+
+async def assign_packages(
+    uow: UnitOfWork,
+    actor: User,
+    session_id: uuid.UUID,
+    package_ids: Sequence[uuid.UUID],
+    deliverer_id: uuid.UUID,
+) -> tuple[list[SessionPackage], DeliverySession]:
+    session = await access.lock_for_change(uow, actor, session_id)
+    access.ensure_writable(session)
+    if not package_ids:
+        raise ValidationFailed("packageIds must not be empty", field="packageIds")
+    if len(package_ids) > MAX_PACKAGES_PER_CALL:
+        raise ValidationFailed(
+            f"at most {MAX_PACKAGES_PER_CALL} packages per call", field="packageIds"
+        )
+    target = await uow.deliverers.get(deliverer_id)
+    if target is None or target.session_id != session.id:
+        raise NotFound("deliverer not found in this session", id=str(deliverer_id))
+    unique_ids = list(dict.fromkeys(package_ids))
+    packages = {p.id: p for p in await uow.packages.get_many(unique_ids)}
+    for pid in unique_ids:
+        p = packages.get(pid)
+        if p is None or p.session_id != session.id:
+            raise NotFound("package not found in this session", id=str(pid))
+        if p.status in FINAL_DELIVERY_STATUSES:
+            raise ValidationFailed(
+                f"package {p.barcode} is already {p.status.value}", field="packageIds"
+            )
+    previous_ids = {p.deliverer_id for p in packages.values() if p.deliverer_id is not None}
+    previous = {d.id: d for d in await uow.deliverers.get_many(sorted(previous_ids))}
+    result: list[SessionPackage] = []
+    for pid in unique_ids:
+        p = packages[pid]
+        result.append(p)
+        if p.deliverer_id == target.id:
+            continue
+        before = p.deliverer_id
+        if before is not None:
+            previous[before].packages_assigned -= 1
+        target.packages_assigned += 1
+        p.deliverer_id = target.id
+        uow.record(
+            session,
+            "package.assigned",
+            actor.id,
+            {
+                "packageId": str(p.id),
+                "barcode": p.barcode,
+                "before": {"delivererId": str(before) if before else None},
+                "after": {"delivererId": str(target.id)},
+            },
+        )
+    await uow.flush()
+    return result, session
+
+
+async def update_package_status(
+    uow: UnitOfWork,
+    actor: User,
+    package_id: uuid.UUID,
+    status: DeliveryStatus,
+    reason: str | None,
+    scan_report: dict[str, Any] | None = None,
+) -> tuple[SessionPackage, DeliverySession]:
+    package, session = await _package_in_locked_session(uow, actor, package_id, manage=False)
+    access.ensure_writable(session)
+    deliverer = await uow.deliverers.get(package.deliverer_id) if package.deliverer_id else None
+    own = actor.role is Role.DELIVERER and deliverer is not None and deliverer.user_id == actor.id
+    if not (own or access.can_manage(actor, session)):
+        raise PermissionDenied("deliverers can only change their own packages")
+    if session.status is not SessionStatus.ACTIVE:
+        raise InvalidTransition("session", session.status.value, "package status change")
+    ensure_package_transition(package.status, status)
+    clean_reason = " ".join((reason or "").split()) or None
+    if status is DeliveryStatus.FAILED and clean_reason is None:
+        raise ValidationFailed("a failed delivery needs a reason", field="reason")
+    if clean_reason is not None and len(clean_reason) > 500:
+        raise ValidationFailed("reason is longer than 500 characters", field="reason")
+    before = package.status
+    package.status = status
+    package.updated_at = utcnow()
+    if scan_report is not None:
+        package.scan_report = scan_report
+    if status is DeliveryStatus.DELIVERED:
+        package.delivered_at = package.updated_at
+        if deliverer is not None:
+            deliverer.packages_delivered += 1
+            recompute_earnings(deliverer)
+    elif status is DeliveryStatus.FAILED:
+        package.failure_reason = clean_reason
+        if deliverer is not None:
+            deliverer.packages_failed += 1
+    details: dict[str, Any] = {
+        "packageId": str(package.id),
+        "barcode": package.barcode,
+        "before": {"status": before.value},
+        "after": {"status": status.value},
+    }
+    if clean_reason is not None:
+        details["reason"] = clean_reason
+    uow.record(session, "package.status_changed", actor.id, details)
+    await uow.flush()
+    if status in FINAL_DELIVERY_STATUSES and await uow.packages.count_not_final(session.id) == 0:
+        await finish(uow, session, actor)
+    return package, session

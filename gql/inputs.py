@@ -1,0 +1,120 @@
+"""Input types of the contract."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from gql.types import DeliveryStatus, Role, ScanIntent
+
+
+@strawberry.input
+class AddressInput:
+    line: str
+    city: str | None = None
+    postal_code: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@strawberry.input
+class PackageInput:
+    barcode: str
+    recipient_name: str | None = None
+    address: AddressInput | None = None
+    deliverer_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class CreateUserInput:
+    name: str
+    role: Role
+    telegram_id: str | None = None
+
+
+@strawberry.input
+class CreateSessionInput:
+    name: str
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class SessionActionInput:
+    session_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class AddPackagesInput:
+    session_id: strawberry.ID
+    packages: list[PackageInput]
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class PackageActionInput:
+    package_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class AddDelivererInput:
+    session_id: strawberry.ID
+    user_id: strawberry.ID
+    base_salary: Decimal
+    commission_per_delivery: Decimal
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class AssignPackagesInput:
+    session_id: strawberry.ID
+    package_ids: list[strawberry.ID]
+    deliverer_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class UpdatePackageStatusInput:
+    package_id: strawberry.ID
+    status: DeliveryStatus
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class CompleteSessionInput:
+    session_id: strawberry.ID
+    force: bool | None = False
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ScanBarcodeInput:
+    session_id: strawberry.ID
+    image: Upload
+    intent: ScanIntent | None = ScanIntent.IDENTIFY
+    idempotency_key: str | None = None
+
+
+def payload(obj: Any) -> dict[str, Any]:
+    """The input as plain data for the idempotency hash (the key itself excluded)."""
+    data = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    data.pop("idempotency_key", None)
+    return {k: _plain(v) for k, v in data.items()}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "value") and not isinstance(value, (str, int, float)):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -1,0 +1,56 @@
+"""Opaque, stable cursors: base64url of a small JSON array naming the sort key of a row."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from domain.errors import ValidationFailed
+
+MAX_PAGE = 1000
+
+
+def encode(kind: str, *parts: Any) -> str:
+    raw = json.dumps([kind, *[p.isoformat() if isinstance(p, datetime) else str(p) for p in parts]])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, kind: str) -> list[str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("invalid cursor", field="after") from None
+    if not isinstance(data, list) or not data or data[0] != kind:
+        raise ValidationFailed("cursor does not belong to this list", field="after")
+    return [str(x) for x in data[1:]]
+
+
+def decode_time_id(cursor: str | None, kind: str) -> tuple[datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    parts = _decode(cursor, kind)
+    try:
+        return datetime.fromisoformat(parts[0]), uuid.UUID(parts[1])
+    except (ValueError, IndexError):
+        raise ValidationFailed("invalid cursor", field="after") from None
+
+
+def decode_int(cursor: str | None, kind: str) -> int:
+    if cursor is None:
+        return 0
+    parts = _decode(cursor, kind)
+    try:
+        return int(parts[0])
+    except (ValueError, IndexError):
+        raise ValidationFailed("invalid cursor", field="after") from None
+
+
+def page_size(first: int | None, default: int) -> int:
+    size = default if first is None else first
+    if size < 0 or size > MAX_PAGE:
+        raise ValidationFailed(f"first must be between 0 and {MAX_PAGE}", field="first")
+    return size

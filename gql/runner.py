@@ -1,0 +1,54 @@
+"""Runs one mutation: caller, unit of work, idempotency, one domain call, errors as data.
+
+A replay (same caller, same idempotencyKey, same input) returns the first result, re-read
+from the stored reference; the domain call does not run again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from strawberry.types import Info
+
+from db.models import User
+from domain import idempotency
+from domain.errors import DomainError, NotFound
+from domain.uow import UnitOfWork
+from gql.context import Context
+from gql.errors import to_error
+
+R = TypeVar("R")
+Ref = dict[str, Any]
+
+
+def parse_uuid(value: Any, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"{what} not found", id=str(value)) from None
+
+
+async def run(
+    info: Info[Context, None],
+    operation: str,
+    payload: dict[str, Any],
+    idempotency_key: str | None,
+    action: Callable[[UnitOfWork, User], Awaitable[Ref]],
+    render: Callable[[Ref], Awaitable[Any]],
+) -> Any:
+    caller = await info.context.caller()
+    try:
+        async with info.context.services.uow() as uow:
+            if idempotency_key is not None:
+                stored = await idempotency.begin(uow, caller, idempotency_key, operation, payload)
+                if stored is not None:
+                    return await render(stored)
+            ref = await action(uow, caller)
+            if idempotency_key is not None:
+                await idempotency.remember(uow, caller, idempotency_key, ref)
+            await uow.commit()
+    except DomainError as exc:
+        return to_error(exc)
+    return await render(ref)

@@ -1,0 +1,71 @@
+"""Helpers for talking GraphQL to the live server over real HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from db.enums import Role
+from domain import users as user_service
+from domain.uow import UnitOfWork
+from tests.conftest import LiveServer
+
+
+@dataclass
+class Caller:
+    id: str
+    name: str
+    role: str
+    token: str
+    client: httpx.Client
+
+    def raw(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        r = self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"authorization": f"Bearer {self.token}"},
+            **kw,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        body = self.raw(query, variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+@pytest.fixture(scope="session")
+def http(live_server: LiveServer) -> httpx.Client:
+    with httpx.Client(base_url=live_server.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def make_user(
+    committed_session_uow: Callable[[], UnitOfWork], http: httpx.Client
+) -> Callable[..., Any]:
+    async def make(
+        role: str = "MANAGER", name: str | None = None, telegram_id: str | None = None
+    ) -> Caller:
+        async with committed_session_uow() as uow:
+            created = await user_service.create_user(
+                uow, None, name or f"{role.title()} {uuid.uuid4().hex[:6]}", Role(role), telegram_id
+            )
+            await uow.commit()
+        return Caller(str(created.user.id), created.user.name, role, created.token, http)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def committed_session_uow(engine: Any) -> Callable[[], UnitOfWork]:
+    from db.engine import make_sessionmaker
+
+    maker = make_sessionmaker(engine)
+    return lambda: UnitOfWork(maker)
