@@ -1,0 +1,23 @@
+"""Barcode scanning for delivery photos: pure, synchronous, no project imports.
+
+    from ocr import scan
+    report = scan(png_bytes, expected={"9780441014989"})
+    report.barcode, report.method, report.confidence
+
+See ``ocr.pipeline`` for the stages and ``ocr.evidence`` for the trust rules.
+"""
+
+from ocr.gtin import gtin_check_ok, upca_to_upce, upce_to_upca
+from ocr.image import ImageError
+from ocr.pipeline import scan
+from ocr.report import ScanAttempt, ScanReport
+
+__all__ = [
+    "ImageError",
+    "ScanAttempt",
+    "ScanReport",
+    "gtin_check_ok",
+    "scan",
+    "upca_to_upce",
+    "upce_to_upca",
+]

@@ -1,0 +1,159 @@
+"""Trust rules: decide which of the accumulated reads, if any, is the answer.
+
+A checksum alone does not make a retail code trustworthy (ZBar and zxing-cpp
+both return checksum-valid misreads on blurry photos), so numeric codes need
+two independent reads. Reads are independent when they come from different
+decoders, or from the same decoder on pictures with different geometry;
+photometric variants of the same pixels (CLAHE, sharpening, thresholding)
+repeat the same mistakes and count once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ocr.decoders import NUMERIC_SYMBOLOGIES, OCR, OPENCV, ZBAR, ZXING, Read
+from ocr.gtin import gtin_check_ok, upce_to_upca
+from ocr.manifest import Manifest
+
+_BARCODE_DECODERS = frozenset({ZBAR, ZXING})
+_INDEPENDENT = frozenset({ZBAR, ZXING, OCR})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    text: str
+    symbology: str
+    confidence: float
+    support: tuple[Read, ...]
+    in_expected: bool
+    # True when the reads alone (without the expected list) make it trustworthy.
+    self_evident: bool
+    centre_distance: float
+
+
+def check_ok(text: str, symbology: str) -> bool:
+    """Whether the symbology's own check character holds (ITF only has one at 14 digits)."""
+    if symbology == "UPCE":
+        upca = upce_to_upca(text)
+        return upca is not None and gtin_check_ok(upca)
+    if symbology in {"EAN13", "EAN8", "UPCA"}:
+        return gtin_check_ok(text)
+    if symbology == "ITF":
+        ok_len = len(text) >= 6 and len(text) % 2 == 0 and text.isdigit()
+        return ok_len and (len(text) != 14 or gtin_check_ok(text))
+    return True
+
+
+def plausible(reads: Iterable[Read]) -> list[Read]:
+    """Reads that may count as evidence at all."""
+    reads = list(reads)
+    itf = {r.text for r in reads if r.symbology == "ITF"}
+    kept: list[Read] = []
+    for r in reads:
+        if r.decoder == OPENCV or not check_ok(r.text, r.symbology):
+            continue
+        # ITF has no structure that reveals a truncated scan: a scanline
+        # crossing part of the symbol (typical on rotated pictures) yields a
+        # shorter, valid-looking code. Keep only maximal reads.
+        if r.symbology == "ITF" and (
+            r.view.startswith("rot") or any(r.text in t and r.text != t for t in itf)
+        ):
+            continue
+        kept.append(r)
+    return kept
+
+
+def quad_centre(quad: tuple[tuple[float, float], ...]) -> tuple[float, float]:
+    return sum(p[0] for p in quad) / len(quad), sum(p[1] for p in quad) / len(quad)
+
+
+def centre_distance(reads: Iterable[Read], centre: tuple[float, float]) -> float:
+    best = float("inf")
+    for r in reads:
+        if r.quad:
+            x, y = quad_centre(r.quad)
+            best = min(best, ((x - centre[0]) ** 2 + (y - centre[1]) ** 2) ** 0.5)
+    return best
+
+
+def _numeric_confidence(support: list[Read]) -> float:
+    decoders = {r.decoder for r in support} & _INDEPENDENT
+    if {ZBAR, ZXING} <= decoders:
+        return 1.0
+    if len(decoders) >= 2:
+        return 0.95
+    views_per_decoder: dict[str, set[str]] = {}
+    for r in support:
+        views_per_decoder.setdefault(r.decoder, set()).add(r.view)
+    if any(len(v) >= 2 for d, v in views_per_decoder.items() if d in _BARCODE_DECODERS):
+        return 0.9
+    return 0.0
+
+
+def _text_confidence(support: list[Read]) -> float:
+    decoders = {r.decoder for r in support}
+    if {ZBAR, ZXING} <= decoders:
+        return 1.0
+    if ZXING in decoders:
+        return 0.9
+    return 0.8 if ZBAR in decoders else 0.0
+
+
+def decide(
+    reads: Iterable[Read], manifest: Manifest, centre: tuple[float, float]
+) -> Verdict | None:
+    """The trustworthy read to report, or None when nothing is trustworthy yet.
+
+    Among several trustworthy reads (pictures often show more than one code)
+    the order is: in the expected list, stronger evidence, more reads, and
+    finally nearest to the picture centre, where the user aimed.
+    """
+    groups: dict[tuple[str, str], list[Read]] = {}
+    for r in plausible(reads):
+        groups.setdefault((r.symbology, r.text), []).append(r)
+    # ZBar mangles non-ASCII Code 128 and ignores Code 39 full ASCII: where
+    # both decoders read a text symbology differently, zxing-cpp wins.
+    zxing_text = {
+        s
+        for (s, _), g in groups.items()
+        if s not in NUMERIC_SYMBOLOGIES and any(r.decoder == ZXING for r in g)
+    }
+    verdicts: list[tuple[tuple[float, ...], Verdict]] = []
+    for (symbology, text), support in groups.items():
+        if symbology in NUMERIC_SYMBOLOGIES:
+            confidence = _numeric_confidence(support)
+        elif symbology in zxing_text and not any(r.decoder == ZXING for r in support):
+            confidence = 0.0
+        else:
+            confidence = _text_confidence(support)
+        self_evident = confidence > 0.0
+        expected_code = manifest.lookup(text)
+        if expected_code is not None and any(r.decoder in _INDEPENDENT for r in support):
+            confidence = 1.0
+        if confidence <= 0.0:
+            continue
+        distance = centre_distance(support, centre)
+        distinct = len({(r.decoder, r.view) for r in support})
+        key = (float(expected_code is not None), confidence, float(distinct), -distance)
+        verdict = Verdict(
+            expected_code or text,
+            symbology,
+            confidence,
+            tuple(support),
+            expected_code is not None,
+            self_evident,
+            distance,
+        )
+        verdicts.append((key, verdict))
+    if not verdicts:
+        return None
+    verdicts.sort(key=lambda kv: kv[0], reverse=True)
+    return verdicts[0][1]
+
+
+def strongly_confirmed(verdict: Verdict) -> bool:
+    """Two different decoders agree: no amount of further searching would overturn it."""
+    decoders = {r.decoder for r in verdict.support}
+    return len(decoders & _INDEPENDENT) >= 2

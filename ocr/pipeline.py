@@ -1,0 +1,224 @@
+"""The scanning pipeline: cheapest decoders first, stop at the first trustworthy read."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+from ocr import variants as vt
+from ocr.decoders import MANIFEST_MATCH, NUMERIC_SYMBOLOGIES, OCR, OPENCV, ZBAR, ZXING, Read
+from ocr.digits import digit_strips, read_lines
+from ocr.evidence import Verdict, plausible
+from ocr.gtin import gtin_check_ok, upce_to_upca
+from ocr.image import Gray, load_gray
+from ocr.manifest import Manifest, fuzzy_match
+from ocr.report import ScanReport
+from ocr.session import Session
+
+DEFAULT_MAX_BYTES = 15 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000
+
+# Stage 2, ordered by decodes gained per millisecond on real photos. Views with
+# another geometry come early because only they can confirm a stage-1 read.
+_VARIANT_STEPS: tuple[tuple[str, str], ...] = (
+    ("clahe", ZXING),
+    ("upscale", ZBAR),
+    ("upscale+clahe", ZXING),
+    ("stretchx2", ZBAR),
+    ("clahe", ZBAR),
+    ("upscale+sharpen", ZXING),
+    ("crop", ""),
+    ("upscale+clahe", ZBAR),
+    ("stretch", ZBAR),
+    ("rot-15", ZBAR),
+    ("rot15", ZBAR),
+    ("rot-15", ZXING),
+    ("rot15", ZXING),
+    ("rot30", ZBAR),
+    ("rot-30", ZBAR),
+)
+_CROP_STEPS: tuple[tuple[str, str], ...] = (
+    ("", ZXING),
+    ("", ZBAR),
+    ("+clahe", ZXING),
+    ("+sharpen", ZXING),
+)
+_MAX_REGIONS = 2
+_MAX_STRIPS = 4
+# Tesseract rarely answers faster than this; starting it with less time left wastes the rest.
+_OCR_MIN_S = 0.3
+_RETAIL = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
+
+
+def scan(
+    image: bytes,
+    expected: Collection[str] = (),
+    *,
+    budget_s: float = 1.5,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> ScanReport:
+    """Find the barcode in ``image`` (PNG/JPEG/... bytes).
+
+    ``expected`` holds the codes the caller expects (a delivery manifest):
+    an exact read of one of them is trusted at once, and near misses may be
+    matched to the clearly closest one. Raises ImageError for bytes that are
+    not a usable image; never returns a barcode it does not trust.
+    """
+    started = time.perf_counter()
+    if isinstance(expected, str):
+        raise TypeError("expected must be a collection of codes, not a single string")
+    gray = load_gray(image, max_bytes=max_bytes, max_pixels=max_pixels)
+    session = Session(gray, Manifest(expected), started + budget_s)
+    verdict, method = _search(session)
+    confidence = verdict.confidence if verdict else 0.0
+    barcode = verdict.text if verdict else None
+    symbology = verdict.symbology if verdict else None
+    if verdict is None and session.manifest:
+        match = _match_manifest(session)
+        if match is not None:
+            barcode, symbology, method, confidence = match
+    elapsed = (time.perf_counter() - started) * 1000.0
+    return ScanReport(
+        barcode,
+        symbology,
+        method if barcode else None,
+        confidence,
+        elapsed,
+        tuple(session.attempts),
+    )
+
+
+def _search(session: Session) -> tuple[Verdict | None, str | None]:
+    for stage in (_plain, _variants, _digits):
+        if session.remaining() <= 0:
+            break
+        method = stage(session)
+        if method is not None:
+            return session.verdict(), method
+    verdict = session.verdict()
+    return verdict, (_method_from_support(verdict) if verdict else None)
+
+
+def _plain(session: Session) -> str | None:
+    """Stage 1: both decoders on the untouched picture."""
+    session.decode(ZXING, "gray", thorough=True)
+    if session.settled(session.verdict()):
+        return ZXING
+    numeric = [r.quad for r in session.reads if r.symbology in NUMERIC_SYMBOLOGIES and r.quad]
+    if numeric:
+        # Confirming zxing-cpp's find only needs ZBar on that part of the picture.
+        session.decode(ZBAR, "roi", view=session.roi(numeric))
+    else:
+        session.decode(ZBAR, "gray")
+    verdict = session.verdict()
+    if session.settled(verdict):
+        assert verdict is not None
+        return ZXING if any(r.decoder == ZXING for r in verdict.support) else ZBAR
+    return None
+
+
+def _variants(session: Session) -> str | None:
+    """Stage 2: OpenCV-preprocessed variants, each decoded by one decoder."""
+    upscale = f"upscale{vt.upscale_factor(session.gray):g}x"
+    for variant, decoder in _VARIANT_STEPS:
+        if variant == "crop":
+            if _crops(session):
+                return OPENCV
+            continue
+        if session.remaining() <= 0:
+            return None
+        session.decode(decoder, variant.replace("upscale", upscale))
+        if session.settled(session.verdict()):
+            return OPENCV
+    return None
+
+
+def _crops(session: Session) -> bool:
+    """Deskewed, upscaled cut-outs of the regions OpenCV's detector finds."""
+    if session.remaining() <= 0:
+        return False
+    for index in range(min(_MAX_REGIONS, len(session.regions()))):
+        for suffix, decoder in _CROP_STEPS:
+            if session.remaining() <= 0:
+                return False
+            session.decode(decoder, f"crop{index + 1}{suffix}")
+            if session.settled(session.verdict()):
+                return True
+    return False
+
+
+def _digits(session: Session) -> str | None:
+    """Stage 3: Tesseract on the digits printed under EAN/UPC bars."""
+    if session.remaining() < _OCR_MIN_S:
+        return None
+    reads = session.reads
+    if reads and not any(r.symbology in _RETAIL for r in reads):
+        return None  # a QR/Code 128 picture: no human-readable GTIN to read
+    started = time.perf_counter()
+    regions = [r.quad for r in reads if r.symbology in _RETAIL and r.quad and r.view == "orig"]
+    regions += session.regions()
+    strips: list[Gray] = []
+    used: list[vt.Quad] = []
+    for region in regions:
+        if len(used) >= _MAX_REGIONS or len(strips) >= _MAX_STRIPS:
+            break
+        centre = (sum(p[0] for p in region) / len(region), sum(p[1] for p in region) / len(region))
+        if any(_inside(centre, u) for u in used):
+            continue
+        used.append(region)
+        strips.extend(digit_strips(session.gray, region)[: _MAX_STRIPS - len(strips)])
+    lines = read_lines(strips, timeout_s=session.remaining())
+    session.ocr_lines = lines
+    texts = [t for t in (_gtin_read(line) for line in lines) if t]
+    for text, symbology in texts:
+        session.reads.append(Read(text, symbology, OCR, "strip", "ocr"))
+    session.record(OCR, "strip", texts[0][0] if texts else (lines[0] if lines else None), started)
+    return OCR if session.settled(session.verdict()) else None
+
+
+def _gtin_read(line: str) -> tuple[str, str] | None:
+    if len(line) == 13 and gtin_check_ok(line):
+        return (line[1:], "UPCA") if line.startswith("0") else (line, "EAN13")
+    if len(line) == 12 and gtin_check_ok(line):
+        return line, "UPCA"
+    return None
+
+
+def _match_manifest(session: Session) -> tuple[str, str | None, str, float] | None:
+    """Stage 4: snap untrusted reads and OCR text to the clearly closest expected code."""
+    started = time.perf_counter()
+    candidates = [r.text for r in plausible(session.reads)] + [r.text for r in session.reads]
+    candidates += session.ocr_lines
+    match = fuzzy_match(candidates, session.manifest)
+    session.record(MANIFEST_MATCH, "edit-distance", match.code if match else None, started)
+    if match is None:
+        return None
+    symbology = next((r.symbology for r in session.reads if r.text == match.source), None)
+    if symbology is None:
+        symbology = _guess_symbology(match.code)
+    confidence = 0.8 if match.distance <= 1 else 0.6
+    return match.code, symbology, MANIFEST_MATCH, confidence
+
+
+def _guess_symbology(code: str) -> str | None:
+    if not code.isdigit():
+        return None
+    if gtin_check_ok(code):
+        return {8: "EAN8", 12: "UPCA", 13: "EAN13", 14: "ITF"}.get(len(code))
+    upca = upce_to_upca(code)
+    return "UPCE" if upca is not None and gtin_check_ok(upca) else None
+
+
+def _method_from_support(verdict: Verdict) -> str:
+    plain = [r for r in verdict.support if r.variant in {"gray", "roi"}]
+    if plain:
+        return ZXING if any(r.decoder == ZXING for r in plain) else ZBAR
+    if any(r.decoder == OCR for r in verdict.support):
+        return OCR
+    return OPENCV
+
+
+def _inside(point: tuple[float, float], quad: vt.Quad) -> bool:
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    return min(xs) <= point[0] <= max(xs) and min(ys) <= point[1] <= max(ys)

@@ -1,0 +1,161 @@
+"""State of one scan: reads gathered so far, attempts, cached views, stop rule."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ocr import variants as vt
+from ocr.decoders import NUMERIC_SYMBOLOGIES, OPENCV, ZXING, Read, zbar_reads, zxing_reads
+from ocr.evidence import Verdict, decide, quad_centre, strongly_confirmed
+from ocr.image import Gray
+from ocr.manifest import Manifest
+from ocr.report import ScanAttempt
+
+
+class Session:
+    def __init__(self, gray: Gray, manifest: Manifest, deadline: float) -> None:
+        self.gray = gray
+        self.manifest = manifest
+        self.deadline = deadline
+        self.reads: list[Read] = []
+        self.attempts: list[ScanAttempt] = []
+        self.ocr_lines: list[str] = []
+        self._views: dict[str, vt.View] = {}
+        self._regions: list[vt.Quad] | None = None
+        h, w = gray.shape[:2]
+        self.centre = (w / 2.0, h / 2.0)
+
+    # -- bookkeeping ---------------------------------------------------------
+
+    def remaining(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def record(self, method: str, variant: str, result: str | None, started: float) -> None:
+        self.attempts.append(
+            ScanAttempt(method, variant, result, (time.perf_counter() - started) * 1000.0)
+        )
+
+    def decode(
+        self, decoder: str, variant: str, *, thorough: bool = False, view: vt.View | None = None
+    ) -> None:
+        """Run one decoder on one variant (built on demand) and keep its reads."""
+        started = time.perf_counter()
+        if view is None:
+            view = self.view(variant)
+        if view is None:
+            return
+        if decoder == ZXING:
+            found = zxing_reads(view.image, variant, view.name, thorough=thorough)
+        else:
+            found = zbar_reads(view.image, variant, view.name)
+        mapped = [
+            Read(
+                r.text,
+                r.symbology,
+                r.decoder,
+                r.variant,
+                r.view,
+                vt.map_quad(r.quad, view.to_orig) if r.quad else None,
+            )
+            for r in found
+        ]
+        self.reads.extend(mapped)
+        self.record(decoder, variant, mapped[0].text if mapped else None, started)
+
+    def roi(self, quads: list[vt.Quad]) -> vt.View:
+        """The part of the picture around ``quads``, with a margin for the quiet zone."""
+        xs = [p[0] for q in quads for p in q]
+        ys = [p[1] for q in quads for p in q]
+        margin = 0.35 * max(max(xs) - min(xs), max(ys) - min(ys), 16.0)
+        h, w = self.gray.shape[:2]
+        x0, x1 = int(max(0, min(xs) - margin)), int(min(w, max(xs) + margin))
+        y0, y1 = int(max(0, min(ys) - margin)), int(min(h, max(ys) + margin))
+        to_orig = vt.identity()
+        to_orig[0, 2], to_orig[1, 2] = x0, y0
+        return vt.View("orig", self.gray[y0:y1, x0:x1], to_orig)
+
+    def regions(self) -> list[vt.Quad]:
+        if self._regions is None:
+            started = time.perf_counter()
+            self._regions = vt.detect_regions(self.gray)
+            self.record(OPENCV, "detect", None, started)
+        return self._regions
+
+    # -- views ---------------------------------------------------------------
+
+    def view(self, name: str) -> vt.View | None:
+        if name not in self._views:
+            made = self._make_view(name)
+            if made is None:
+                return None
+            self._views[name] = made
+        return self._views[name]
+
+    def _make_view(self, name: str) -> vt.View | None:
+        base, _, filt = name.partition("+")
+        filters: dict[str, Callable[[Gray], Gray]] = {"clahe": vt.clahe, "sharpen": vt.sharpen}
+        if filt:
+            parent = self.view(base)
+            if parent is None:
+                return None
+            return vt.View(parent.name, filters[filt](parent.image), parent.to_orig)
+        gray = self.gray
+        if name == "gray":
+            return vt.View("orig", gray, vt.identity())
+        if name in {"clahe", "stretch", "thresh"}:
+            photometric = {"clahe": vt.clahe, "stretch": vt.stretch, "thresh": vt.threshold}[name]
+            return vt.View("orig", photometric(gray), vt.identity())
+        if name.startswith("upscale"):
+            f = float(name.removeprefix("upscale").removesuffix("x"))
+            v = vt.scaled(gray, f, f)
+            return vt.View("up", v.image, v.to_orig)
+        if name == "stretchx2":
+            v = vt.scaled(gray, 2.0, 1.0)
+            return vt.View("xstretch", v.image, v.to_orig)
+        if name.startswith("rot"):
+            return vt.rotated(gray, float(name.removeprefix("rot")))
+        if name.startswith("crop"):
+            index = int(name.removeprefix("crop")) - 1
+            regions = self.regions()
+            return vt.warp_quad(gray, regions[index], name=name) if index < len(regions) else None
+        raise ValueError(f"unknown variant {name!r}")
+
+    # -- decisions -----------------------------------------------------------
+
+    def verdict(self) -> Verdict | None:
+        return decide(self.reads, self.manifest, self.centre)
+
+    def settled(self, verdict: Verdict | None) -> bool:
+        """Whether searching further could still change the answer for the better."""
+        if verdict is None:
+            return False
+        if self.manifest and not verdict.in_expected:
+            return False
+        if strongly_confirmed(verdict):
+            return True
+        if verdict.symbology not in NUMERIC_SYMBOLOGIES and verdict.self_evident:
+            return True
+        return not self._more_central_region(verdict)
+
+    def _more_central_region(self, verdict: Verdict) -> bool:
+        """A detected, still unread barcode region lies nearer the centre than the verdict.
+
+        Pictures of books and parcels often show two codes; the one the user
+        aimed at is the central one, so a weakly supported off-centre read
+        should not end the search while the central one is unread.
+        """
+        cx, cy = self.centre
+        read_quads = [r.quad for r in self.reads if r.quad]
+        for region in self.regions():
+            x, y = quad_centre(region)
+            if ((x - cx) ** 2 + (y - cy) ** 2) ** 0.5 >= verdict.centre_distance:
+                continue
+            if not any(_inside(quad_centre(q), region) for q in read_quads):
+                return True
+        return False
+
+
+def _inside(point: tuple[float, float], quad: vt.Quad) -> bool:
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    return min(xs) <= point[0] <= max(xs) and min(ys) <= point[1] <= max(ys)
