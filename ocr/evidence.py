@@ -78,18 +78,54 @@ def centre_distance(reads: Iterable[Read], centre: tuple[float, float]) -> float
     return best
 
 
+def _views(support: list[Read]) -> int:
+    """Most distinct views in which one barcode decoder read this text."""
+    per_decoder: dict[str, set[str]] = {}
+    for r in support:
+        if r.decoder in _BARCODE_DECODERS:
+            per_decoder.setdefault(r.decoder, set()).add(r.view)
+    return max((len(v) for v in per_decoder.values()), default=0)
+
+
 def _numeric_confidence(support: list[Read]) -> float:
     decoders = {r.decoder for r in support} & _INDEPENDENT
     if {ZBAR, ZXING} <= decoders:
         return 1.0
     if len(decoders) >= 2:
         return 0.95
-    views_per_decoder: dict[str, set[str]] = {}
-    for r in support:
-        views_per_decoder.setdefault(r.decoder, set()).add(r.view)
-    if any(len(v) >= 2 for d, v in views_per_decoder.items() if d in _BARCODE_DECODERS):
-        return 0.9
-    return 0.0
+    return 0.9 if _views(support) >= 2 else 0.0
+
+
+Box = tuple[float, float, float, float]
+
+
+def _box(support: list[Read]) -> Box | None:
+    """Bounding box of all located reads, padded a little; None when none is located."""
+    points = [p for r in support if r.quad for p in r.quad]
+    if not points:
+        return None
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    pad = 0.05 * max(max(xs) - min(xs), max(ys) - min(ys), 10.0)
+    return min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+
+
+def _overlap(a: Box | None, b: Box | None) -> bool:
+    # An unlocated read (OCR) may belong to any symbol in the picture.
+    if a is None or b is None:
+        return True
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _outvoted(support: list[Read], rivals: list[list[Read]]) -> bool:
+    """A single decoder's repeated read loses to any comparable rival read of the same symbol.
+
+    ZBar and zxing-cpp repeat their own misreads across views (blur and print
+    damage do not change with scale), so same-decoder agreement only counts
+    when nothing else read at that spot is nearly as well supported.
+    """
+    views = _views(support)
+    box = _box(support)
+    return any(_overlap(box, _box(rival)) and _views(rival) > views - 2 for rival in rivals)
 
 
 def _text_confidence(support: list[Read]) -> float:
@@ -104,11 +140,19 @@ def _text_confidence(support: list[Read]) -> float:
 def decide(
     reads: Iterable[Read], manifest: Manifest, centre: tuple[float, float]
 ) -> Verdict | None:
-    """The trustworthy read to report, or None when nothing is trustworthy yet.
+    """The trustworthy read to report, or None when nothing is trustworthy yet."""
+    ranked = trusted(reads, manifest, centre)
+    return ranked[0] if ranked else None
 
-    Among several trustworthy reads (pictures often show more than one code)
-    the order is: in the expected list, stronger evidence, more reads, and
-    finally nearest to the picture centre, where the user aimed.
+
+def trusted(
+    reads: Iterable[Read], manifest: Manifest, centre: tuple[float, float]
+) -> list[Verdict]:
+    """Every trustworthy read, best first.
+
+    Pictures often show more than one code; the order is: in the expected
+    list, stronger evidence, more reads, and finally nearest to the picture
+    centre, where the user aimed.
     """
     groups: dict[tuple[str, str], list[Read]] = {}
     for r in plausible(reads):
@@ -124,6 +168,10 @@ def decide(
     for (symbology, text), support in groups.items():
         if symbology in NUMERIC_SYMBOLOGIES:
             confidence = _numeric_confidence(support)
+            if confidence == 0.9:
+                rivals = [g for key, g in groups.items() if key != (symbology, text)]
+                if _outvoted(support, rivals):
+                    confidence = 0.0
         elif symbology in zxing_text and not any(r.decoder == ZXING for r in support):
             confidence = 0.0
         else:
@@ -147,10 +195,8 @@ def decide(
             distance,
         )
         verdicts.append((key, verdict))
-    if not verdicts:
-        return None
     verdicts.sort(key=lambda kv: kv[0], reverse=True)
-    return verdicts[0][1]
+    return [v for _, v in verdicts]
 
 
 def strongly_confirmed(verdict: Verdict) -> bool:

@@ -93,6 +93,9 @@ def _search(session: Session) -> tuple[Verdict | None, str | None]:
     for stage in (_plain, _variants, _digits):
         if session.remaining() <= 0:
             break
+        verdict = session.verdict()
+        if stage is _digits and verdict is not None and verdict.in_expected:
+            break  # already an exact expected read: not worth a Tesseract call
         method = stage(session)
         if method is not None:
             return session.verdict(), method

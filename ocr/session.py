@@ -13,6 +13,10 @@ from ocr.manifest import Manifest
 from ocr.report import ScanAttempt
 
 
+# Extra decode attempts a lone expected read must stand before it ends the search.
+LONE_READ_STEPS = 4
+
+
 class Session:
     def __init__(self, gray: Gray, manifest: Manifest, deadline: float) -> None:
         self.gray = gray
@@ -23,6 +27,8 @@ class Session:
         self.ocr_lines: list[str] = []
         self._views: dict[str, vt.View] = {}
         self._regions: list[vt.Quad] | None = None
+        # The lone expected read currently leading, and the attempt count when it took the lead.
+        self._lone: tuple[str, int] | None = None
         h, w = gray.shape[:2]
         self.centre = (w / 2.0, h / 2.0)
 
@@ -136,7 +142,20 @@ class Session:
             return True
         if verdict.symbology not in NUMERIC_SYMBOLOGIES and verdict.self_evident:
             return True
+        if not verdict.self_evident:
+            return self._lone_read_stood(verdict)
         return not self._more_central_region(verdict)
+
+    def _lone_read_stood(self, verdict: Verdict) -> bool:
+        """A single read that is trusted only because it is expected must survive a few steps.
+
+        Pictures often show two codes of one item (ISBN and price code) that
+        are both on the manifest; a few more cheap variants usually confirm
+        the aimed-at one or surface the other, and the ranking then decides.
+        """
+        if self._lone is None or self._lone[0] != verdict.text:
+            self._lone = (verdict.text, len(self.attempts))
+        return len(self.attempts) - self._lone[1] >= LONE_READ_STEPS
 
     def _more_central_region(self, verdict: Verdict) -> bool:
         """A detected, still unread barcode region lies nearer the centre than the verdict.
