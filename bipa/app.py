@@ -14,10 +14,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from bipa.live import LiveHub
 from bipa.middleware import RequestMiddleware
 from bipa.settings import Settings
 from db.engine import make_engine, make_sessionmaker
-from domain.events import NullPublisher
 from gql.context import Services
 from gql.schema import build_schema
 from gql.view import BipaGraphQL
@@ -26,11 +26,23 @@ log = logging.getLogger("bipa.app")
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 
+def broadcast_url(settings: Settings, database_url: str) -> str:
+    """BROADCAST_URL, else LISTEN/NOTIFY on the app's own database (works across processes)."""
+    if settings.broadcast_url:
+        return settings.broadcast_url
+    url = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    # Named, so operators (and the tests) can tell the LISTEN connection apart.
+    return url + ("&" if "?" in url else "?") + "application_name=bipa-live"
+
+
 def create_app(settings: Settings, database_url: str) -> Starlette:
     engine = make_engine(database_url)
+    sessionmaker = make_sessionmaker(engine)
+    hub = LiveHub(broadcast_url(settings, database_url), sessionmaker)
     services = Services(
-        sessionmaker=make_sessionmaker(engine),
-        publisher=NullPublisher(),
+        sessionmaker=sessionmaker,
+        publisher=hub,
+        live=hub,
         production=settings.production,
         currency=settings.currency,
     )
@@ -66,10 +78,12 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        log.info("bipa started", extra={"env": settings.env})
+        await hub.start()
+        log.info("bipa started", extra={"env": settings.env, "broadcast": hub.url.split(":")[0]})
         try:
             yield
         finally:
+            await hub.stop()
             await engine.dispose()
             log.info("bipa stopped")
 

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket
 from db.models import User
 from domain import users as user_service
 from domain.errors import Unauthenticated
-from domain.events import EventPublisher
+from domain.events import EventPublisher, LiveEvents
 from domain.uow import UnitOfWork
 from gql.loaders import Loaders
 
@@ -24,6 +24,7 @@ class Services:
 
     sessionmaker: async_sessionmaker[AsyncSession]
     publisher: EventPublisher
+    live: LiveEvents | None = None
     production: bool = False
     currency: str = "BRL"
     extras: dict[str, Any] = field(default_factory=dict)

@@ -25,6 +25,7 @@ from gql import reads
 from gql.context import Context
 from gql.mutations import Mutation
 from gql.scalars import DecimalScalar
+from gql.subscriptions import Subscription
 from gql.types import (
     DeliverySessionType,
     PackageType,
@@ -119,6 +120,7 @@ def build_schema(
     return BipaSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         scalar_overrides={Decimal: DecimalScalar},
         extensions=extensions(
             production=production,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from db.models import AuditEntry
 
@@ -25,6 +26,21 @@ class AuditRepository:
             .limit(limit)
         )
         return list(await self.session.scalars(stmt))
+
+    async def after_with_actors(
+        self, session_id: uuid.UUID, after_sequence: int, up_to: int | None, limit: int
+    ) -> list[AuditEntry]:
+        """Entries after `after_sequence` (up to `up_to`), their actors joined: one statement."""
+        stmt = (
+            select(AuditEntry)
+            .options(joinedload(AuditEntry.actor))
+            .where(AuditEntry.session_id == session_id, AuditEntry.sequence > after_sequence)
+            .order_by(AuditEntry.sequence)
+            .limit(limit)
+        )
+        if up_to is not None:
+            stmt = stmt.where(AuditEntry.sequence <= up_to)
+        return list((await self.session.scalars(stmt)).unique())
 
     async def between(
         self, session_id: uuid.UUID, after_sequence: int, up_to: int

@@ -43,6 +43,14 @@ class SessionRepository:
             await self.session.scalars(select(DeliverySession).where(DeliverySession.id.in_(ids)))
         )
 
+    async def last_sequences(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not ids:
+            return {}
+        stmt = select(DeliverySession.id, DeliverySession.last_sequence).where(
+            DeliverySession.id.in_(ids)
+        )
+        return {sid: seq for sid, seq in await self.session.execute(stmt)}
+
     async def lock(self, session_id: uuid.UUID) -> DeliverySession | None:
         """SELECT ... FOR UPDATE: serializes every change under one session (and its audit)."""
         stmt = (

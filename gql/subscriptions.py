@@ -1,0 +1,142 @@
+"""Subscriptions: live audit events and progress, gapless across reconnects (afterSequence)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from db import enums
+from domain.events import LiveEvent, LiveEvents, SlowSubscriber
+from gql.context import Context
+from gql.types import Role, SessionProgress, UserType, progress_from_counts
+
+
+@strawberry.type
+class SessionEvent:
+    session_id: strawberry.ID
+    sequence: int
+    action: str = strawberry.field(
+        description="e.g. session.created, package.added, session.completed"
+    )
+    actor: UserType | None
+    details: JSON
+    created_at: datetime
+    progress: SessionProgress
+
+
+def event_type(e: LiveEvent) -> SessionEvent:
+    actor = None
+    if e.actor_id and e.actor_name and e.actor_role and e.actor_created_at:
+        actor = UserType(
+            id=strawberry.ID(str(e.actor_id)),
+            name=e.actor_name,
+            role=Role(enums.Role(e.actor_role).value),
+            telegram_id=e.actor_telegram_id,
+            created_at=e.actor_created_at,
+        )
+    return SessionEvent(
+        session_id=strawberry.ID(str(e.session_id)),
+        sequence=e.sequence,
+        action=e.action,
+        actor=actor,
+        details=JSON(e.details),
+        created_at=e.created_at,
+        progress=progress_from_counts(e.progress),
+    )
+
+
+def _live(info: Info[Context, None]) -> LiveEvents:
+    live = info.context.services.live
+    if live is None:
+        raise GraphQLError("live events are not available on this server")
+    return live
+
+
+async def _visible_session(info: Info[Context, None], session_id: strawberry.ID) -> uuid.UUID:
+    caller = await info.context.caller()
+    try:
+        sid = uuid.UUID(str(session_id))
+    except ValueError:
+        sid = None
+    if sid is not None:
+        async with info.context.services.uow() as uow:
+            if await uow.sessions.is_visible(sid, caller.id, caller.role):
+                return sid
+    raise GraphQLError("session not found", extensions={"code": "NOT_FOUND"})
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Every audit entry of the session in sequence order, none skipped; with "
+        "afterSequence, the stored entries after it first, then live without a gap."
+    )
+    async def session_events(
+        self,
+        info: Info[Context, None],
+        session_id: strawberry.ID,
+        after_sequence: int | None = None,
+    ) -> AsyncGenerator[SessionEvent, None]:
+        sid = await _visible_session(info, session_id)
+        if after_sequence is not None and after_sequence < 0:
+            raise GraphQLError("afterSequence must be >= 0", extensions={"code": "BAD_USER_INPUT"})
+        async with _live(info).listener() as listener:
+            await listener.follow(sid, after_sequence)
+            while True:
+                try:
+                    batch = await listener.next_batch()
+                except SlowSubscriber as exc:
+                    raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
+                for event in batch:
+                    yield event_type(event)
+
+    @strawberry.subscription(description="The current progress at once, then after every change.")
+    async def session_progress(
+        self, info: Info[Context, None], session_id: strawberry.ID
+    ) -> AsyncGenerator[SessionProgress, None]:
+        sid = await _visible_session(info, session_id)
+        live = _live(info)
+        async with live.listener() as listener:
+            await listener.follow(sid, None)
+            current = progress_from_counts(await live.progress(sid))
+            yield current
+            while True:
+                try:
+                    batch = await listener.next_batch()
+                except SlowSubscriber as exc:
+                    raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
+                latest = progress_from_counts(batch[-1].progress)
+                if latest != current:
+                    current = latest
+                    yield current
+
+    @strawberry.subscription(description="The events of every session the caller may see.")
+    async def my_session_events(
+        self, info: Info[Context, None]
+    ) -> AsyncGenerator[SessionEvent, None]:
+        caller = await info.context.caller()
+        services = info.context.services
+        visible: dict[uuid.UUID, bool] = {}
+
+        async def discover(session_id: uuid.UUID) -> bool:
+            if session_id not in visible:
+                async with services.uow() as uow:
+                    visible[session_id] = await uow.sessions.is_visible(
+                        session_id, caller.id, caller.role
+                    )
+            return visible[session_id]
+
+        async with _live(info).listener(discover) as listener:
+            while True:
+                try:
+                    batch = await listener.next_batch()
+                except SlowSubscriber as exc:
+                    raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
+                for event in batch:
+                    yield event_type(event)
