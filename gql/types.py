@@ -209,9 +209,10 @@ class SessionDelivererType:
 
     @strawberry.field
     async def user(self, info: Info[Context, None]) -> UserType:
-        loaded = self.row.__dict__.get("user")
+        loaded: User | None = self.row.__dict__.get("user")  # joined by the deliverer loaders
         if loaded is None:
             loaded = await info.context.loaders.users.load(self.row.user_id)
+        assert loaded is not None  # user_id is a foreign key
         return user_type(loaded)
 
     @strawberry.field
@@ -260,7 +261,7 @@ class AuditEntryType:
 
     @strawberry.field
     def details(self) -> JSON:
-        return self.row.details
+        return JSON(self.row.details)
 
     @strawberry.field
     def created_at(self) -> datetime:
