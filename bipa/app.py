@@ -18,6 +18,7 @@ from bipa.live import LiveHub
 from bipa.middleware import RequestMiddleware
 from bipa.settings import Settings
 from db.engine import make_engine, make_sessionmaker
+from domain.scanning import ScanPool
 from gql.context import Services
 from gql.schema import build_schema
 from gql.view import BipaGraphQL
@@ -39,8 +40,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     engine = make_engine(database_url)
     sessionmaker = make_sessionmaker(engine)
     hub = LiveHub(broadcast_url(settings, database_url), sessionmaker)
+    scanner = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
     services = Services(
         sessionmaker=sessionmaker,
+        scanner=scanner,
         publisher=hub,
         live=hub,
         production=settings.production,
@@ -84,6 +87,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             yield
         finally:
             await hub.stop()
+            scanner.shutdown()
             await engine.dispose()
             log.info("bipa stopped")
 

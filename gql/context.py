@@ -14,6 +14,7 @@ from db.models import User
 from domain import users as user_service
 from domain.errors import Unauthenticated
 from domain.events import EventPublisher, LiveEvents
+from domain.scanning import ScanPool
 from domain.uow import UnitOfWork
 from gql.loaders import Loaders
 
@@ -25,6 +26,7 @@ class Services:
     sessionmaker: async_sessionmaker[AsyncSession]
     publisher: EventPublisher
     live: LiveEvents | None = None
+    scanner: ScanPool | None = None
     production: bool = False
     currency: str = "BRL"
     extras: dict[str, Any] = field(default_factory=dict)

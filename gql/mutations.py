@@ -17,7 +17,6 @@ from gql import inputs as i
 from gql.context import Context
 from gql.errors import (
     IdempotencyConflictError,
-    ImageError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
@@ -26,6 +25,7 @@ from gql.errors import (
     to_error,
 )
 from gql.runner import Ref, parse_uuid, run
+from gql.scanning import ScanBarcodeResult, scan_barcode
 from gql.types import DeliverySessionType, PackageType, SessionDelivererType, UserType, user_type
 
 _ERRORS = (
@@ -105,7 +105,6 @@ CompleteSessionResult = Annotated[
     SessionSuccess | _ERRORS, strawberry.union("CompleteSessionResult")
 ]
 ArchiveSessionResult = Annotated[SessionSuccess | _ERRORS, strawberry.union("ArchiveSessionResult")]
-_ = ImageError  # scanBarcode's union lives in gql/scanning.py
 
 
 class Renderer:
@@ -427,3 +426,11 @@ class Mutation:
         self, info: Info[Context, None], input: i.SessionActionInput
     ) -> ArchiveSessionResult:
         return await _archive(info, input)
+
+    @strawberry.mutation(
+        description="A photo (multipart upload) scanned with the session's barcodes as a guide."
+    )
+    async def scan_barcode(
+        self, info: Info[Context, None], input: i.ScanBarcodeInput
+    ) -> ScanBarcodeResult:
+        return await scan_barcode(info, input)

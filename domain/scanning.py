@@ -1,0 +1,118 @@
+"""Scanning a photo into a package action, with the decoding kept off the event loop.
+
+Decoding is CPU-bound (ZBar, zxing-cpp, OpenCV, Tesseract): it runs in a bounded thread pool
+with a bounded queue, so a burst of scans never stalls queries or subscriptions, and a full
+queue answers "overloaded" at once instead of waiting without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import uuid
+from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import ocr
+from db.enums import DeliveryStatus
+from db.models import DeliverySession, SessionPackage, User
+from domain import access, packages
+from domain.errors import DomainError, InvalidImage, NotFound, PermissionDenied, ValidationFailed
+from domain.uow import UnitOfWork
+
+
+class ScanIntent(enum.StrEnum):
+    IDENTIFY = "IDENTIFY"
+    ADD = "ADD"
+    PICK_UP = "PICK_UP"
+    DELIVER = "DELIVER"
+
+
+class Overloaded(DomainError):
+    def __init__(self) -> None:
+        super().__init__("the scanner is busy: too many photos are waiting; try again shortly")
+
+
+class ScanPool:
+    def __init__(self, workers: int = 2, queue: int = 16, budget_s: float = 1.5) -> None:
+        self.capacity = workers + queue
+        self.budget_s = budget_s
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan")
+        self._in_flight = 0
+
+    async def scan(self, image: bytes, expected: Collection[str]) -> ocr.ScanReport:
+        if self._in_flight >= self.capacity:
+            raise Overloaded()
+        self._in_flight += 1
+        try:
+            job = functools.partial(ocr.scan, image, frozenset(expected), budget_s=self.budget_s)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        except ocr.ImageError as exc:
+            raise InvalidImage(str(exc)) from None
+        finally:
+            self._in_flight -= 1
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class ScanOutcome:
+    report: dict[str, Any]
+    package: SessionPackage | None
+    session: DeliverySession
+
+
+async def check_scan_allowed(
+    uow: UnitOfWork, actor: User, session_id: uuid.UUID, intent: ScanIntent
+) -> list[str]:
+    """Before spending CPU: may the actor scan here? Returns the session's barcodes."""
+    session = await uow.sessions.get(session_id)
+    if session is None:
+        raise NotFound("session not found", id=str(session_id))
+    manages = access.can_manage(actor, session)
+    if not manages and not await uow.sessions.is_visible(session_id, actor.id, actor.role):
+        raise PermissionDenied("you cannot see this session")
+    if intent is ScanIntent.ADD and not manages:
+        raise PermissionDenied("only the session's managers can add packages")
+    if intent in (ScanIntent.ADD, ScanIntent.PICK_UP, ScanIntent.DELIVER):
+        access.ensure_writable(session)
+    return await uow.packages.barcodes(session_id)
+
+
+async def apply_scan(
+    uow: UnitOfWork,
+    actor: User,
+    session_id: uuid.UUID,
+    intent: ScanIntent,
+    report: ocr.ScanReport,
+) -> ScanOutcome:
+    data = report.to_dict()
+    if report.barcode is None:
+        session = await access.lock_visible(uow, actor, session_id)
+        return ScanOutcome(data, None, session)
+    if intent is ScanIntent.ADD:
+        item = packages.PackageData(report.barcode, symbology=report.symbology, scan_report=data)
+        result = await packages.add_packages(uow, actor, session_id, [item])
+        if result.rejected:
+            raise ValidationFailed(f"{report.barcode}: {result.rejected[0][1]}", field="image")
+        package = (
+            result.added[0]
+            if result.added
+            else await uow.packages.by_barcode(session_id, report.barcode)
+        )
+        return ScanOutcome(data, package, result.session)
+    session = await access.lock_visible(uow, actor, session_id)
+    package = await uow.packages.by_barcode(session_id, report.barcode)
+    if intent is ScanIntent.IDENTIFY:
+        return ScanOutcome(data, package, session)
+    if package is None:
+        raise NotFound(f"package {report.barcode} is not in this session", id=report.barcode)
+    target = DeliveryStatus.PICKED_UP if intent is ScanIntent.PICK_UP else DeliveryStatus.DELIVERED
+    package, session = await packages.update_package_status(
+        uow, actor, package.id, target, None, scan_report=data
+    )
+    return ScanOutcome(data, package, session)
