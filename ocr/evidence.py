@@ -18,6 +18,9 @@ from ocr.gtin import gtin_check_ok, upce_to_upca
 from ocr.manifest import Manifest
 
 _BARCODE_DECODERS = frozenset({ZBAR, ZXING})
+_LONG_RETAIL = frozenset({"EAN13", "UPCA"})
+_WEAK_TEXT = frozenset({"CODABAR"})
+_MIN_SINGLE_READ_LEN = 4
 _INDEPENDENT = frozenset({ZBAR, ZXING, OCR})
 
 
@@ -87,13 +90,19 @@ def _views(support: list[Read]) -> int:
     return max((len(v) for v in per_decoder.values()), default=0)
 
 
-def _numeric_confidence(support: list[Read]) -> float:
+def _numeric_confidence(symbology: str, support: list[Read]) -> float:
     decoders = {r.decoder for r in support} & _INDEPENDENT
     if {ZBAR, ZXING} <= decoders:
         return 1.0
     if len(decoders) >= 2:
         return 0.95
-    return 0.9 if _views(support) >= 2 else 0.0
+    # Only the long EAN/UPC symbols (two halves, guards, check digit) are hard
+    # enough to misread consistently for one decoder's repeats to count. UPC-E
+    # and EAN-8 fall out of partial scans of bigger symbols, ITF out of
+    # truncated ones: they need a second decoder.
+    if symbology in _LONG_RETAIL and _views(support) >= 2:
+        return 0.9
+    return 0.0
 
 
 Box = tuple[float, float, float, float]
@@ -128,10 +137,16 @@ def _outvoted(support: list[Read], rivals: list[list[Read]]) -> bool:
     return any(_overlap(box, _box(rival)) and _views(rival) > views - 2 for rival in rivals)
 
 
-def _text_confidence(support: list[Read]) -> float:
+def _text_confidence(symbology: str, text: str, support: list[Read]) -> float:
     decoders = {r.decoder for r in support}
     if {ZBAR, ZXING} <= decoders:
         return 1.0
+    # One read is enough for symbologies with strong checks, but not for very
+    # short texts (a stray scan across any stripes) nor for Codabar, which has
+    # no mandatory check character.
+    single_ok = len(text) >= _MIN_SINGLE_READ_LEN and symbology not in _WEAK_TEXT
+    if not single_ok and _views(support) < 2:
+        return 0.0
     if ZXING in decoders:
         return 0.9
     return 0.8 if ZBAR in decoders else 0.0
@@ -167,7 +182,7 @@ def trusted(
     verdicts: list[tuple[tuple[float, ...], Verdict]] = []
     for (symbology, text), support in groups.items():
         if symbology in NUMERIC_SYMBOLOGIES:
-            confidence = _numeric_confidence(support)
+            confidence = _numeric_confidence(symbology, support)
             if confidence == 0.9:
                 rivals = [g for key, g in groups.items() if key != (symbology, text)]
                 if _outvoted(support, rivals):
@@ -175,7 +190,7 @@ def trusted(
         elif symbology in zxing_text and not any(r.decoder == ZXING for r in support):
             confidence = 0.0
         else:
-            confidence = _text_confidence(support)
+            confidence = _text_confidence(symbology, text, support)
         self_evident = confidence > 0.0
         expected_code = manifest.lookup(text)
         if expected_code is not None and any(r.decoder in _INDEPENDENT for r in support):

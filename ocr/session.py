@@ -12,7 +12,6 @@ from ocr.image import Gray
 from ocr.manifest import Manifest
 from ocr.report import ScanAttempt
 
-
 # Extra decode attempts a lone expected read must stand before it ends the search.
 LONE_READ_STEPS = 4
 

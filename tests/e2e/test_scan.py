@@ -155,6 +155,7 @@ async def test_idempotent_scan(live_server: LiveServer, make_user) -> None:  # t
     image, expected = photo("ean13-2/01.png")
     first = scan(live_server, manager.token, sid, image, "ADD", key="scan-1")
     replay = scan(live_server, manager.token, sid, image, "ADD", key="scan-1")
+    assert first["package"]["barcode"] == expected
     assert replay["package"]["id"] == first["package"]["id"]
     assert replay["session"]["lastSequence"] == first["session"]["lastSequence"]
     other, _ = photo("code128-2a/01.png")
