@@ -95,8 +95,10 @@ def _search(session: Session) -> tuple[Verdict | None, str | None]:
         if session.remaining() <= 0:
             break
         verdict = session.verdict()
-        if stage is _digits and verdict is not None and verdict.in_expected:
-            break  # already an exact expected read: not worth a Tesseract call
+        if stage is _digits and verdict is not None:
+            # A read that already stands (or is expected) is not worth a
+            # Tesseract call: OCR could only confirm what is known.
+            break
         method = stage(session)
         if method is not None:
             return session.verdict(), method

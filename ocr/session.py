@@ -28,6 +28,7 @@ class Session:
         self._regions: list[vt.Quad] | None = None
         # The lone expected read currently leading, and the attempt count when it took the lead.
         self._lone: tuple[str, int] | None = None
+        self.zxing_thorough = False
         h, w = gray.shape[:2]
         self.centre = (w / 2.0, h / 2.0)
 
@@ -58,6 +59,7 @@ class Session:
             return
         if decoder == ZXING:
             found = zxing_reads(view.image, variant, view.name, thorough=thorough)
+            self.zxing_thorough |= thorough
         else:
             found = zbar_reads(view.image, variant, view.name, symbologies)
         mapped = [
@@ -146,7 +148,9 @@ class Session:
         if strongly_confirmed(verdict):
             return True
         if verdict.symbology not in NUMERIC_SYMBOLOGIES and verdict.self_evident:
-            return True
+            # ZBar garbles non-ASCII Code 128 and full-ASCII Code 39: its lone
+            # text read stands only once zxing-cpp has had its thorough look.
+            return self.zxing_thorough or any(r.decoder == ZXING for r in verdict.support)
         if not verdict.self_evident:
             return self._lone_read_stood(verdict)
         return not self._more_central_region(verdict)
