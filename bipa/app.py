@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -16,15 +18,33 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from bipa.live import LiveHub
 from bipa.middleware import RequestMiddleware
+from bipa.secrets import secret_box
 from bipa.settings import Settings
+from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
+from domain.crypto import SecretBox
 from domain.scanning import ScanPool
+from domain.webhooks import WebhookConfig
 from gql.context import Services
 from gql.schema import build_schema
 from gql.view import BipaGraphQL
 
 log = logging.getLogger("bipa.app")
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+
+
+def make_worker(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox
+) -> WebhookWorker:
+    return WebhookWorker(
+        sessionmaker,
+        box,
+        production=settings.production,
+        backoff=settings.webhook_backoff_s,
+        disable_after=settings.webhook_disable_after,
+        lease_s=settings.webhook_lease_s,
+        poll_s=settings.webhook_poll_s,
+    )
 
 
 def broadcast_url(settings: Settings, database_url: str) -> str:
@@ -41,9 +61,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     sessionmaker = make_sessionmaker(engine)
     hub = LiveHub(broadcast_url(settings, database_url), sessionmaker)
     scanner = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
+    box = secret_box(settings)
     services = Services(
         sessionmaker=sessionmaker,
         scanner=scanner,
+        webhooks=WebhookConfig(production=settings.production, resolve=resolve, box=box),
         publisher=hub,
         live=hub,
         production=settings.production,
@@ -82,10 +104,15 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
+        worker = make_worker(settings, sessionmaker, box) if settings.run_worker else None
+        worker_task = asyncio.create_task(worker.run()) if worker else None
         log.info("bipa started", extra={"env": settings.env, "broadcast": hub.url.split(":")[0]})
         try:
             yield
         finally:
+            if worker is not None and worker_task is not None:
+                worker.stop()
+                await asyncio.wait({worker_task}, timeout=5)
             await hub.stop()
             scanner.shutdown()
             await engine.dispose()

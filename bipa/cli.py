@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--telegram-id", required=True)
 
     sub.add_parser("demo", help="create demo users and a session, print tokens and a query")
+    sub.add_parser("worker", help="deliver webhooks (also runs inside serve by default)")
+    sub.add_parser("bot", help="run the Telegram bot (long polling)")
     scan = sub.add_parser("scan", help="read barcodes from photos", add_help=False)
     scan.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -87,6 +89,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(commands.link_telegram(url, args.user_id, args.telegram_id))
     if args.command == "demo":
         return asyncio.run(commands.demo(url, settings))
+    if args.command == "worker":
+        return commands.worker(settings, url)
+    if args.command == "bot":
+        from bipa.bot_cli import run_bot
+
+        return run_bot(settings, url)
     return 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
@@ -92,3 +93,25 @@ async def demo(url: str, settings: Settings) -> int:
     from bipa.demo import run_demo
 
     return await run_demo(url, settings)
+
+
+def worker(settings: Settings, url: str) -> int:
+    from bipa.app import make_worker
+    from bipa.secrets import secret_box
+
+    async def main() -> None:
+        engine = make_engine(url, pool_size=5, max_overflow=5)
+        runner = make_worker(settings, make_sessionmaker(engine), secret_box(settings))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runner.stop)
+        try:
+            await runner.run()
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        embedded.stop_all()
+    return 0

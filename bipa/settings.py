@@ -78,6 +78,14 @@ def _broadcast_url(raw: str | None) -> str | None:
     return url
 
 
+def _secret_key(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if len(raw) < 32:
+        raise SettingsError("BIPA_SECRET_KEY must be at least 32 characters")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     env: Env = "development"
@@ -100,6 +108,9 @@ class Settings:
     run_worker: bool = True
     webhook_backoff_s: tuple[float, ...] = (2.0, 4.0, 8.0)
     webhook_disable_after: int = 20
+    webhook_lease_s: float = 60.0
+    webhook_poll_s: float = 0.5
+    secret_key: str | None = None
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
 
@@ -151,6 +162,9 @@ class Settings:
             run_worker=_bool(e, "BIPA_RUN_WORKER", True),
             webhook_backoff_s=backoff,
             webhook_disable_after=_int(e, "BIPA_WEBHOOK_DISABLE_AFTER", 20, 1, 10_000),
+            webhook_lease_s=_float(e, "BIPA_WEBHOOK_LEASE", 60.0, 0.5, 3600.0),
+            webhook_poll_s=_float(e, "BIPA_WEBHOOK_POLL", 0.5, 0.05, 60.0),
+            secret_key=_secret_key(e.get("BIPA_SECRET_KEY")),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
         )

@@ -22,17 +22,19 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, CreatedAtMixin, new_id, utcnow
-from db.enums import DeliveryStatus, Role, SessionStatus
+from db.enums import DeliveryStatus, Role, SessionStatus, WebhookDeliveryStatus
 
 Money = Numeric(12, 2)
 
@@ -295,4 +297,78 @@ class IdempotencyKey(CreatedAtMixin, Base):
     __table_args__ = (
         # The purge job deletes expired keys by this column.
         Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+
+
+class Webhook(CreatedAtMixin, Base):
+    """An integration endpoint. The signing secret is stored encrypted (AES-GCM), never plain."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    # Indexed: the outbox looks up the webhooks of a session's owner on every commit.
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    failure_streak: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        nullable=False, server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+
+    owner: Mapped[User] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint("failure_streak >= 0", name="failure_streak_non_negative"),
+        CheckConstraint("cardinality(events) > 0", name="events_not_empty"),
+    )
+
+
+class WebhookDelivery(CreatedAtMixin, Base):
+    """The outbox: written in the transaction of the change it reports, sent by the workers."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    webhook_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False
+    )
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("delivery_sessions.id"))
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(
+        _enum(WebhookDeliveryStatus, "webhook_delivery_status"),
+        nullable=False,
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    redelivery_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+    webhook: Mapped[Webhook] = relationship(lazy="raise")
+
+    __table_args__ = (
+        # Workers claim due deliveries: only PENDING rows, by due time (partial index).
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+        # A webhook's delivery log, newest first (Webhook.deliveries).
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        CheckConstraint(
+            "(status = 'DELIVERED') = (delivered_at IS NOT NULL)", name="delivered_at_iff_delivered"
+        ),
     )

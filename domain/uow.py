@@ -20,7 +20,9 @@ from db.repositories.idempotency import IdempotencyRepository
 from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
 from db.repositories.sessions import SessionRepository
 from db.repositories.users import UserRepository
+from db.repositories.webhooks import WebhookRepository
 from domain.events import CommittedEvent, EventPublisher, NullPublisher
+from domain.outbox import write_outbox
 
 log = logging.getLogger("bipa.uow")
 
@@ -37,6 +39,8 @@ class UnitOfWork:
         self.currency = currency
         self._publisher: EventPublisher = publisher or NullPublisher()
         self._events: list[CommittedEvent] = []
+        self._entries: list[AuditEntry] = []
+        self._owners: dict[uuid.UUID, uuid.UUID] = {}
         self._session: AsyncSession | None = None
 
     @property
@@ -55,6 +59,7 @@ class UnitOfWork:
         self.deliverers = DelivererRepository(session)
         self.audit = AuditRepository(session)
         self.idempotency = IdempotencyRepository(session)
+        self.webhooks = WebhookRepository(session)
         return self
 
     async def __aexit__(
@@ -69,6 +74,7 @@ class UnitOfWork:
                 await session.rollback()
             # An uncommitted transaction is dropped by close(); loaded objects stay readable.
             self._events.clear()
+            self._entries.clear()
         finally:
             await session.close()
             self._session = None
@@ -93,12 +99,19 @@ class UnitOfWork:
             details=details,
         )
         self.session.add(entry)
+        self._entries.append(entry)
+        self._owners[delivery_session.id] = delivery_session.owner_id
         self._events.append(
             CommittedEvent(delivery_session.id, delivery_session.last_sequence, action)
         )
         return entry
 
     async def commit(self) -> None:
+        if self._entries:
+            # The outbox: webhook deliveries commit (or vanish) with the change they report.
+            await self.session.flush()
+            await write_outbox(self.webhooks, self._entries, self._owners)
+            self._entries = []
         await self.session.commit()
         events, self._events = self._events, []
         if events:

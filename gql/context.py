@@ -16,6 +16,7 @@ from domain.errors import Unauthenticated
 from domain.events import EventPublisher, LiveEvents
 from domain.scanning import ScanPool
 from domain.uow import UnitOfWork
+from domain.webhooks import WebhookConfig
 from gql.loaders import Loaders
 
 
@@ -27,6 +28,7 @@ class Services:
     publisher: EventPublisher
     live: LiveEvents | None = None
     scanner: ScanPool | None = None
+    webhooks: WebhookConfig | None = None
     production: bool = False
     currency: str = "BRL"
     extras: dict[str, Any] = field(default_factory=dict)

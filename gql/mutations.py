@@ -27,6 +27,7 @@ from gql.errors import (
 from gql.runner import Ref, parse_uuid, run
 from gql.scanning import ScanBarcodeResult, scan_barcode
 from gql.types import DeliverySessionType, PackageType, SessionDelivererType, UserType, user_type
+from gql.webhooks import WebhookMutations
 
 _ERRORS = (
     NotFoundError
@@ -212,7 +213,7 @@ _archive = _session_op("archiveSession", sessions.archive_session)
 
 
 @strawberry.type
-class Mutation:
+class Mutation(WebhookMutations):
     @strawberry.mutation(description="ADMIN: any role; MANAGER: DELIVERER only.")
     async def create_user(
         self, info: Info[Context, None], input: i.CreateUserInput

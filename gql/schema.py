@@ -34,12 +34,13 @@ from gql.types import (
     UserType,
     user_type,
 )
+from gql.webhooks import WebhookQueries
 
 log = logging.getLogger("bipa.graphql")
 
 
 @strawberry.type
-class Query:
+class Query(WebhookQueries):
     @strawberry.field(description="The authenticated caller.")
     async def me(self, info: Info[Context, None]) -> UserType:
         return user_type(await info.context.caller())

@@ -210,7 +210,9 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(database_url: str) -> object:
-    server = LiveServer(database_url).start()
+    # Its webhook worker stays off: webhook tests start servers and workers of their own, and a
+    # shared worker would deliver their outbox behind their backs.
+    server = LiveServer(database_url, {"BIPA_RUN_WORKER": "false"}).start()
     yield server
     server.stop()
 

@@ -22,7 +22,12 @@ class Caller:
     name: str
     role: str
     token: str
-    client: httpx.Client
+    client_factory: Callable[[], httpx.Client]
+
+    @property
+    def client(self) -> httpx.Client:
+        # Resolved on first use, so creating users does not start the shared live server.
+        return self.client_factory()
 
     def raw(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         r = self.client.post(
@@ -48,8 +53,12 @@ def http(live_server: LiveServer) -> httpx.Client:
 
 @pytest.fixture(scope="session")
 def make_user(
-    committed_session_uow: Callable[[], UnitOfWork], http: httpx.Client
+    committed_session_uow: Callable[[], UnitOfWork], request: pytest.FixtureRequest
 ) -> Callable[..., Any]:
+    def http_client() -> httpx.Client:
+        # Resolved on first use, so creating users does not start the shared live server.
+        return request.getfixturevalue("http")  # type: ignore[no-any-return]
+
     async def make(
         role: str = "MANAGER", name: str | None = None, telegram_id: str | None = None
     ) -> Caller:
@@ -58,7 +67,7 @@ def make_user(
                 uow, None, name or f"{role.title()} {uuid.uuid4().hex[:6]}", Role(role), telegram_id
             )
             await uow.commit()
-        return Caller(str(created.user.id), created.user.name, role, created.token, http)
+        return Caller(str(created.user.id), created.user.name, role, created.token, http_client)
 
     return make
 

@@ -141,9 +141,9 @@ async def test_whole_lifecycle(make_user) -> None:  # type: ignore[no-untyped-de
     ana = couriers[0]
     from tests.e2e.conftest import Caller
 
-    ana_caller = Caller(ana["user"]["id"], "Ana", "DELIVERER", ana["token"], manager.client)
+    ana_caller = Caller(ana["user"]["id"], "Ana", "DELIVERER", ana["token"], manager.client_factory)
     bruno_caller = Caller(
-        couriers[1]["user"]["id"], "Bruno", "DELIVERER", couriers[1]["token"], manager.client
+        couriers[1]["user"]["id"], "Bruno", "DELIVERER", couriers[1]["token"], manager.client_factory
     )
 
     # A deliverer changes only their own packages.

@@ -1,0 +1,100 @@
+"""Webhooks and the delivery outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
+
+from db.enums import Role, WebhookDeliveryStatus
+from db.models import User, Webhook, WebhookDelivery
+
+
+class WebhookRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: Webhook | WebhookDelivery) -> None:
+        self.session.add(row)
+
+    async def delete(self, row: Webhook) -> None:
+        await self.session.delete(row)
+
+    async def get(self, webhook_id: uuid.UUID) -> Webhook | None:
+        return await self.session.get(Webhook, webhook_id)
+
+    async def lock(self, webhook_id: uuid.UUID) -> Webhook | None:
+        stmt = select(Webhook).where(Webhook.id == webhook_id).with_for_update()
+        return (
+            await self.session.scalars(stmt.execution_options(populate_existing=True))
+        ).one_or_none()
+
+    async def visible(self, user_id: uuid.UUID, role: Role) -> list[Webhook]:
+        stmt = select(Webhook).order_by(Webhook.created_at, Webhook.id)
+        if role is not Role.ADMIN:
+            stmt = stmt.where(Webhook.owner_id == user_id)
+        return list(await self.session.scalars(stmt))
+
+    async def subscribed(self, owner_ids: Sequence[uuid.UUID]) -> list[Webhook]:
+        """Active webhooks that receive a session's events: its owner's and every admin's."""
+        stmt = (
+            select(Webhook)
+            .join(User, User.id == Webhook.owner_id)
+            .options(contains_eager(Webhook.owner))
+            .where(Webhook.active, or_(Webhook.owner_id.in_(owner_ids), User.role == Role.ADMIN))
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def get_delivery(self, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+        return await self.session.get(WebhookDelivery, delivery_id)
+
+    async def lock_delivery(self, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+        stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+        return (
+            await self.session.scalars(stmt.execution_options(populate_existing=True))
+        ).one_or_none()
+
+    async def claim_due(self, now: datetime, limit: int) -> list[WebhookDelivery]:
+        """Due PENDING deliveries of active webhooks; other workers skip the rows locked here."""
+        stmt = (
+            select(WebhookDelivery)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .where(
+                WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
+                WebhookDelivery.next_attempt_at <= now,
+                Webhook.active,
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(of=WebhookDelivery, skip_locked=True)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def deliveries(
+        self,
+        webhook_id: uuid.UUID,
+        *,
+        status: WebhookDeliveryStatus | None,
+        first: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> tuple[list[WebhookDelivery], int]:
+        conditions = [WebhookDelivery.webhook_id == webhook_id]
+        if status is not None:
+            conditions.append(WebhookDelivery.status == status)
+        total = await self.session.scalar(select(func.count()).where(*conditions))
+        stmt = select(WebhookDelivery).where(*conditions)
+        if after is not None:
+            created, did = after
+            stmt = stmt.where(
+                or_(
+                    WebhookDelivery.created_at < created,
+                    and_(WebhookDelivery.created_at == created, WebhookDelivery.id < did),
+                )
+            )
+        stmt = stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+        rows = list(await self.session.scalars(stmt.limit(first + 1)))
+        return rows, int(total or 0)

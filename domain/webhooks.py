@@ -1,0 +1,224 @@
+"""Webhooks: owner-managed endpoints, the transactional outbox, and the retry policy."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from db.base import utcnow
+from db.enums import Role, WebhookDeliveryStatus
+from db.models import User, Webhook, WebhookDelivery
+from domain.crypto import SecretBox, new_webhook_secret
+from domain.errors import NotFound, PermissionDenied, ValidationFailed
+from domain.uow import UnitOfWork
+from domain.webhook_urls import Resolver, check_url
+
+ACTION_PREFIXES = ("session.", "package.", "deliverer.")
+MAX_EVENTS = 50
+PING = "ping"
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    production: bool
+    resolve: Resolver
+    box: SecretBox
+
+
+def _ensure_manager(actor: User) -> None:
+    if actor.role not in (Role.ADMIN, Role.MANAGER):
+        raise PermissionDenied("only managers and admins manage webhooks")
+
+
+def _clean_events(events: Sequence[str]) -> list[str]:
+    cleaned = sorted({e.strip() for e in events if e.strip()})
+    if not cleaned:
+        raise ValidationFailed('events must name at least one audit action or "*"', field="events")
+    if len(cleaned) > MAX_EVENTS:
+        raise ValidationFailed(f"at most {MAX_EVENTS} events", field="events")
+    for event in cleaned:
+        if event != "*" and not (event.startswith(ACTION_PREFIXES) and len(event) <= 64):
+            raise ValidationFailed(
+                f'unknown event {event!r}: use audit actions like session.completed, or "*"',
+                field="events",
+            )
+    return cleaned
+
+
+async def _owned(uow: UnitOfWork, actor: User, webhook_id: uuid.UUID) -> Webhook:
+    _ensure_manager(actor)
+    webhook = await uow.webhooks.lock(webhook_id)
+    if webhook is None or (actor.role is not Role.ADMIN and webhook.owner_id != actor.id):
+        raise NotFound("webhook not found", id=str(webhook_id))
+    return webhook
+
+
+async def create_webhook(
+    uow: UnitOfWork, actor: User, config: WebhookConfig, url: str, events: Sequence[str]
+) -> tuple[Webhook, str]:
+    _ensure_manager(actor)
+    checked = await check_url(url, production=config.production, resolve=config.resolve)
+    secret = new_webhook_secret()
+    webhook = Webhook(
+        id=uuid.uuid4(),
+        owner_id=actor.id,
+        url=checked.url,
+        events=_clean_events(events),
+        active=True,
+        failure_streak=0,
+        secret_ciphertext=config.box.encrypt(secret),
+    )
+    uow.webhooks.add(webhook)
+    await uow.flush()
+    return webhook, secret
+
+
+async def update_webhook(
+    uow: UnitOfWork,
+    actor: User,
+    config: WebhookConfig,
+    webhook_id: uuid.UUID,
+    *,
+    url: str | None,
+    events: Sequence[str] | None,
+    active: bool | None,
+) -> Webhook:
+    webhook = await _owned(uow, actor, webhook_id)
+    if url is not None:
+        webhook.url = (
+            await check_url(url, production=config.production, resolve=config.resolve)
+        ).url
+    if events is not None:
+        webhook.events = _clean_events(events)
+    if active is not None:
+        webhook.active = active
+        if active:
+            webhook.failure_streak = 0  # enabled again: the streak starts over
+    await uow.flush()
+    return webhook
+
+
+async def delete_webhook(uow: UnitOfWork, actor: User, webhook_id: uuid.UUID) -> Webhook:
+    webhook = await _owned(uow, actor, webhook_id)
+    await uow.webhooks.delete(webhook)
+    await uow.flush()
+    return webhook
+
+
+async def rotate_secret(
+    uow: UnitOfWork, actor: User, config: WebhookConfig, webhook_id: uuid.UUID
+) -> tuple[Webhook, str]:
+    webhook = await _owned(uow, actor, webhook_id)
+    secret = new_webhook_secret()
+    webhook.secret_ciphertext = config.box.encrypt(secret)
+    await uow.flush()
+    return webhook, secret
+
+
+async def test_webhook(uow: UnitOfWork, actor: User, webhook_id: uuid.UUID) -> WebhookDelivery:
+    webhook = await _owned(uow, actor, webhook_id)
+    delivery_id = uuid.uuid4()
+    now = utcnow()
+    delivery = WebhookDelivery(
+        id=delivery_id,
+        webhook_id=webhook.id,
+        event=PING,
+        payload={"id": str(delivery_id), "event": PING, "createdAt": now.isoformat(), "data": {}},
+        status=WebhookDeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    uow.webhooks.add(delivery)
+    await uow.flush()
+    return delivery
+
+
+async def redeliver(uow: UnitOfWork, actor: User, delivery_id: uuid.UUID) -> WebhookDelivery:
+    original = await uow.webhooks.get_delivery(delivery_id)
+    if original is None:
+        raise NotFound("delivery not found", id=str(delivery_id))
+    await _owned(uow, actor, original.webhook_id)
+    new_id = uuid.uuid4()
+    now = utcnow()
+    delivery = WebhookDelivery(
+        id=new_id,
+        webhook_id=original.webhook_id,
+        event=original.event,
+        session_id=original.session_id,
+        sequence=original.sequence,
+        payload={**original.payload, "id": str(new_id), "redeliveryOf": str(original.id)},
+        status=WebhookDeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        redelivery_of=original.id,
+    )
+    uow.webhooks.add(delivery)
+    await uow.flush()
+    return delivery
+
+
+async def claim(
+    uow: UnitOfWork, now: datetime, lease: timedelta, limit: int
+) -> list[WebhookDelivery]:
+    """Takes due deliveries for one worker: the lease keeps others off while it sends.
+
+    A worker that dies mid-delivery leaves the lease to expire; the delivery is sent again
+    (at least once), and receivers drop duplicates by the Bipa-Delivery id.
+    """
+    rows = await uow.webhooks.claim_due(now, limit)
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = now + lease
+    await uow.flush()
+    return rows
+
+
+async def record_attempt(
+    uow: UnitOfWork,
+    delivery_id: uuid.UUID,
+    *,
+    ok: bool,
+    status_code: int | None,
+    error: str | None,
+    backoff: Sequence[float],
+    disable_after: int,
+) -> WebhookDelivery | None:
+    delivery = await uow.webhooks.lock_delivery(delivery_id)
+    if delivery is None or delivery.status is not WebhookDeliveryStatus.PENDING:
+        return delivery  # deleted meanwhile, or already settled by another worker
+    webhook = await uow.webhooks.lock(delivery.webhook_id)
+    now = utcnow()
+    delivery.last_status_code = status_code
+    delivery.last_error = (error or "")[:500] or None
+    if ok:
+        delivery.status = WebhookDeliveryStatus.DELIVERED
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+        if webhook is not None:
+            webhook.failure_streak = 0
+    elif delivery.attempts <= len(backoff):
+        delivery.next_attempt_at = now + timedelta(seconds=backoff[delivery.attempts - 1])
+    else:
+        delivery.status = WebhookDeliveryStatus.FAILED
+        delivery.next_attempt_at = None
+        if webhook is not None and delivery.event != PING:
+            webhook.failure_streak += 1
+            if webhook.failure_streak >= disable_after:
+                webhook.active = False
+    await uow.flush()
+    return delivery
+
+
+def payload_bytes(delivery: WebhookDelivery) -> bytes:
+    import json
+
+    return json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True, default=str).encode()
+
+
+def describe(webhook: Webhook) -> dict[str, Any]:
+    return {"id": str(webhook.id), "url": webhook.url, "events": webhook.events}
