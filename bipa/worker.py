@@ -7,6 +7,7 @@ workers can run against one database: the claim's row locks and leases keep them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -73,10 +74,8 @@ class WebhookWorker:
             if claimed:
                 await asyncio.gather(*(self._deliver(d) for d in claimed))
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.poll_s)
-            except TimeoutError:
-                pass
         await self.client.aclose()
 
     def stop(self) -> None:
