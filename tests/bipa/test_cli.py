@@ -89,3 +89,25 @@ def test_link_telegram(database_url: str) -> None:
         database_url, "users", "link-telegram", "--user-id", created["id"], "--telegram-id", "abc"
     )
     assert proc.returncode == 1 and "numeric" in proc.stderr
+
+
+def test_demo_creates_a_usable_session(database_url: str, live_server) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    import httpx
+
+    proc = _bipa(database_url, "demo")
+    assert proc.returncode == 0, proc.stderr
+    token = re.search(r"manager\s+.*?: (bipa_\S+)", proc.stdout).group(1)  # type: ignore[union-attr]
+    variables = json.loads(proc.stdout.rsplit("Variables:", 1)[1])
+    query = proc.stdout.split("Query:\n", 1)[1].split("\n\nVariables:", 1)[0]
+    r = httpx.post(
+        live_server.url + "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    session = r.json()["data"]["session"]
+    assert session["status"] == "OPEN" and session["progress"]["total"] == 5
+    assert {d["user"]["name"] for d in session["deliverers"]} == {"Ana Entregadora", "Bruno Entregador"}
+    nodes = [e["node"] for e in session["packages"]["edges"]]
+    assert all(n["deliverer"] and n["address"] for n in nodes)
