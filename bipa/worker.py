@@ -26,6 +26,7 @@ from domain.webhook_urls import check_url
 
 log = logging.getLogger("bipa.worker")
 USER_AGENT = "Bipa-Webhooks/1"
+PURGE_EVERY_S = 600.0
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -65,7 +66,11 @@ class WebhookWorker:
 
     async def run(self) -> None:
         log.info("webhook worker started")
+        next_purge = 0.0
         while not self._stopping.is_set():
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + PURGE_EVERY_S
+                await self._purge()
             try:
                 claimed = await self._claim()
             except Exception as exc:  # the database may be restarting: keep the worker alive
@@ -77,6 +82,18 @@ class WebhookWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.poll_s)
         await self.client.aclose()
+
+    async def _purge(self) -> None:
+        """Idempotency keys live 48 h (at least the promised 24 h); older ones are dropped."""
+        try:
+            async with UnitOfWork(self.sessionmaker) as uow:
+                removed = await uow.idempotency.purge_expired(utcnow())
+                await uow.commit()
+        except Exception as exc:
+            log.warning("purging idempotency keys failed", extra={"error": type(exc).__name__})
+            return
+        if removed:
+            log.info("expired idempotency keys purged", extra={"count": removed})
 
     def stop(self) -> None:
         self._stopping.set()
