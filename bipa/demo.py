@@ -25,7 +25,9 @@ QUERY = """query Demo($id: ID!) {
   session(id: $id) {
     name status progress { total delivered percent }
     deliverers { user { name } baseSalary commissionPerDelivery totalEarned }
-    packages(first: 10) { edges { node { barcode status recipientName address { line } deliverer { user { name } } } } }
+    packages(first: 10) {
+      edges { node { barcode status recipientName address { line } deliverer { user { name } } } }
+    }
   }
 }"""
 

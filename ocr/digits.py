@@ -16,8 +16,10 @@ import pytesseract  # type: ignore[import-untyped,unused-ignore]
 
 from ocr.variants import Gray, Quad, axes, clahe, warp_quad
 
-# EAN-13 / UPC-A digits are ~2.75 mm tall on a ~31 mm wide symbol.
+# EAN-13 / UPC-A digits are ~2.75 mm tall on a ~31 mm (95-module) wide
+# symbol; narrower symbols print digits of the same height.
 DIGIT_HEIGHT_PER_WIDTH = 0.095
+MODULES = {"EAN13": 95, "UPCA": 95, "EAN8": 67, "UPCE": 51}
 _PAD = 0.14
 _ABOVE = 0.1
 _LINE_HEIGHT = 64
@@ -96,7 +98,9 @@ def _clean(strip: Gray, digit_h: float) -> Gray:
     return cv2.copyMakeBorder(out, 16, 30, 16, 16, cv2.BORDER_CONSTANT, value=255)  # type: ignore[return-value]
 
 
-def digit_strips(gray: Gray, region: Quad, limit: int = 3) -> list[Gray]:
+def digit_strips(
+    gray: Gray, region: Quad, symbology: str | None = None, limit: int = 3
+) -> list[Gray]:
     """Cleaned images of the text line under the bars of ``region``, best guess first."""
     box = bounding_box(region)
     view = warp_quad(gray, box, pad=_PAD, above=_ABOVE, below=1.0, min_width=600, name="strip")
@@ -107,7 +111,8 @@ def digit_strips(gray: Gray, region: Quad, limit: int = 3) -> list[Gray]:
     _, _, length, bar_h = axes(box)
     scale = width / (length * (1 + 2 * _PAD))
     yc = int(bar_h * (0.5 + _ABOVE) * scale)
-    digit_h = DIGIT_HEIGHT_PER_WIDTH * width / (1 + 2 * _PAD)
+    modules = MODULES.get(symbology or "", 95)
+    digit_h = DIGIT_HEIGHT_PER_WIDTH * (95 / modules) * width / (1 + 2 * _PAD)
     dark = _binary(img) == 0
     starts: list[int] = []
     for y in (

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from ocr import variants as vt
 from ocr.decoders import MANIFEST_MATCH, NUMERIC_SYMBOLOGIES, OCR, OPENCV, ZBAR, ZXING, Read
 from ocr.digits import digit_strips, read_lines
-from ocr.evidence import Verdict, plausible
+from ocr.evidence import Verdict, quad_centre
 from ocr.gtin import gtin_check_ok, upce_to_upca
 from ocr.image import Gray, load_gray
 from ocr.manifest import Manifest, fuzzy_match
@@ -169,39 +169,52 @@ def _digits(session: Session) -> str | None:
     if reads and not any(r.symbology in _RETAIL for r in reads):
         return None  # a QR/Code 128 picture: no human-readable GTIN to read
     started = time.perf_counter()
-    regions = [r.quad for r in reads if r.symbology in _RETAIL and r.quad and r.view == "orig"]
-    regions += session.regions()
+    # Where decoders saw a retail code (in any view, mapped back), then what
+    # OpenCV's detector finds.
+    regions: list[tuple[vt.Quad, str | None]] = [
+        (r.quad, r.symbology) for r in reads if r.symbology in _RETAIL and r.quad
+    ]
+    regions += [(q, None) for q in session.regions()]
     strips: list[Gray] = []
     used: list[vt.Quad] = []
-    for region in regions:
+    for region, symbology in regions:
         if len(used) >= _MAX_REGIONS or len(strips) >= _MAX_STRIPS:
             break
-        centre = (sum(p[0] for p in region) / len(region), sum(p[1] for p in region) / len(region))
-        if any(_inside(centre, u) for u in used):
+        if any(_inside(quad_centre(region), u) for u in used):
             continue
         used.append(region)
-        strips.extend(digit_strips(session.gray, region)[: _MAX_STRIPS - len(strips)])
+        found = digit_strips(session.gray, region, symbology)
+        strips.extend(found[: _MAX_STRIPS - len(strips)])
     lines = read_lines(strips, timeout_s=session.remaining())
     session.ocr_lines = lines
-    texts = [t for t in (_gtin_read(line) for line in lines) if t]
+    texts = [t for line in lines for t in _gtin_reads(line)]
     for text, symbology in texts:
         session.reads.append(Read(text, symbology, OCR, "strip", "ocr"))
-    session.record(OCR, "strip", texts[0][0] if texts else (lines[0] if lines else None), started)
+    shown = texts[0][0] if texts else (lines[0] if lines else None)
+    session.record(OCR, "strip", shown, started)
     return OCR if session.settled(session.verdict()) else None
 
 
-def _gtin_read(line: str) -> tuple[str, str] | None:
+def _gtin_reads(line: str) -> list[tuple[str, str]]:
+    """Every retail code a line of printed digits can stand for (checksum-valid only)."""
     if len(line) == 13 and gtin_check_ok(line):
-        return (line[1:], "UPCA") if line.startswith("0") else (line, "EAN13")
+        return [(line[1:], "UPCA") if line.startswith("0") else (line, "EAN13")]
     if len(line) == 12 and gtin_check_ok(line):
-        return line, "UPCA"
-    return None
+        return [(line, "UPCA")]
+    if len(line) == 8:
+        # The printed digits do not say whether the bars are EAN-8 or UPC-E.
+        out = [(line, "EAN8")] if gtin_check_ok(line) else []
+        upca = upce_to_upca(line)
+        if upca is not None and gtin_check_ok(upca):
+            out.append((line, "UPCE"))
+        return out
+    return []
 
 
 def _match_manifest(session: Session) -> tuple[str, str | None, str, float] | None:
     """Stage 4: snap untrusted reads and OCR text to the clearly closest expected code."""
     started = time.perf_counter()
-    candidates = [r.text for r in plausible(session.reads)] + [r.text for r in session.reads]
+    candidates = [r.text for r in session.reads]
     candidates += session.ocr_lines
     match = fuzzy_match(candidates, session.manifest)
     session.record(MANIFEST_MATCH, "edit-distance", match.code if match else None, started)

@@ -155,7 +155,7 @@ def test_time_budget_is_respected(photo: dict[str, Photo]) -> None:
 def test_default_budget_bounds_the_worst_case(photo: dict[str, Photo]) -> None:
     started = time.perf_counter()
     scan(photo["upca-1/1.png"].data)
-    assert time.perf_counter() - started < 1.5 + 0.3
+    assert time.perf_counter() - started < 1.5 + 0.5
 
 
 def test_expected_codes_do_not_hide_a_trustworthy_read(photo: dict[str, Photo]) -> None:
