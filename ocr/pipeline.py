@@ -47,6 +47,8 @@ _MAX_REGIONS = 2
 _MAX_STRIPS = 4
 # Tesseract rarely answers faster than this; starting it with less time left wastes the rest.
 _OCR_MIN_S = 0.3
+# Stopping a timed-out Tesseract process takes a little time of its own.
+_KILL_MARGIN_S = 0.03
 _RETAIL = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
 _PLAIN_VARIANTS = frozenset({"gray", "roi", "thorough"})
 
@@ -185,7 +187,7 @@ def _digits(session: Session) -> str | None:
         used.append(region)
         found = digit_strips(session.gray, region, symbology)
         strips.extend(found[: _MAX_STRIPS - len(strips)])
-    lines = read_lines(strips, timeout_s=session.remaining())
+    lines = read_lines(strips, timeout_s=session.remaining() - _KILL_MARGIN_S)
     session.ocr_lines = lines
     texts = [t for line in lines for t in _gtin_reads(line)]
     for text, symbology in texts:
