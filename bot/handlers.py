@@ -1,0 +1,593 @@
+"""Telegram glue: who is speaking, once per update, friendly errors, replies.
+
+Every update goes through `_guarded`: a duplicate of an update this process already handled is
+dropped; the Telegram account must belong to a Bipa user (else a refusal and nothing else);
+domain errors become Portuguese sentences and anything unexpected a generic apology (logged
+with its stack trace, never shown).
+
+Writes run in one unit of work together with the idempotency key `tg-update:<update_id>`
+(domain/idempotency.py): an update redelivered after a restart finds its key, is not acted on
+again, and gets the stored reply once more (the first one may never have left).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    PhotoSize,
+    Update,
+)
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import actions, texts
+from bot.context import BotServices, CurrentSessions, Reply, is_manager
+from bot.errors import NoSession, translate
+from db.enums import DeliveryStatus, SessionStatus
+from db.models import DeliverySession, User
+from domain import barcodes, idempotency, scanning
+from domain.errors import DomainError, InvalidImage
+from domain.uow import UnitOfWork
+
+log = logging.getLogger("bipa.bot")
+MAX_PHOTO_BYTES = 15 * 1024 * 1024  # the API's upload limit for scanBarcode
+RECENT_UPDATES = 10_000  # update ids remembered in memory to drop in-process duplicates
+Context = ContextTypes.DEFAULT_TYPE
+Action = Callable[[UnitOfWork, User], Awaitable[Reply]]
+
+
+class PhotoProblem(Exception):
+    """A photo we could not even hand to the scanner; `text` tells the person what to do."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    chat_id: int
+    update_id: int
+
+
+Body = Callable[[Caller, Update, Context], Awaitable[None]]
+Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in reply.buttons
+        ]
+    )
+
+
+def as_barcode(text: str) -> str | None:
+    """A typed code: one word (or groups of digits) with a digit in it; else None.
+
+    Requiring a digit keeps ordinary words ("obrigado") from becoming packages.
+    """
+    words = text.split()
+    if not words or (len(words) > 1 and not all(w.isdigit() for w in words)):
+        return None
+    code = barcodes.normalize(text)
+    if len(code) < 4 or not any(c.isdigit() for c in code):
+        return None
+    return code
+
+
+def _payload(update: Update) -> dict[str, Any]:
+    """What the update asked for: the idempotency key's request hash covers it."""
+    chat = update.effective_chat
+    payload: dict[str, Any] = {"chat": chat.id if chat else None}
+    if update.callback_query is not None:
+        payload["data"] = update.callback_query.data
+    message = update.message
+    if message is not None:
+        payload["text"] = message.text
+        media = message.photo[-1] if message.photo else message.document
+        payload["file"] = media.file_unique_id if media else None
+    return payload
+
+
+class BipaBot:
+    def __init__(self, services: BotServices) -> None:
+        self.services = services
+        self.current = CurrentSessions()
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    def handlers(self) -> list[BaseHandler[Update, Context, None]]:
+        fresh = filters.UpdateType.MESSAGE  # edits of old messages act on nothing
+        private = filters.ChatType.PRIVATE
+        commands: dict[str, Body] = {
+            "start": self._start,
+            "help": self._help,
+            "ajuda": self._help,
+            "sessions": self._sessions,
+            "sessoes": self._sessions,
+            "nova": self._nova,
+            "start_session": self._start_session,
+            "session_dashboard": self._dashboard,
+            "painel": self._dashboard,
+            "entregadores": self._deliverers,
+            "atribuir": self._assign,
+            "falha": self._fail,
+            "historico": self._history,
+        }
+        result: list[BaseHandler[Update, Context, None]] = [
+            CommandHandler(name, self._guarded(body), filters=fresh)
+            for name, body in commands.items()
+        ]
+        result += [
+            # Scans only in private chats: in a group, any photo or "10min" would become a scan.
+            MessageHandler(
+                fresh & private & (filters.PHOTO | filters.Document.IMAGE),
+                self._guarded(self._photo),
+            ),
+            MessageHandler(
+                fresh & private & filters.TEXT & ~filters.COMMAND, self._guarded(self._text)
+            ),
+            MessageHandler(fresh & private & filters.COMMAND, self._guarded(self._unknown_command)),
+            CallbackQueryHandler(self._guarded(self._callback)),
+        ]
+        return result
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """Last resort: PTB calls this for errors raised outside `_guarded` (e.g. polling)."""
+        log.error("telegram bot error", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            await self._send(context, update.effective_chat.id, texts.INTERNAL_ERROR)
+
+    # --- the guard --------------------------------------------------------------------------
+
+    def _first_time(self, update_id: int) -> bool:
+        if update_id in self._seen:
+            return False
+        self._seen[update_id] = None
+        if len(self._seen) > RECENT_UPDATES:
+            self._seen.popitem(last=False)
+        return True
+
+    def _guarded(self, body: Body) -> Callback:
+        async def handle(update: Update, context: Context) -> None:
+            chat, person = update.effective_chat, update.effective_user
+            if chat is None or person is None:
+                return
+            if not self._first_time(update.update_id):
+                log.info("duplicate update dropped", extra={"update_id": update.update_id})
+                return
+            if update.callback_query is not None:
+                await self._acknowledge(update.callback_query)
+            try:
+                user = await self._identify(person.id)
+                if user is None:
+                    log.info(
+                        "refused unknown Telegram user",
+                        extra={"update_id": update.update_id, "telegram_id": person.id},
+                    )
+                    await self._say(
+                        update, context, texts.UNKNOWN_USER.format(telegram_id=person.id)
+                    )
+                    return
+                await body(Caller(user, chat.id, update.update_id), update, context)
+            except DomainError as exc:
+                log.info(
+                    "bot action refused",
+                    extra={
+                        "update_id": update.update_id,
+                        "error": type(exc).__name__,
+                        "detail": exc.message,
+                    },
+                )
+                await self._say(update, context, translate(exc))
+            except Exception:
+                # Logged with its trace for us; the person only gets an apology.
+                log.exception("bot update failed", extra={"update_id": update.update_id})
+                await self._say(update, context, texts.INTERNAL_ERROR)
+
+        return handle
+
+    async def _identify(self, telegram_id: int) -> User | None:
+        async with self.services.uow() as uow:
+            return await uow.users.by_telegram_id(str(telegram_id))
+
+    # --- writing once ---------------------------------------------------------------------------
+
+    async def _write(
+        self, caller: Caller, update: Update, context: Context, operation: str, action: Action
+    ) -> None:
+        """Runs `action` and claims the update's idempotency key in the same transaction."""
+        key = f"tg-update:{caller.update_id}"
+        payload = _payload(update)
+        async with self.services.uow() as uow:
+            stored = await idempotency.begin(uow, caller.user, key, operation, payload)
+            if stored is not None:
+                reply = Reply.from_dict(stored)
+            else:
+                reply = await action(uow, caller.user)
+                await idempotency.remember(uow, caller.user, key, reply.to_dict())
+                await uow.commit()
+        if stored is not None:
+            log.info("redelivered update replayed", extra={"update_id": caller.update_id})
+            await self._respond(caller, update, context, reply, replay=True)
+            return
+        log.info(
+            "bot action done",
+            extra={
+                "update_id": caller.update_id,
+                "operation": operation,
+                "user_id": str(caller.user.id),
+            },
+        )
+        await self._respond(caller, update, context, reply)
+
+    async def _replayed(self, caller: Caller, update: Update, context: Context, op: str) -> bool:
+        """Before slow work outside the transaction (a photo): was this update done already?"""
+        async with self.services.uow() as uow:
+            # Claims the key only to look; leaving without commit gives it back.
+            stored = await idempotency.begin(
+                uow, caller.user, f"tg-update:{caller.update_id}", op, _payload(update)
+            )
+        if stored is None:
+            return False
+        log.info("redelivered update replayed", extra={"update_id": caller.update_id})
+        await self._respond(caller, update, context, Reply.from_dict(stored), replay=True)
+        return True
+
+    async def _read(self, caller: Caller, update: Update, context: Context, action: Action) -> None:
+        async with self.services.uow() as uow:
+            reply = await action(uow, caller.user)
+        await self._respond(caller, update, context, reply)
+
+    async def _session(
+        self,
+        uow: UnitOfWork,
+        caller: Caller,
+        *,
+        working: bool,
+        session_id: uuid.UUID | None = None,
+    ) -> DeliverySession:
+        if session_id is not None:
+            session = await uow.sessions.get_visible(session_id, caller.user.id, caller.user.role)
+        else:
+            session = await self.current.resolve(uow, caller.user, caller.chat_id, working=working)
+        if session is None:
+            raise NoSession(caller.user)
+        return session
+
+    # --- talking ----------------------------------------------------------------------------------
+
+    async def _respond(
+        self,
+        caller: Caller,
+        update: Update,
+        context: Context,
+        reply: Reply,
+        *,
+        replay: bool = False,
+    ) -> None:
+        if reply.current is not None:
+            self.current.remember(caller.chat_id, reply.current)
+        await self._say(update, context, reply.text, _keyboard(reply))
+        if replay:
+            return  # notifications are best effort and not worth sending twice
+        for chat_id, text in reply.notify:
+            await self._send(context, chat_id, text)
+
+    async def _say(
+        self,
+        update: Update,
+        context: Context,
+        text: str,
+        keyboard: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        """Answers where the update came from: a button's menu is edited in place."""
+        query = update.callback_query
+        if query is not None and isinstance(query.message, Message):
+            try:
+                await query.edit_message_text(texts.clip(text), reply_markup=keyboard)
+                return
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return
+                log.info("menu edit failed; sending instead", extra={"error": str(exc)})
+            except TelegramError as exc:
+                log.warning("menu edit failed", extra={"error": type(exc).__name__})
+        chat = update.effective_chat
+        if chat is not None:
+            await self._send(context, chat.id, text, keyboard)
+
+    async def _send(
+        self,
+        context: Context,
+        chat_id: int,
+        text: str,
+        keyboard: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        try:
+            await context.bot.send_message(chat_id, texts.clip(text), reply_markup=keyboard)
+        except TelegramError as exc:
+            # A person who never opened a chat with the bot cannot be written to: not our error.
+            log.warning(
+                "telegram send failed", extra={"chat_id": chat_id, "error": type(exc).__name__}
+            )
+
+    async def _acknowledge(self, query: CallbackQuery) -> None:
+        try:
+            await query.answer()
+        except TelegramError as exc:
+            log.info("callback answer failed", extra={"error": type(exc).__name__})
+
+    # --- commands -------------------------------------------------------------------------------
+
+    async def _start(self, caller: Caller, update: Update, context: Context) -> None:
+        async def whoami(uow: UnitOfWork, user: User) -> Reply:
+            current = await self.current.resolve(uow, user, caller.chat_id, working=False)
+            return Reply(actions.whoami(user, current))
+
+        await self._read(caller, update, context, whoami)
+
+    async def _help(self, caller: Caller, update: Update, context: Context) -> None:
+        await self._say(update, context, texts.HELP)
+
+    async def _unknown_command(self, caller: Caller, update: Update, context: Context) -> None:
+        await self._say(update, context, "Não conheço este comando. Veja a lista em /help.")
+
+    async def _sessions(self, caller: Caller, update: Update, context: Context) -> None:
+        if not is_manager(caller.user):
+            await self._read(caller, update, context, actions.my_sessions)
+            return
+        menu = Reply(
+            texts.SESSIONS_MENU,
+            buttons=[
+                [(texts.BUTTON_NEW, "menu:new")],
+                [(texts.BUTTON_MINE, "menu:mine")],
+                [(texts.BUTTON_REUSE, "menu:reuse")],
+            ],
+        )
+        await self._respond(caller, update, context, menu)
+
+    async def _nova(self, caller: Caller, update: Update, context: Context) -> None:
+        name = " ".join(context.args or [])
+        if not name:
+            await self._say(update, context, texts.USAGE_NOVA)
+            return
+
+        async def create(uow: UnitOfWork, user: User) -> Reply:
+            return await actions.create(uow, user, name)
+
+        await self._write(caller, update, context, "bot.createSession", create)
+
+    async def _start_session(self, caller: Caller, update: Update, context: Context) -> None:
+        async def start(uow: UnitOfWork, user: User) -> Reply:
+            session = await self._session(uow, caller, working=True)
+            return await actions.start(uow, user, session.id)
+
+        await self._write(caller, update, context, "bot.startSession", start)
+
+    async def _dashboard(self, caller: Caller, update: Update, context: Context) -> None:
+        async def show(uow: UnitOfWork, user: User) -> Reply:
+            session = await self._session(uow, caller, working=False)
+            return Reply(await actions.dashboard(uow, session, user))
+
+        await self._read(caller, update, context, show)
+
+    async def _history(self, caller: Caller, update: Update, context: Context) -> None:
+        async def show(uow: UnitOfWork, user: User) -> Reply:
+            return Reply(await actions.history(uow, user))
+
+        await self._read(caller, update, context, show)
+
+    async def _deliverers(self, caller: Caller, update: Update, context: Context) -> None:
+        args = list(context.args or [])
+        if not is_manager(caller.user):
+            await self._say(update, context, texts.MANAGERS_ONLY)  # salaries are not for all
+            return
+        if not args:
+
+            async def show(uow: UnitOfWork, user: User) -> Reply:
+                session = await self._session(uow, caller, working=False)
+                text = await actions.team_text(uow, session)
+                return Reply(text + "\n\n" + texts.USAGE_ENTREGADORES)
+
+            await self._read(caller, update, context, show)
+            return
+        if len(args) < 3:
+            await self._say(update, context, texts.USAGE_ENTREGADORES)
+            return
+        telegram_id, salary, commission = args[:3]
+        name = " ".join(args[3:]) or None
+
+        async def add(uow: UnitOfWork, user: User) -> Reply:
+            session = await self._session(uow, caller, working=True)
+            return await actions.add_deliverer(
+                uow, user, session.id, telegram_id, salary, commission, name
+            )
+
+        await self._write(caller, update, context, "bot.addDeliverer", add)
+
+    async def _assign(self, caller: Caller, update: Update, context: Context) -> None:
+        args = list(context.args or [])
+        if not args:
+            await self._say(update, context, texts.USAGE_ATRIBUIR)
+            return
+
+        async def assign(uow: UnitOfWork, user: User) -> Reply:
+            session = await self._session(uow, caller, working=True)
+            return await actions.assign(uow, user, session.id, args[0], args[1:])
+
+        await self._write(caller, update, context, "bot.assignPackages", assign)
+
+    async def _fail(self, caller: Caller, update: Update, context: Context) -> None:
+        args = list(context.args or [])
+        if len(args) < 2:
+            await self._say(update, context, texts.USAGE_FALHA)
+            return
+        code, reason = barcodes.normalize(args[0]), " ".join(args[1:])
+
+        async def fail(uow: UnitOfWork, user: User) -> Reply:
+            session = await self._session(uow, caller, working=True)
+            return await actions.change_status(
+                uow, user, session.id, code, DeliveryStatus.FAILED, reason, None
+            )
+
+        await self._write(caller, update, context, "bot.failPackage", fail)
+
+    # --- buttons --------------------------------------------------------------------------------
+
+    async def _callback(self, caller: Caller, update: Update, context: Context) -> None:
+        query = update.callback_query
+        data = (query.data if query else None) or ""
+        verb, _, arg = data.partition(":")
+        target: uuid.UUID | None = None
+        if verb in ("use", "reuse"):
+            try:
+                target = uuid.UUID(arg)
+            except ValueError:
+                verb = "?"
+        if data == "menu:new":
+            name = actions.default_session_name(datetime.now(UTC))
+
+            async def create(uow: UnitOfWork, user: User) -> Reply:
+                return await actions.create(uow, user, name)
+
+            await self._write(caller, update, context, "bot.createSession", create)
+        elif data == "menu:mine":
+            await self._read(caller, update, context, actions.my_sessions)
+        elif data == "menu:reuse":
+            await self._read(caller, update, context, actions.open_sessions)
+        elif verb == "use" and target is not None:
+            chosen = target
+
+            async def choose(uow: UnitOfWork, user: User) -> Reply:
+                return await actions.choose(uow, user, chosen)
+
+            await self._read(caller, update, context, choose)
+        elif verb == "reuse" and target is not None:
+            reused = target
+
+            async def reuse(uow: UnitOfWork, user: User) -> Reply:
+                return await actions.reuse(uow, user, reused)
+
+            await self._write(caller, update, context, "bot.reuseSession", reuse)
+        else:
+            await self._say(update, context, "Este botão não vale mais. Use /sessions de novo.")
+
+    # --- scanning -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _intent(user: User, session: DeliverySession) -> scanning.ScanIntent:
+        """A deliverer's scan delivers; a manager's adds while OPEN, later only identifies."""
+        if not is_manager(user):
+            return scanning.ScanIntent.DELIVER
+        if session.status is SessionStatus.OPEN:
+            return scanning.ScanIntent.ADD
+        return scanning.ScanIntent.IDENTIFY
+
+    async def _text(self, caller: Caller, update: Update, context: Context) -> None:
+        text = update.message.text if update.message else None
+        code = as_barcode(text or "")
+        if code is None:
+            await self._say(update, context, texts.NOT_UNDERSTOOD)
+            return
+        await self._scan_code(caller, update, context, code, None, None, None)
+
+    async def _photo(self, caller: Caller, update: Update, context: Context) -> None:
+        message = update.message
+        if message is None:
+            return
+        media = message.photo[-1] if message.photo else message.document  # largest size last
+        if media is None:
+            return
+        if await self._replayed(caller, update, context, "bot.scan"):
+            return
+        async with self.services.uow() as uow:
+            session = await self._session(uow, caller, working=True)
+            intent = self._intent(caller.user, session)
+            # Before spending CPU: may this person scan here? Also the manifest for the OCR.
+            expected = await scanning.check_scan_allowed(uow, caller.user, session.id, intent)
+        try:
+            image = await self._download(media)
+            report = await self.services.scanner.scan(image, expected)
+        except PhotoProblem as exc:
+            await self._say(update, context, exc.text)
+            return
+        except InvalidImage:
+            await self._say(update, context, texts.INVALID_IMAGE)
+            return
+        if report.barcode is None:
+            log.info(
+                "photo unreadable",
+                extra={"update_id": caller.update_id, "elapsed_ms": round(report.elapsed_ms, 1)},
+            )
+            await self._say(update, context, texts.UNREADABLE_PHOTO)
+            return
+        await self._scan_code(
+            caller,
+            update,
+            context,
+            barcodes.normalize(report.barcode),
+            report.symbology,
+            report.to_dict(),
+            session.id,
+        )
+
+    @staticmethod
+    async def _download(media: PhotoSize | Document) -> bytes:
+        if media.file_size is not None and media.file_size > MAX_PHOTO_BYTES:
+            raise PhotoProblem(texts.PHOTO_TOO_LARGE)
+        try:
+            file = await media.get_file()
+            image = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("photo download failed", extra={"error": type(exc).__name__})
+            raise PhotoProblem(texts.DOWNLOAD_FAILED) from None
+        if len(image) > MAX_PHOTO_BYTES:
+            raise PhotoProblem(texts.PHOTO_TOO_LARGE)
+        return image
+
+    async def _scan_code(
+        self,
+        caller: Caller,
+        update: Update,
+        context: Context,
+        code: str,
+        symbology: str | None,
+        report: dict[str, Any] | None,
+        session_id: uuid.UUID | None,
+    ) -> None:
+        async def apply(uow: UnitOfWork, user: User) -> Reply:
+            session = await self._session(uow, caller, working=True, session_id=session_id)
+            intent = self._intent(user, session)
+            if intent is scanning.ScanIntent.ADD:
+                return await actions.add_package(uow, user, session.id, code, symbology, report)
+            if intent is scanning.ScanIntent.DELIVER:
+                return await actions.change_status(
+                    uow, user, session.id, code, DeliveryStatus.DELIVERED, None, report
+                )
+            return await actions.identify(uow, user, session, code)
+
+        await self._write(caller, update, context, "bot.scan", apply)
