@@ -19,7 +19,7 @@ from typing import Any
 import ocr
 from db.enums import DeliveryStatus
 from db.models import DeliverySession, SessionPackage, User
-from domain import access, packages
+from domain import access, barcodes, packages
 from domain.errors import DomainError, InvalidImage, NotFound, PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
 
@@ -94,6 +94,8 @@ async def apply_scan(
     if report.barcode is None:
         session = await access.lock_visible(uow, actor, session_id)
         return ScanOutcome(data, None, session)
+    # Packages hold normalized codes (upper case, no spaces): look them up the same way.
+    code = barcodes.normalize(report.barcode)
     if intent is ScanIntent.ADD:
         item = packages.PackageData(report.barcode, symbology=report.symbology, scan_report=data)
         result = await packages.add_packages(uow, actor, session_id, [item])
@@ -102,11 +104,11 @@ async def apply_scan(
         package = (
             result.added[0]
             if result.added
-            else await uow.packages.by_barcode(session_id, report.barcode)
+            else await uow.packages.by_barcode(session_id, code)
         )
         return ScanOutcome(data, package, result.session)
     session = await access.lock_visible(uow, actor, session_id)
-    package = await uow.packages.by_barcode(session_id, report.barcode)
+    package = await uow.packages.by_barcode(session_id, code)
     if intent is ScanIntent.IDENTIFY:
         return ScanOutcome(data, package, session)
     if package is None:
