@@ -22,13 +22,14 @@ DEFAULT_MAX_PIXELS = 40_000_000
 # another geometry come early because only they can confirm a stage-1 read.
 _VARIANT_STEPS: tuple[tuple[str, str], ...] = (
     ("clahe", ZXING),
-    ("upscale", ZBAR),
-    ("upscale+clahe", ZXING),
+    ("resample", ZBAR),
+    ("resample+clahe", ZXING),
     ("stretchx2", ZBAR),
     ("clahe", ZBAR),
-    ("upscale+sharpen", ZXING),
+    ("resample+sharpen", ZXING),
     ("crop", ""),
-    ("upscale+clahe", ZBAR),
+    ("fullres", ZXING),  # big photos only: small codes lost in the working copy
+    ("resample+clahe", ZBAR),
     ("stretch", ZBAR),
     ("rot-15", ZBAR),
     ("rot15", ZBAR),
@@ -135,7 +136,7 @@ def _plain(session: Session) -> str | None:
 
 def _variants(session: Session) -> str | None:
     """Stage 2: OpenCV-preprocessed variants, each decoded by one decoder."""
-    upscale = f"upscale{vt.upscale_factor(session.gray):g}x"
+    resampled = vt.resample_name(session.gray)
     for variant, decoder in _VARIANT_STEPS:
         if variant == "crop":
             if _crops(session):
@@ -143,7 +144,10 @@ def _variants(session: Session) -> str | None:
             continue
         if session.remaining() <= 0:
             return None
-        session.decode(decoder, variant.replace("upscale", upscale))
+        # On the full-resolution copy of a big photo a lone find is checked at
+        # once by the other decoder: no later step looks at those pixels again.
+        cross_check = variant == "fullres"
+        session.decode(decoder, variant.replace("resample", resampled), cross_check=cross_check)
         if session.settled(session.verdict()):
             return OPENCV
     return None
@@ -185,7 +189,7 @@ def _digits(session: Session) -> str | None:
         if any(_inside(quad_centre(region), u) for u in used):
             continue
         used.append(region)
-        found = digit_strips(session.gray, region, symbology)
+        found = digit_strips(session.full, vt.map_quad(region, session.to_full), symbology)
         strips.extend(found[: _MAX_STRIPS - len(strips)])
     lines = read_lines(strips, timeout_s=session.remaining() - _KILL_MARGIN_S)
     session.ocr_lines = lines

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 
+import cv2
+import numpy as np
+
 from ocr import variants as vt
-from ocr.decoders import NUMERIC_SYMBOLOGIES, OPENCV, ZXING, Read, zbar_reads, zxing_reads
+from ocr.decoders import NUMERIC_SYMBOLOGIES, OPENCV, ZBAR, ZXING, Read, zbar_reads, zxing_reads
 from ocr.evidence import Verdict, decide, quad_centre, strongly_confirmed
 from ocr.image import Gray
 from ocr.manifest import Manifest
@@ -17,7 +20,20 @@ LONE_READ_STEPS = 4
 
 
 class Session:
+    """One scan in progress.
+
+    Big photos are searched on a copy downscaled to ``vt.LARGE_SIDE``: ZBar
+    takes seconds on a noisy 12-megapixel picture. Only the crops around
+    detected regions go back to the full resolution, for small codes.
+    """
+
     def __init__(self, gray: Gray, manifest: Manifest, deadline: float) -> None:
+        self.full = gray
+        self.to_full = vt.identity()
+        factor = vt.LARGE_SIDE / max(gray.shape[:2])
+        if factor < 1.0:
+            small = vt.scaled(gray, factor, factor)
+            gray, self.to_full = small.image, small.to_orig
         self.gray = gray
         self.manifest = manifest
         self.deadline = deadline
@@ -50,8 +66,14 @@ class Session:
         thorough: bool = False,
         view: vt.View | None = None,
         symbologies: Collection[str] = (),
+        cross_check: bool = False,
     ) -> None:
-        """Run one decoder on one variant (built on demand) and keep its reads."""
+        """Run one decoder on one variant (built on demand) and keep its reads.
+
+        With ``cross_check``, a retail code this decoder alone has seen is
+        handed at once to the other decoder, on the same pixels around it:
+        the cheapest possible second opinion.
+        """
         started = time.perf_counter()
         if view is None:
             view = self.view(variant)
@@ -62,31 +84,42 @@ class Session:
             self.zxing_thorough |= thorough
         else:
             found = zbar_reads(view.image, variant, view.name, symbologies)
-        mapped = [
+        self.reads.extend(
             Read(
-                r.text,
-                r.symbology,
-                r.decoder,
-                r.variant,
-                r.view,
-                vt.map_quad(r.quad, view.to_orig) if r.quad else None,
+                r.text, r.symbology, r.decoder, r.variant, r.view, vt.map_quad(r.quad, view.to_orig)
             )
+            if r.quad
+            else r
             for r in found
+        )
+        self.record(decoder, variant, found[0].text if found else None, started)
+        if not cross_check or self.remaining() <= 0:
+            return
+        other = ZBAR if decoder == ZXING else ZXING
+        seen_by_other = {r.text for r in self.reads if r.decoder == other}
+        pending = [
+            r
+            for r in found
+            if r.symbology in NUMERIC_SYMBOLOGIES and r.quad and r.text not in seen_by_other
         ]
-        self.reads.extend(mapped)
-        self.record(decoder, variant, mapped[0].text if mapped else None, started)
+        if pending:
+            roi = self.roi([r.quad for r in pending if r.quad], view)
+            families = {r.symbology for r in pending}
+            self.decode(other, f"{variant}+roi", view=roi, symbologies=families)
 
-    def roi(self, quads: list[vt.Quad]) -> vt.View:
-        """The part of the picture around ``quads``, with a margin for the quiet zone."""
+    def roi(self, quads: list[vt.Quad], view: vt.View | None = None) -> vt.View:
+        """The part of ``view`` (default: the picture) around ``quads``, with quiet-zone margin."""
+        if view is None:
+            view = vt.View("orig", self.gray, vt.identity())
         xs = [p[0] for q in quads for p in q]
         ys = [p[1] for q in quads for p in q]
         margin = 0.35 * max(max(xs) - min(xs), max(ys) - min(ys), 16.0)
-        h, w = self.gray.shape[:2]
+        h, w = view.image.shape[:2]
         x0, x1 = int(max(0, min(xs) - margin)), int(min(w, max(xs) + margin))
         y0, y1 = int(max(0, min(ys) - margin)), int(min(h, max(ys) + margin))
-        to_orig = vt.identity()
-        to_orig[0, 2], to_orig[1, 2] = x0, y0
-        return vt.View("orig", self.gray[y0:y1, x0:x1], to_orig)
+        shift = vt.identity()
+        shift[0, 2], shift[1, 2] = x0, y0
+        return vt.View(view.name, view.image[y0:y1, x0:x1], vt.compose(view.to_orig, shift))
 
     def regions(self) -> list[vt.Quad]:
         if self._regions is None:
@@ -119,19 +152,31 @@ class Session:
         if name in {"clahe", "stretch", "thresh"}:
             photometric = {"clahe": vt.clahe, "stretch": vt.stretch, "thresh": vt.threshold}[name]
             return vt.View("orig", photometric(gray), vt.identity())
-        if name.startswith("upscale"):
-            f = float(name.removeprefix("upscale").removesuffix("x"))
+        if name.startswith(("upscale", "downscale")):
+            f = float(name.removeprefix("up").removeprefix("down").removeprefix("scale")[:-1])
             v = vt.scaled(gray, f, f)
-            return vt.View("up", v.image, v.to_orig)
+            return vt.View("resampled", v.image, v.to_orig)
         if name == "stretchx2":
             v = vt.scaled(gray, 2.0, 1.0)
             return vt.View("xstretch", v.image, v.to_orig)
         if name.startswith("rot"):
             return vt.rotated(gray, float(name.removeprefix("rot")))
+        if name == "fullres":
+            if self.full is self.gray:
+                return None  # the working picture is the full one
+            to_work = cv2.invertAffineTransform(self.to_full).astype(np.float64)
+            return vt.View("fullres", self.full, to_work)
         if name.startswith("crop"):
             index = int(name.removeprefix("crop")) - 1
             regions = self.regions()
-            return vt.warp_quad(gray, regions[index], name=name) if index < len(regions) else None
+            if index >= len(regions):
+                return None
+            # Cut from the full-resolution picture; map back to the working one.
+            crop = vt.warp_quad(self.full, vt.map_quad(regions[index], self.to_full), name=name)
+            if crop is None:
+                return None
+            to_work = cv2.invertAffineTransform(self.to_full).astype(np.float64)
+            return vt.View(crop.name, crop.image, vt.compose(to_work, crop.to_orig))
         raise ValueError(f"unknown variant {name!r}")
 
     # -- decisions -----------------------------------------------------------

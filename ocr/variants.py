@@ -16,9 +16,11 @@ Gray = npt.NDArray[np.uint8]
 Affine = npt.NDArray[np.float64]
 Quad = tuple[tuple[float, float], ...]
 
-# Decoders need a few pixels per module; below this width a barcode that fills
-# the picture is too coarse, above it upscaling only costs time.
-SMALL_SIDE = 720
+# Decoders need a few pixels per module, so small pictures are upscaled; big
+# phone photos are downscaled instead, which averages out sensor noise and
+# keeps every step within the time budget.
+_RESAMPLE = ((540, 2.0), (1400, 1.5), (2400, 0.75))
+LARGE_SIDE = 1600
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,18 @@ def rotated(gray: Gray, degrees: float) -> View:
     return View(f"rot{degrees:g}", out, cv2.invertAffineTransform(m).astype(np.float64))
 
 
-def upscale_factor(gray: Gray) -> float:
+def resample_factor(gray: Gray) -> float:
+    """Scale of the resampled view: another geometry that may confirm a read."""
     side = max(gray.shape[:2])
-    return 2.0 if side * 2 <= SMALL_SIDE * 1.5 else 1.5
+    for limit, factor in _RESAMPLE:
+        if side <= limit:
+            return factor
+    return float(LARGE_SIDE / side)
+
+
+def resample_name(gray: Gray) -> str:
+    factor = resample_factor(gray)
+    return f"{'upscale' if factor > 1 else 'downscale'}{factor:.3g}x"
 
 
 def detect_regions(gray: Gray) -> list[Quad]:
@@ -162,6 +173,14 @@ def warp_quad(
         gray, m, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
     return View(name, out, cv2.invertAffineTransform(m).astype(np.float64))
+
+
+def compose(outer: Affine, inner: Affine) -> Affine:
+    """The affine map applying ``inner`` first, then ``outer``."""
+    a = np.vstack([outer, [0.0, 0.0, 1.0]])
+    b = np.vstack([inner, [0.0, 0.0, 1.0]])
+    out: Affine = (a @ b)[:2]
+    return out
 
 
 def map_quad(quad: Quad, to_orig: Affine) -> Quad:

@@ -181,3 +181,30 @@ def test_to_dict_is_json_ready(reports: dict[str, ScanReport]) -> None:
     assert list(d) == ["barcode", "symbology", "method", "confidence", "elapsedMs", "attempts"]
     assert isinstance(d["attempts"], list)
     assert set(d["attempts"][0]) == {"method", "variant", "result", "elapsedMs"}
+
+
+def _big_photo(small: bytes, scale: float, canvas: tuple[int, int] | None = None) -> bytes:
+    gray = cv2.imdecode(np.frombuffer(small, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert gray is not None
+    big = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    if canvas is not None:
+        frame = np.full(canvas, 200, np.uint8)
+        y, x = (canvas[0] - big.shape[0]) // 2, (canvas[1] - big.shape[1]) // 3
+        frame[y : y + big.shape[0], x : x + big.shape[1]] = big
+        big = frame
+    return cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+def test_phone_sized_photo_is_read_within_budget(photo: dict[str, Photo]) -> None:
+    data = _big_photo(photo["upca-1/2.png"].data, 6.25)  # 3200x2400
+    started = time.perf_counter()
+    r = scan(data)
+    assert r.barcode == "036602301467"
+    assert time.perf_counter() - started < 1.5
+
+
+def test_small_code_in_a_big_photo_is_read_at_full_resolution(photo: dict[str, Photo]) -> None:
+    data = _big_photo(photo["upca-1/2.png"].data, 1.2, canvas=(3000, 4000))
+    r = scan(data)
+    assert r.barcode == "036602301467"
+    assert any(a.variant.startswith("fullres") for a in r.attempts)
