@@ -259,7 +259,7 @@ def main(argv: list[str]) -> int:
             print(tallies[kind].line(f"{set_name} {kind}"))
             totals[kind].merge(tallies[kind])
         print()
-    print("TOTAL")
+    print("TOTAL (times per image, from the file's bytes: image decoding included)")
     for kind in kinds:
         print(totals[kind].line(f"all {kind}"))
     zx = totals["zxing-cpp"].median() or 1e-9

@@ -2,10 +2,16 @@
 
 A checksum alone does not make a retail code trustworthy (ZBar and zxing-cpp
 both return checksum-valid misreads on blurry photos), so numeric codes need
-two independent reads. Reads are independent when they come from different
-decoders, or from the same decoder on pictures with different geometry;
-photometric variants of the same pixels (CLAHE, sharpening, thresholding)
-repeat the same mistakes and count once.
+two independent reads:
+
+* two different decoders (ZBar, zxing-cpp, or OCR of the printed digits), or
+* for EAN-13/UPC-A only, one decoder on pictures with different geometry
+  (rescaled, rotated, cropped), and only while no rival text was read at the
+  same spot. Photometric variants of the same pixels (CLAHE, sharpening,
+  thresholding) repeat the same mistakes and count once.
+
+Text symbologies (QR, Code 128, Code 39, ...) carry strong checks and stand on
+one read; an exact read of an expected code stands on one read too.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from ocr.gtin import upce_to_upca
+from ocr.gtin import upca_to_upce, upce_to_upca
 
 # Second-closest code must be at least this much farther than the closest.
 MARGIN = 2
@@ -20,15 +20,19 @@ MARGIN = 2
 def equivalent_forms(code: str) -> set[str]:
     """The spellings under which the same retail code can be printed or decoded."""
     forms = {code}
-    if code.isascii() and code.isdigit():
-        if len(code) == 12:
-            forms.add("0" + code)
-        elif len(code) == 13 and code.startswith("0"):
-            forms.add(code[1:])
-        elif len(code) == 8:
-            upca = upce_to_upca(code)
-            if upca is not None:
-                forms.update({upca, "0" + upca})
+    if not (code.isascii() and code.isdigit()):
+        return forms
+    if len(code) == 8:
+        upca = upce_to_upca(code)
+        if upca is not None:
+            forms.update({upca, "0" + upca})
+    elif len(code) == 12 or (len(code) == 13 and code.startswith("0")):
+        upca = code[-12:]
+        forms.update({upca, "0" + upca})
+        # The same GTIN may be printed as the short UPC-E symbol.
+        upce = upca_to_upce(upca)
+        if upce is not None:
+            forms.add(upce)
     return forms
 
 

@@ -182,3 +182,10 @@ def test_fuzzy_match_refuses_ambiguous_and_distant_candidates() -> None:
 def test_fuzzy_match_knows_upc_spellings() -> None:
     match = fuzzy_match(["0036602301461"], Manifest(["036602301467"]))
     assert match is not None and match.code == "036602301467" and match.distance == 1
+
+
+def test_expected_upc_a_matches_its_upc_e_symbol() -> None:
+    manifest = Manifest(["050968000093"])
+    assert manifest.lookup("05096893") == "050968000093"
+    assert manifest.lookup("0050968000093") == "050968000093"
+    assert Manifest(["05096893"]).lookup("050968000093") == "05096893"
