@@ -1,0 +1,72 @@
+"""The web dashboard and phone scanner: static files under <repo>/web, served at `/`.
+
+`web_routes()` goes last in the app's routes (a catch-all mount), after /graphql and /healthz.
+The pages are plain HTML, CSS and ES modules; there is no build step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+# Same-origin only: scripts, styles, the GraphQL endpoint and its websocket ('self' covers
+# ws:/wss: to the same host in CSP Level 3). Camera frames are drawn to canvases (blob:).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(self), microphone=(), geolocation=()"),
+    # Revalidate every time (ETag / Last-Modified make that cheap): a deploy shows at once.
+    (b"cache-control", b"no-cache"),
+]
+
+
+class _WebHeaders:
+    """Adds the security and cache headers to every static response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # No websockets here (the GraphQL one is /graphql): refuse the handshake (403).
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def web_routes(directory: Path = WEB_DIR) -> list[BaseRoute]:
+    """The static site at `/` (index.html for `/`, 404.html for unknown paths). Place last."""
+    static = StaticFiles(directory=directory, html=True, check_dir=False)
+    return [Mount("/", app=_WebHeaders(static), name="web")]

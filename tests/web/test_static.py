@@ -1,0 +1,111 @@
+"""The static site itself: routes, headers, and pages that only point at files that exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from bipa.web import WEB_DIR, web_routes
+from tests.conftest import LiveServer
+
+PAGES = ["index.html", "entrar.html", "sessao.html", "scanner.html", "404.html"]
+
+
+def _app() -> Starlette:
+    async def graphql(request: object) -> PlainTextResponse:
+        return PlainTextResponse("graphql")
+
+    return Starlette(routes=[Route("/graphql", graphql, methods=["GET", "POST"]), *web_routes()])
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://bipa")
+
+
+async def test_pages_assets_and_headers() -> None:
+    async with _client() as client:
+        await _check_pages(client)
+
+
+async def _check_pages(client: httpx.AsyncClient) -> None:
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")
+    assert 'lang="pt-BR"' in home.text and "Sessões" in home.text
+    csp = home.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert home.headers["x-content-type-options"] == "nosniff"
+    assert home.headers["cache-control"] == "no-cache"
+    assert "camera=(self)" in home.headers["permissions-policy"]
+    for page in PAGES[:-1]:
+        assert (await client.get("/" + page)).status_code == 200, page
+    script = await client.get("/js/graphql-ws.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    css = await client.get("/css/app.css")
+    assert css.headers["content-type"].startswith("text/css")
+    # Routes before the mount still win.
+    assert (await client.get("/graphql")).text == "graphql"
+
+
+async def test_unknown_paths_get_the_404_page() -> None:
+    async with _client() as client:
+        r = await client.get("/nada/aqui")
+    assert r.status_code == 404
+    assert "Página não encontrada" in r.text
+
+
+async def test_no_websocket_on_the_static_mount() -> None:
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/qualquer", "headers": [], "query_string": b""}
+    await _app()(scope, receive, send)  # type: ignore[arg-type]
+    assert sent == [{"type": "websocket.close", "code": 1000}]
+
+
+def _local_refs(text: str) -> list[str]:
+    return re.findall(r'(?:src|href)="(/[^"?#]*)', text)
+
+
+def test_every_reference_and_import_exists() -> None:
+    for page in PAGES:
+        html = (WEB_DIR / page).read_text()
+        for ref in _local_refs(html):
+            target = WEB_DIR / ref.lstrip("/")
+            assert ref == "/" or target.is_file(), f"{page}: {ref} does not exist"
+        # Scripts are modules only: no inline code (the CSP forbids it) and nothing remote.
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, page
+        assert not re.search(r'(?:src|href)="(?:https?:)?//', html), page
+    for module in (WEB_DIR / "js").glob("*.js"):
+        code = module.read_text()
+        for spec in re.findall(r'^\s*(?:import|export)\b[^;]*?from\s+"([^"]+)"', code, re.M | re.S):
+            assert spec.startswith("./"), f"{module.name}: {spec} (only local modules)"
+            assert (module.parent / spec).is_file(), f"{module.name}: {spec} does not exist"
+
+
+def test_texts_for_people_are_portuguese() -> None:
+    for page in PAGES:
+        assert 'lang="pt-BR"' in (WEB_DIR / page).read_text(), page
+
+
+def test_bipa_serve_serves_the_dashboard(live_server: LiveServer) -> None:
+    """The real `bipa serve` mounts web_routes() (last, after /graphql and /healthz)."""
+    r = httpx.get(live_server.url + "/", timeout=10)
+    assert r.status_code == 200, "bipa/app.py must add *web_routes() at the end of its routes"
+    assert "Sessões" in r.text
+    assert httpx.get(live_server.url + "/healthz", timeout=10).json()["status"] == "ok"
+
+
+def test_web_dir_is_the_repository_web_folder() -> None:
+    assert Path(__file__).resolve().parents[2] / "web" == WEB_DIR

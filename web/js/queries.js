@@ -1,0 +1,157 @@
+// The GraphQL documents of the pages (names from the public API contract).
+
+export const PROGRESS = "progress { total pending pickedUp delivered failed percent }";
+
+const ERRORS = `
+  ... on Error { message }
+  ... on ValidationError { field }
+  ... on InvalidTransitionError { from to }
+  ... on NotFoundError { id }
+`;
+
+export const SESSION_CARD = `
+  id name status isReadonly lastSequence createdAt startedAt completedAt
+  owner { id name }
+  ${PROGRESS}
+`;
+
+export const SESSIONS = `
+query Sessions($status: SessionStatus, $first: Int, $after: String) {
+  sessions(status: $status, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { ${SESSION_CARD} } }
+  }
+}`;
+
+export const SESSION_CARD_ONE = `
+query SessionCard($id: ID!) { session(id: $id) { ${SESSION_CARD} } }`;
+
+export const CREATE_SESSION = `
+mutation CreateSession($name: String!, $key: String) {
+  createSession(input: {name: $name, idempotencyKey: $key}) {
+    __typename
+    ... on SessionSuccess { session { ${SESSION_CARD} } }
+    ${ERRORS}
+  }
+}`;
+
+export const SESSION_EVENT_FIELDS = `
+  sessionId sequence action details createdAt
+  actor { id name }
+  ${PROGRESS}
+`;
+
+export const MY_SESSION_EVENTS = `
+subscription MySessionEvents { mySessionEvents { ${SESSION_EVENT_FIELDS} } }`;
+
+export const SESSION_EVENTS = `
+subscription SessionEvents($sessionId: ID!, $afterSequence: Int) {
+  sessionEvents(sessionId: $sessionId, afterSequence: $afterSequence) { ${SESSION_EVENT_FIELDS} }
+}`;
+
+const SESSION_DETAIL = `
+  id name status isReadonly wasReused reuseCount lastSequence
+  createdAt startedAt completedAt archivedAt
+  owner { id name }
+  ${PROGRESS}
+  deliverers {
+    id user { id name }
+    packagesAssigned packagesDelivered packagesFailed
+    baseSalary commissionPerDelivery totalEarned
+  }
+  financialSnapshot {
+    currency totalCost delivered failed computedAt
+    deliverers { delivererId userId name delivered failed baseSalary commission totalEarned }
+  }
+`;
+
+export const PACKAGE_ROW = `
+  id barcode symbology status recipientName failureReason updatedAt deliveredAt
+  address { id line city postalCode }
+  deliverer { id user { id name } }
+`;
+
+export const SESSION_PAGE = `
+query SessionPage($id: ID!, $first: Int, $status: DeliveryStatus, $delivererId: ID) {
+  session(id: $id) {
+    ${SESSION_DETAIL}
+    packages(first: $first, status: $status, delivererId: $delivererId) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { ${PACKAGE_ROW} } }
+    }
+  }
+}`;
+
+export const MORE_PACKAGES = `
+query MorePackages($id: ID!, $first: Int, $after: String, $status: DeliveryStatus, $delivererId: ID) {
+  session(id: $id) {
+    id
+    packages(first: $first, after: $after, status: $status, delivererId: $delivererId) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { ${PACKAGE_ROW} } }
+    }
+  }
+}`;
+
+// ---- scanner -------------------------------------------------------------------------------
+
+export const SCANNER_SESSION = `
+query ScannerSession($id: ID!) {
+  session(id: $id) { id name status isReadonly lastSequence ${PROGRESS} }
+}`;
+
+export const OPEN_SESSIONS = `
+query OpenSessions {
+  sessions(first: 50) { edges { node { id name status isReadonly ${PROGRESS} } } }
+}`;
+
+const SCAN_PACKAGE = `
+  id barcode symbology status recipientName createdAt
+  address { line city }
+  deliverer { user { name } }
+  scan { barcode elapsedMs }
+`;
+
+export const ADD_PACKAGES = `
+mutation AddPackages($sessionId: ID!, $packages: [PackageInput!]!, $key: String) {
+  addPackages(input: {sessionId: $sessionId, packages: $packages, idempotencyKey: $key}) {
+    __typename
+    ... on AddPackagesSuccess {
+      added { ${SCAN_PACKAGE} }
+      duplicates
+      rejected { barcode reason }
+      session { id lastSequence ${PROGRESS} }
+    }
+    ${ERRORS}
+  }
+}`;
+
+export const FIND_PACKAGE = `
+query FindPackage($sessionId: ID!, $barcode: String!) {
+  package(sessionId: $sessionId, barcode: $barcode) { ${SCAN_PACKAGE} }
+}`;
+
+export const UPDATE_STATUS = `
+mutation UpdatePackageStatus($packageId: ID!, $status: DeliveryStatus!, $key: String) {
+  updatePackageStatus(input: {packageId: $packageId, status: $status, idempotencyKey: $key}) {
+    __typename
+    ... on PackageSuccess { package { ${SCAN_PACKAGE} } session { id lastSequence ${PROGRESS} } }
+    ${ERRORS}
+  }
+}`;
+
+export const SCAN_BARCODE = `
+mutation ScanBarcode($input: ScanBarcodeInput!) {
+  scanBarcode(input: $input) {
+    __typename
+    ... on ScanBarcodeSuccess {
+      report { barcode symbology method confidence elapsedMs }
+      package { ${SCAN_PACKAGE} }
+      session { id lastSequence ${PROGRESS} }
+    }
+    ${ERRORS}
+  }
+}`;

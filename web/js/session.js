@@ -1,0 +1,339 @@
+// One session, live: progress bar, counters, packages (filtered by status and deliverer),
+// deliverers and their earnings, the event feed and, once completed, the financial snapshot.
+//
+// `sessionEvents` drives it: each event carries the new progress (shown at once) and triggers
+// a coalesced re-read of the rest. On a reconnect the subscription resumes with
+// afterSequence = the last sequence seen, so the feed has no gaps and no repeats.
+
+import { NetworkError, gql, liveClient, requireToken } from "./api.js";
+import {
+  clock,
+  deliveryBadge,
+  describeEvent,
+  h,
+  int,
+  money,
+  percent,
+  statusBadge,
+  when,
+} from "./format.js";
+import { renderTopbar, setLiveStatus, toast } from "./layout.js";
+import { MORE_PACKAGES, SESSION_EVENTS, SESSION_PAGE } from "./queries.js";
+
+const PAGE = 200;
+const FEED_HISTORY = 50; // past events shown when the page opens
+const FEED_MAX = 300;
+const STATUS_BY_ACTION = {
+  "session.started": "ACTIVE",
+  "session.paused": "PAUSED",
+  "session.resumed": "ACTIVE",
+  "session.completed": "COMPLETED",
+  "session.archived": "ARCHIVED",
+};
+
+const $ = (id) => document.getElementById(id);
+const token = requireToken();
+const sessionId = new URLSearchParams(location.search).get("id");
+
+let session = null;
+let appliedSeq = -1; // newest sequence whose progress/status is on screen
+let feedSeq = null; // newest sequence in the feed (the subscription resumes after it)
+let packagesCursor = null;
+let packagesLoaded = 0;
+let refreshTimer = 0;
+let refreshing = false;
+let refreshAgain = false;
+const delivererNames = {};
+
+// ---- rendering -----------------------------------------------------------------------------
+
+function renderHeader() {
+  document.title = `${session.name} — Bipa`;
+  $("session-name").textContent = session.name;
+  $("session-status").replaceChildren(statusBadge(session.status));
+  const parts = [`Responsável: ${session.owner ? session.owner.name : "—"}`, `criada em ${when(session.createdAt)}`];
+  if (session.startedAt) parts.push(`iniciada em ${when(session.startedAt)}`);
+  if (session.completedAt) parts.push(`concluída em ${when(session.completedAt)}`);
+  if (session.archivedAt) parts.push(`arquivada em ${when(session.archivedAt)}`);
+  if (session.reuseCount) parts.push(`reaproveitada ${int(session.reuseCount)}×`);
+  $("session-meta").textContent = parts.join(" · ");
+  const scanner = $("open-scanner");
+  scanner.href = `/scanner.html?id=${encodeURIComponent(session.id)}`;
+  scanner.hidden = session.isReadonly;
+}
+
+function renderProgress() {
+  const p = session.progress;
+  $("progress-percent").textContent = percent(p.percent);
+  $("progress-label").textContent =
+    `concluído · ${int(p.delivered + p.failed)} de ${int(p.total)} ${p.total === 1 ? "pacote finalizado" : "pacotes finalizados"}`;
+  const bar = $("progress");
+  bar.setAttribute("aria-valuenow", String(Math.round(p.percent)));
+  bar.dataset.percent = String(p.percent);
+  $("bar-delivered").style.width = `${p.total ? (p.delivered / p.total) * 100 : 0}%`;
+  $("bar-failed").style.width = `${p.total ? (p.failed / p.total) * 100 : 0}%`;
+  for (const el of document.querySelectorAll("[data-counter]")) {
+    const value = p[el.dataset.counter];
+    const dd = el.querySelector("dd");
+    if (dd.textContent !== int(value)) {
+      dd.textContent = int(value);
+      el.classList.remove("bump");
+      void el.offsetWidth;
+      el.classList.add("bump");
+    }
+  }
+}
+
+function renderDeliverers() {
+  const body = $("deliverers").querySelector("tbody");
+  const list = session.deliverers || [];
+  for (const d of list) delivererNames[d.id] = d.user.name;
+  body.replaceChildren(
+    ...list.map((d) =>
+      h(
+        "tr",
+        { dataset: { delivererId: d.id } },
+        h("td", {}, d.user.name, h("small", { class: "muted block" }, `${money(d.baseSalary)} + ${money(d.commissionPerDelivery)}/entrega`)),
+        h("td", { class: "num" }, int(d.packagesAssigned)),
+        h("td", { class: "num" }, int(d.packagesDelivered)),
+        h("td", { class: "num" }, int(d.packagesFailed)),
+        h("td", { class: "num strong earned" }, money(d.totalEarned)),
+      ),
+    ),
+  );
+  $("deliverers-empty").hidden = list.length > 0;
+  $("deliverers").hidden = list.length === 0;
+  $("deliverers-total").textContent = money(sumMoney(list.map((d) => d.totalEarned)));
+
+  const select = $("filter-deliverer");
+  const chosen = select.value;
+  select.replaceChildren(
+    h("option", { value: "" }, "Todos"),
+    ...list.map((d) => h("option", { value: d.id }, d.user.name)),
+  );
+  select.value = list.some((d) => d.id === chosen) ? chosen : "";
+}
+
+/** Exact sum of decimal strings ("12.50"), back as a decimal string. */
+function sumMoney(values) {
+  let cents = 0n;
+  for (const v of values) {
+    const [whole, frac = ""] = String(v).split(".");
+    cents += BigInt(whole) * 100n + BigInt((frac + "00").slice(0, 2));
+  }
+  const sign = cents < 0n ? "-" : "";
+  const abs = cents < 0n ? -cents : cents;
+  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
+}
+
+function packageRow(p) {
+  const addr = p.address ? [p.address.line, p.address.city].filter(Boolean).join(", ") : "—";
+  return h(
+    "tr",
+    { dataset: { packageId: p.id, barcode: p.barcode, status: p.status } },
+    h("td", {}, h("code", { class: "barcode" }, p.barcode), p.symbology ? h("small", { class: "muted block" }, p.symbology) : null),
+    h("td", {}, deliveryBadge(p.status), p.failureReason ? h("small", { class: "muted block" }, p.failureReason) : null),
+    h("td", {}, p.recipientName || "—"),
+    h("td", {}, addr),
+    h("td", {}, p.deliverer ? p.deliverer.user.name : "—"),
+    h("td", { class: "nowrap" }, when(p.updatedAt)),
+  );
+}
+
+function renderPackages(connection, append) {
+  const body = $("packages").querySelector("tbody");
+  const rows = connection.edges.map((e) => packageRow(e.node));
+  if (append) body.append(...rows);
+  else body.replaceChildren(...rows);
+  packagesLoaded = body.children.length;
+  packagesCursor = connection.pageInfo.endCursor;
+  $("packages-more").hidden = !connection.pageInfo.hasNextPage;
+  $("packages-empty").hidden = packagesLoaded > 0;
+  const filtered = $("filter-status").value || $("filter-deliverer").value;
+  $("packages-count").textContent = `(${int(connection.totalCount)}${filtered ? " com o filtro" : ""})`;
+}
+
+function renderSnapshot() {
+  const snap = session.financialSnapshot;
+  $("snapshot").hidden = !snap;
+  if (!snap) return;
+  $("snapshot-total").textContent = money(snap.totalCost, snap.currency);
+  $("snapshot-delivered").textContent = int(snap.delivered);
+  $("snapshot-failed").textContent = int(snap.failed);
+  $("snapshot-at").textContent = when(snap.computedAt);
+  $("snapshot-table")
+    .querySelector("tbody")
+    .replaceChildren(
+      ...snap.deliverers.map((d) =>
+        h(
+          "tr",
+          { dataset: { delivererId: d.delivererId } },
+          h("td", {}, d.name),
+          h("td", { class: "num" }, int(d.delivered)),
+          h("td", { class: "num" }, int(d.failed)),
+          h("td", { class: "num" }, money(d.baseSalary, snap.currency)),
+          h("td", { class: "num" }, money(d.commission, snap.currency)),
+          h("td", { class: "num strong" }, money(d.totalEarned, snap.currency)),
+        ),
+      ),
+    );
+}
+
+function addFeed(ev, live) {
+  const feed = $("feed");
+  const item = h(
+    "li",
+    { class: `feed-item action-${ev.action.replace(/[^a-z]+/g, "-")}${live ? " fresh" : ""}`, dataset: { sequence: ev.sequence, action: ev.action } },
+    h("span", { class: "feed-seq" }, `#${ev.sequence}`),
+    h(
+      "div",
+      { class: "feed-body" },
+      h("span", { class: "feed-text" }, describeEvent(ev, delivererNames)),
+      h("small", { class: "muted" }, `${clock(ev.createdAt)}${ev.actor ? ` · ${ev.actor.name}` : ""}`),
+    ),
+  );
+  feed.prepend(item);
+  while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
+  $("feed-empty").hidden = true;
+}
+
+// ---- data ------------------------------------------------------------------------------------
+
+function filters() {
+  return {
+    status: $("filter-status").value || null,
+    delivererId: $("filter-deliverer").value || null,
+  };
+}
+
+async function loadPage() {
+  const first = Math.min(1000, Math.max(PAGE, packagesLoaded));
+  const data = await gql(SESSION_PAGE, { id: sessionId, first, ...filters() });
+  if (!data.session) {
+    showError("Sessão não encontrada, ou você não tem acesso a ela.");
+    return false;
+  }
+  const fresh = data.session;
+  if (fresh.lastSequence < appliedSeq) {
+    // Older than what the live events already showed: read again.
+    scheduleRefresh();
+    return true;
+  }
+  session = fresh;
+  appliedSeq = fresh.lastSequence;
+  $("session-error").hidden = true;
+  renderHeader();
+  renderProgress();
+  renderDeliverers();
+  renderSnapshot();
+  renderPackages(fresh.packages, false);
+  $("session-page").setAttribute("aria-busy", "false");
+  return true;
+}
+
+function scheduleRefresh(delay = 250) {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = 0;
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    try {
+      await loadPage();
+    } catch (err) {
+      if (err instanceof NetworkError) scheduleRefresh(2000);
+    } finally {
+      refreshing = false;
+      if (refreshAgain) {
+        refreshAgain = false;
+        scheduleRefresh();
+      }
+    }
+  }, delay);
+}
+
+function onEvent(ev) {
+  if (feedSeq !== null && ev.sequence <= feedSeq) return; // already shown
+  const live = ev.sequence > appliedSeq;
+  feedSeq = ev.sequence;
+  addFeed(ev, live);
+  if (!live) return;
+  appliedSeq = ev.sequence;
+  session.lastSequence = ev.sequence;
+  session.progress = ev.progress;
+  if (STATUS_BY_ACTION[ev.action]) {
+    session.status = STATUS_BY_ACTION[ev.action];
+    session.isReadonly = session.status === "COMPLETED" || session.status === "ARCHIVED";
+    renderHeader();
+  }
+  renderProgress();
+  scheduleRefresh();
+}
+
+function startLive() {
+  feedSeq = Math.max(0, session.lastSequence - FEED_HISTORY);
+  const client = liveClient({ onStatus: setLiveStatus, onReconnected: () => scheduleRefresh(0) });
+  window.bipa = { ...window.bipa, live: client }; // a handle for support and the browser tests
+  client.subscribe(
+    {
+      query: SESSION_EVENTS,
+      // Called at every (re)subscription: resume right after the last event seen.
+      variables: () => ({ sessionId, afterSequence: feedSeq }),
+      retry: true,
+    },
+    {
+      next: (payload) => {
+        if (payload.data && payload.data.sessionEvents) onEvent(payload.data.sessionEvents);
+        else if (payload.errors) toast(`Tempo real: ${payload.errors.map((e) => e.message).join("; ")}`, "error");
+      },
+      error: (errors) => toast(`Tempo real: ${errors.map((e) => e.message).join("; ")}`, "error"),
+    },
+  );
+}
+
+function showError(text) {
+  const box = $("session-error");
+  box.textContent = text;
+  box.hidden = false;
+  $("session-name").textContent = "Sessão";
+  $("session-page").setAttribute("aria-busy", "false");
+}
+
+async function main() {
+  renderTopbar("sessions");
+  if (!sessionId) {
+    location.replace("/");
+    return;
+  }
+  for (const id of ["filter-status", "filter-deliverer"]) {
+    $(id).addEventListener("change", () => {
+      packagesLoaded = 0;
+      scheduleRefresh(0);
+    });
+  }
+  $("packages-more").addEventListener("click", async () => {
+    try {
+      const data = await gql(MORE_PACKAGES, { id: sessionId, first: PAGE, after: packagesCursor, ...filters() });
+      if (data.session) renderPackages(data.session.packages, true);
+    } catch (err) {
+      toast(`Não foi possível carregar: ${err.message}`, "error");
+    }
+  });
+  for (;;) {
+    try {
+      if (await loadPage()) startLive();
+      return;
+    } catch (err) {
+      if (!(err instanceof NetworkError)) {
+        showError(`Erro ao carregar a sessão: ${err.message}`);
+        return;
+      }
+      showError("Sem conexão com o servidor. Tentando de novo…");
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+  }
+}
+
+if (token) main();
