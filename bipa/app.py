@@ -20,6 +20,7 @@ from bipa.live import LiveHub
 from bipa.middleware import RequestMiddleware
 from bipa.secrets import secret_box
 from bipa.settings import Settings
+from bipa.web import web_routes
 from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
@@ -123,6 +124,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *web_routes(),  # last: the static site is mounted at "/"
         ],
         lifespan=lifespan,
     )

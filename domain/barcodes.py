@@ -32,13 +32,15 @@ def gtin_check_digit_ok(digits: str) -> bool:
 
 
 def check(raw: str) -> BarcodeCheck:
-    code = normalize(raw)
+    compact = "".join(raw.split())
+    # The ASCII rule applies to what was sent: upper-casing "ß" or "ﬁ" would make ASCII of them.
+    if not all(33 <= ord(c) <= 126 for c in compact):
+        return BarcodeCheck(compact, "only printable ASCII characters are allowed")
+    code = compact.upper()
     if not code:
         return BarcodeCheck(code, "empty barcode")
     if len(code) > MAX_LENGTH:
         return BarcodeCheck(code, f"longer than {MAX_LENGTH} characters")
-    if not all(33 <= ord(c) <= 126 for c in code):
-        return BarcodeCheck(code, "only printable ASCII characters are allowed")
     if code.isdigit() and len(code) in GTIN_LENGTHS and not gtin_check_digit_ok(code):
         return BarcodeCheck(code, f"invalid GTIN-{len(code)} check digit")
     return BarcodeCheck(code)

@@ -24,12 +24,13 @@ def parse_amount(raw: str | Decimal | int, field: str) -> Decimal:
         raise ValidationFailed(f"{field} must be a finite number", field=field)
     if value < 0:
         raise ValidationFailed(f"{field} must not be negative", field=field)
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and value != value.quantize(CENT):
-        raise ValidationFailed(f"{field} must have at most two decimal places", field=field)
+    # Bounded before quantize(): a huge value would overflow the decimal context.
     if value > MAX_AMOUNT:
         raise ValidationFailed(f"{field} must be at most {MAX_AMOUNT}", field=field)
-    return value.quantize(CENT)
+    if value != value.quantize(CENT):
+        raise ValidationFailed(f"{field} must have at most two decimal places", field=field)
+    # "-0" is zero: adding a plain zero drops the sign, so it never prints as "-0.00".
+    return value.quantize(CENT) + Decimal("0.00")
 
 
 def round_cents(value: Decimal) -> Decimal:

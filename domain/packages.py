@@ -173,8 +173,11 @@ async def _package_in_locked_session(
         session = await access.lock_for_change(uow, actor, package.session_id)
     else:
         session = await access.lock_visible(uow, actor, package.session_id)
-    await uow.session.refresh(package)  # re-read under the session lock
-    return package, session
+    # Re-read under the session lock: it may have changed, or gone, since the first read.
+    fresh = await uow.packages.reload(package_id)
+    if fresh is None:
+        raise NotFound("package not found", id=str(package_id))
+    return fresh, session
 
 
 async def remove_package(

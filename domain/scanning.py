@@ -102,9 +102,7 @@ async def apply_scan(
         if result.rejected:
             raise ValidationFailed(f"{report.barcode}: {result.rejected[0][1]}", field="image")
         package = (
-            result.added[0]
-            if result.added
-            else await uow.packages.by_barcode(session_id, code)
+            result.added[0] if result.added else await uow.packages.by_barcode(session_id, code)
         )
         return ScanOutcome(data, package, result.session)
     session = await access.lock_visible(uow, actor, session_id)

@@ -39,16 +39,18 @@ async def run(
     render: Callable[[Ref], Awaitable[Any]],
 ) -> Any:
     caller = await info.context.caller()
+    stored: Ref | None = None
     try:
         async with info.context.services.uow() as uow:
             if idempotency_key is not None:
                 stored = await idempotency.begin(uow, caller, idempotency_key, operation, payload)
-                if stored is not None:
-                    return await render(stored)
-            ref = await action(uow, caller)
-            if idempotency_key is not None:
-                await idempotency.remember(uow, caller, idempotency_key, ref)
-            await uow.commit()
+            if stored is None:
+                ref = await action(uow, caller)
+                if idempotency_key is not None:
+                    await idempotency.remember(uow, caller, idempotency_key, ref)
+                await uow.commit()
     except DomainError as exc:
         return to_error(exc)
-    return await render(ref)
+    # Rendered after the transaction is closed: rendering reads through other connections, and
+    # holding this one meanwhile could starve the pool under a burst of concurrent retries.
+    return await render(stored if stored is not None else ref)

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError, StringValueNode, Visitor, visit
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -80,6 +81,44 @@ class OperationLog(SchemaExtension):
             fields["operation"] = self.execution_context.operation_name or "anonymous"
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class _StringValues(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.nul = False
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+        self.nul = self.nul or "\x00" in node.value
+
+
+class RejectNulCharacters(SchemaExtension):
+    """PostgreSQL text cannot hold NUL: refuse such input as a malformed request, up front."""
+
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        found = _has_nul(ec.variables)
+        if not found and ec.graphql_document is not None:
+            strings = _StringValues()
+            visit(ec.graphql_document, strings)
+            found = strings.nul
+        if found:
+            error = GraphQLError(
+                "text must not contain NUL (\\u0000) characters",
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+            ec.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
+
+
 class BipaSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -104,6 +143,7 @@ def extensions(
 ) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     result: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         OperationLog,
+        RejectNulCharacters,
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),

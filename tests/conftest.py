@@ -86,7 +86,7 @@ async def database_url(create_database: Callable[[str], object]) -> str:
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(database_url, pool_size=30, max_overflow=30)
+    eng = make_engine(database_url, pool_size=5, max_overflow=10)
     yield eng
     await eng.dispose()
 

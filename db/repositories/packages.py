@@ -28,6 +28,14 @@ class PackageRepository:
     async def get(self, package_id: uuid.UUID) -> SessionPackage | None:
         return await self.session.get(SessionPackage, package_id)
 
+    async def reload(self, package_id: uuid.UUID) -> SessionPackage | None:
+        stmt = (
+            select(SessionPackage)
+            .where(SessionPackage.id == package_id)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
     async def get_many(self, ids: Sequence[uuid.UUID]) -> list[SessionPackage]:
         if not ids:
             return []
