@@ -125,7 +125,8 @@ async def _session_in(
         "ARCHIVED": ["start", "complete", "archive"],
     }[status]
     for step in path:
-        await _call(uow_factory, lambda u, step=step: _OPS[step](u, owner, row.id))
+        op = _OPS[step]
+        await _call(uow_factory, lambda u, op=op: op(u, owner, row.id))  # type: ignore[misc]
     async with uow_factory() as uow:
         fresh = await uow.sessions.get(row.id)
         assert fresh is not None and fresh.status.value == status

@@ -127,9 +127,10 @@ async def build_world(uows: Callable[[], UnitOfWork], cast: Cast, status: str) -
     row = await step(lambda u, o: sessions.create_session(u, o, f"Permissões {status}"))
     dids = []
     for courier in (cast.participant, cast.helper):
+        user_id = uuid.UUID(courier.id)
         d, _ = await step(
-            lambda u, o, c=courier: deliverers.add_deliverer(
-                u, o, row.id, uuid.UUID(c.id), "50.00", "2.00"
+            lambda u, o, user_id=user_id: deliverers.add_deliverer(  # type: ignore[misc]
+                u, o, row.id, user_id, "50.00", "2.00"
             )
         )
         dids.append(d.id)

@@ -99,7 +99,9 @@ def _request(token: str) -> Request:
     return Request(scope)
 
 
-async def _statements(engine: AsyncEngine, counter: Counter, sid: str, token: str) -> list[str]:
+async def _statements(
+    engine: AsyncEngine, counter: Counter, sid: str, token: str
+) -> tuple[list[str], dict[str, Any]]:
     schema = build_schema()
     context = Context(
         request=_request(token),
@@ -114,7 +116,7 @@ async def _statements(engine: AsyncEngine, counter: Counter, sid: str, token: st
         counter.on = False
     assert result.errors is None, result.errors
     assert result.data is not None
-    return list(counter.statements), result.data  # type: ignore[return-value]
+    return list(counter.statements), result.data
 
 
 async def test_statement_count_does_not_grow_with_packages(
@@ -124,7 +126,7 @@ async def test_statement_count_does_not_grow_with_packages(
     seen: dict[int, list[str]] = {}
     for n in (10, 300):
         sid, token = await _session_with(committed_uow, n)
-        statements, data = await _statements(engine, counter, sid, token)  # type: ignore[misc]
+        statements, data = await _statements(engine, counter, sid, token)
         session = data["session"]
         edges = session["packages"]["edges"]
         assert session["packages"]["totalCount"] == n == len(edges) == session["progress"]["total"]
@@ -152,6 +154,6 @@ async def test_unknown_or_invisible_session_costs_two_statements_at_most(
         stranger = await users.create_user(uow, None, "Outra gerente", Role.MANAGER)
         await uow.commit()
     for target in (sid, str(uuid.uuid4())):
-        statements, data = await _statements(engine, counter, target, stranger.token)  # type: ignore[misc]
+        statements, data = await _statements(engine, counter, target, stranger.token)
         assert data == {"session": None}
         assert len(statements) <= 2, statements
