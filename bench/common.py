@@ -8,8 +8,10 @@
   process (``python bench/common.py serve ...``), with the same uvicorn options as
   ``bipa serve`` and JSON request logs at INFO like the real server (written to /dev/null);
 * a SQL statement counter: a ``before_cursor_execute`` listener on the app's own engine
-  (``app.state.services.sessionmaker.kw["bind"]``) plus the pool's checkouts, exposed by the
-  separate process at ``GET /__bench/stats``;
+  (``app.state.services.sessionmaker.kw["bind"]``) plus the pool's checkouts, counting only
+  what runs while serving an HTTP request (a ContextVar set by an ASGI wrapper; the webhook
+  worker that `bipa serve` runs on the same engine is counted apart as background), exposed
+  by the separate process at ``GET /__bench/stats``;
 * seeding through the domain services, and small statistics helpers.
 
 Run a benchmark with ``.venv/bin/python bench/<name>.py``; this file is not run on its own
@@ -33,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -155,8 +158,16 @@ async def seed_manager_and_sessions(url: str, sessions: int = 1) -> Seeded:
 # Counting SQL statements on the app's engine
 
 
+# Set by RequestScope for the task serving an HTTP request (and inherited by the tasks it
+# starts, e.g. DataLoader batches); SQLAlchemy runs listeners in a greenlet sharing the
+# task's context, so a listener can tell request statements from background ones (the
+# webhook worker that `bipa serve` runs in the same process polls the same engine).
+_in_request: ContextVar[bool] = ContextVar("bench_in_request", default=False)
+
+
 class SqlCounter:
-    """Statements sent through SQLAlchemy cursors, and connections checked out of the pool.
+    """Statements sent through SQLAlchemy cursors, and connections checked out of the pool,
+    split into those made while serving an HTTP request and background ones.
 
     ``before_cursor_execute`` sees every statement SQLAlchemy runs (SELECT, INSERT, UPDATE;
     an executemany counts once); BEGIN/COMMIT/ROLLBACK and the pre-ping go through asyncpg's
@@ -166,26 +177,39 @@ class SqlCounter:
     def __init__(self) -> None:
         self.statements = 0
         self.checkouts = 0
-        self.texts: list[str] | None = None  # set to [] to record the statements' SQL
+        self.background_statements = 0
+        self.background_checkouts = 0
+        self.texts: list[str] | None = None  # set to [] to record the requests' SQL
 
     def attach(self, engine: AsyncEngine) -> None:
         sync_engine = engine.sync_engine
 
         @event.listens_for(sync_engine, "before_cursor_execute")
         def _on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if not _in_request.get():
+                self.background_statements += 1
+                return
             self.statements += 1
             if self.texts is not None:
                 self.texts.append(statement)
 
         @event.listens_for(sync_engine.pool, "checkout")
         def _on_checkout(*args: Any) -> None:
-            self.checkouts += 1
+            if _in_request.get():
+                self.checkouts += 1
+            else:
+                self.background_checkouts += 1
 
     def snapshot(self) -> tuple[int, int]:
         return self.statements, self.checkouts
 
     def as_dict(self) -> dict[str, int]:
-        return {"statements": self.statements, "checkouts": self.checkouts}
+        return {
+            "statements": self.statements,
+            "checkouts": self.checkouts,
+            "background_statements": self.background_statements,
+            "background_checkouts": self.background_checkouts,
+        }
 
 
 def app_engine(app: Any) -> AsyncEngine:
@@ -195,8 +219,8 @@ def app_engine(app: Any) -> AsyncEngine:
     return engine
 
 
-class StatsEndpoint:
-    """ASGI wrapper: GET /__bench/stats answers the counter; everything else goes to the app."""
+class RequestScope:
+    """ASGI wrapper: marks HTTP requests for the counter; GET /__bench/stats answers it."""
 
     def __init__(self, app: Any, counter: SqlCounter) -> None:
         self.app = app
@@ -214,7 +238,14 @@ class StatsEndpoint:
             )
             await send({"type": "http.response.body", "body": body})
             return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _in_request.set(True)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _in_request.reset(token)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,7 +313,9 @@ class InProcessServer:
 
     async def start(self) -> InProcessServer:
         self.app, self.counter = build_app(self.url)
-        self._server = uvicorn.Server(uvicorn_config(self.app, self.port))
+        self._server = uvicorn.Server(
+            uvicorn_config(RequestScope(self.app, self.counter), self.port)
+        )
         self._task = asyncio.create_task(self._server.serve())
         deadline = time.monotonic() + 30
         while not self._server.started:
@@ -363,7 +396,7 @@ class ServerProcess:
 def _serve_main(url: str, port: int) -> None:
     configure_server_logs("INFO")
     app, counter = build_app(url)
-    server = uvicorn.Server(uvicorn_config(StatsEndpoint(app, counter), port))
+    server = uvicorn.Server(uvicorn_config(RequestScope(app, counter), port))
     server.run()
 
 
