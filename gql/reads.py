@@ -53,6 +53,7 @@ async def session_by_id(info: Info[Context, None], id: strawberry.ID) -> Deliver
     if row is None:
         return None
     info.context.loaders.prime_session(row)
+    info.context.loaders.prime_user(row.owner)
     return DeliverySessionType(row=row)
 
 
@@ -128,6 +129,13 @@ async def package_connection(
         )
     more = len(rows) > size
     rows = rows[:size]
+    loaders = info.context.loaders
+    for r in rows:
+        # Joined by the page query: the nested fields resolve without another statement.
+        if r.address is not None:
+            loaders.addresses.prime(r.address.id, r.address)
+        if r.deliverer is not None:
+            loaders.deliverers.prime(r.deliverer.id, r.deliverer)
     edges = [PackageEdge(cursor=package_cursor(r), node=PackageType(row=r)) for r in rows]
     return PackageConnection(
         edges=edges,

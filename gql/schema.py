@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
@@ -133,9 +134,30 @@ class BipaSchema(strawberry.Schema):
 
 
 def _visible(error: GraphQLError) -> bool:
-    """In production only errors we raised on purpose keep their text."""
+    """True masks the error: in production only bugs lose their text, never client errors."""
     code = (error.extensions or {}).get("code")
-    return code is None and error.original_error is not None
+    return (
+        code is None
+        and error.original_error is not None
+        # graphql-core wraps a scalar's own refusal of a variable: that is the client's error.
+        and not isinstance(error.original_error, GraphQLError)
+    )
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class HideSuggestions(SchemaExtension):
+    """Production: "Did you mean ...?" would reveal the schema that introspection hides."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        ec = self.execution_context
+        errors = list(ec.pre_execution_errors or [])
+        if ec.result is not None and ec.result.errors:
+            errors.extend(ec.result.errors)
+        for error in errors:
+            error.message = _SUGGESTION.sub("", error.message)
 
 
 def extensions(
@@ -150,6 +172,7 @@ def extensions(
     ]
     if production:
         result.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        result.append(HideSuggestions)
         result.append(lambda: MaskErrors(should_mask_error=_visible))
     return result
 

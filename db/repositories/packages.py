@@ -105,7 +105,8 @@ class PackageRepository:
         status: DeliveryStatus | None,
         deliverer_id: uuid.UUID | None,
     ) -> tuple[list[SessionPackage], int]:
-        """One statement: the page (first + 1 rows, to know if there is more) and the total."""
+        """One statement: the page (first + 1 rows, to know if there is more), the total, and
+        each package's address and deliverer (with its user) joined."""
         conditions: list[Any] = [SessionPackage.session_id == session_id]
         if status is not None:
             conditions.append(SessionPackage.status == status)
@@ -130,7 +131,14 @@ class PackageRepository:
                     and_(SessionPackage.created_at == created, SessionPackage.id > pid),
                 ),
             )
-        stmt = stmt.order_by(SessionPackage.created_at, SessionPackage.id).limit(first + 1)
+        stmt = (
+            stmt.options(
+                joinedload(SessionPackage.address),
+                joinedload(SessionPackage.deliverer).joinedload(SessionDeliverer.user),
+            )
+            .order_by(SessionPackage.created_at, SessionPackage.id)
+            .limit(first + 1)
+        )
         rows = (await self.session.execute(stmt)).all()
         if not rows:
             if after is None:

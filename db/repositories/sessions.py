@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from db.enums import Role, SessionStatus
 from db.models import DeliverySession, SessionDeliverer
@@ -64,8 +65,11 @@ class SessionRepository:
     async def get_visible(
         self, session_id: uuid.UUID, user_id: uuid.UUID, role: Role
     ) -> DeliverySession | None:
-        stmt = select(DeliverySession).where(
-            DeliverySession.id == session_id, visible_to(user_id, role)
+        """The session with its owner joined (GraphQL nearly always asks for both)."""
+        stmt = (
+            select(DeliverySession)
+            .options(joinedload(DeliverySession.owner))
+            .where(DeliverySession.id == session_id, visible_to(user_id, role))
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
