@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -105,6 +106,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
+        # The imported libraries (OpenCV, NumPy, SQLAlchemy, Strawberry) make a large, static
+        # heap: keep the collector from walking it on every request.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
         worker = make_worker(settings, sessionmaker, box) if settings.run_worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
         log.info("bipa started", extra={"env": settings.env, "broadcast": hub.url.split(":")[0]})

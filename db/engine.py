@@ -15,7 +15,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Asy
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout); stale connections are recycled instead, and
+        # a dropped one fails one transaction, which the caller sees as an error and retries.
+        pool_recycle=1800,
         # Server-side timeouts so one stuck statement cannot hold a session row lock forever.
         connect_args={
             "server_settings": {

@@ -121,10 +121,10 @@ class Renderer:
 
     async def package(self, data: Any) -> PackageType:
         if isinstance(data, dict):  # a removed package, kept whole in the reference
-            return PackageType(row=_detached_package(data))
+            return PackageType.of(_detached_package(data))
         row = await self.loaders.packages.load(parse_uuid(data, "package"))
         assert row is not None
-        return PackageType(row=row)
+        return PackageType.of(row)
 
 
 def _package_ref(p: SessionPackage) -> dict[str, Any]:
@@ -325,7 +325,7 @@ class Mutation(WebhookMutations):
             row = await r.loaders.deliverers.load(parse_uuid(ref["deliverer"], "deliverer"))
             assert row is not None
             return AddDelivererSuccess(
-                deliverer=SessionDelivererType(row=row), session=await r.session(ref)
+                deliverer=SessionDelivererType.of(row), session=await r.session(ref)
             )
 
         return await run(

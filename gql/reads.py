@@ -136,7 +136,7 @@ async def package_connection(
             loaders.addresses.prime(r.address.id, r.address)
         if r.deliverer is not None:
             loaders.deliverers.prime(r.deliverer.id, r.deliverer)
-    edges = [PackageEdge(cursor=package_cursor(r), node=PackageType(row=r)) for r in rows]
+    edges = [PackageEdge(cursor=package_cursor(r), node=PackageType.of(r)) for r in rows]
     return PackageConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
@@ -181,4 +181,4 @@ async def package_by_barcode(
         if not await uow.sessions.is_visible(sid, caller.id, caller.role):
             return None
         row = await uow.packages.by_barcode(sid, normalize(barcode))
-    return PackageType(row=row) if row else None
+    return PackageType.of(row) if row else None

@@ -107,7 +107,7 @@ async def scan_barcode(info: Info[Context, None], input: i.ScanBarcodeInput) -> 
         package = None
         if ref["package"]:
             row = await loaders.packages.load(parse_uuid(ref["package"], "package"))
-            package = PackageType(row=row) if row else None
+            package = PackageType.of(row) if row else None
         report_type = scan_report_type(ref["report"])
         assert report_type is not None
         return ScanBarcodeSuccess(

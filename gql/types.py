@@ -10,6 +10,7 @@ import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import strawberry
@@ -169,75 +170,61 @@ def scan_report_type(data: dict[str, Any] | None) -> ScanReport | None:
 @strawberry.type(name="Address")
 class AddressType:
     row: strawberry.Private[SessionAddress]
+    id: strawberry.ID
+    line: str
+    city: str | None
+    postal_code: str | None
+    latitude: float | None
+    longitude: float | None
+    package_count: int
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return _id(self.row.id)
-
-    @strawberry.field
-    def line(self) -> str:
-        return self.row.line
-
-    @strawberry.field
-    def city(self) -> str | None:
-        return self.row.city
-
-    @strawberry.field
-    def postal_code(self) -> str | None:
-        return self.row.postal_code
-
-    @strawberry.field
-    def latitude(self) -> float | None:
-        return self.row.latitude
-
-    @strawberry.field
-    def longitude(self) -> float | None:
-        return self.row.longitude
-
-    @strawberry.field
-    def package_count(self) -> int:
-        return self.row.package_count
+    @classmethod
+    def of(cls, row: SessionAddress) -> AddressType:
+        # Plain fields, filled once: Strawberry's fast path, no resolver call per field.
+        return cls(
+            row=row,
+            id=_id(row.id),
+            line=row.line,
+            city=row.city,
+            postal_code=row.postal_code,
+            latitude=row.latitude,
+            longitude=row.longitude,
+            package_count=row.package_count,
+        )
 
 
 @strawberry.type(name="SessionDeliverer")
 class SessionDelivererType:
     row: strawberry.Private[SessionDeliverer]
+    id: strawberry.ID
+    packages_assigned: int
+    packages_delivered: int
+    packages_failed: int
+    base_salary: Decimal
+    commission_per_delivery: Decimal
+    total_earned: Decimal = strawberry.field(
+        description="baseSalary + commissionPerDelivery * packagesDelivered."
+    )
+
+    @classmethod
+    def of(cls, row: SessionDeliverer) -> SessionDelivererType:
+        return cls(
+            row=row,
+            id=_id(row.id),
+            packages_assigned=row.packages_assigned,
+            packages_delivered=row.packages_delivered,
+            packages_failed=row.packages_failed,
+            base_salary=row.base_salary,
+            commission_per_delivery=row.commission_per_delivery,
+            total_earned=row.total_earned,
+        )
 
     @strawberry.field
-    def id(self) -> strawberry.ID:
-        return _id(self.row.id)
-
-    @strawberry.field
-    async def user(self, info: Info[Context, None]) -> UserType:
-        loaded: User | None = self.row.__dict__.get("user")  # joined by the deliverer loaders
-        if loaded is None:
-            loaded = await info.context.loaders.users.load(self.row.user_id)
-        assert loaded is not None  # user_id is a foreign key
-        return user_type(loaded)
-
-    @strawberry.field
-    def packages_assigned(self) -> int:
-        return self.row.packages_assigned
-
-    @strawberry.field
-    def packages_delivered(self) -> int:
-        return self.row.packages_delivered
-
-    @strawberry.field
-    def packages_failed(self) -> int:
-        return self.row.packages_failed
-
-    @strawberry.field
-    def base_salary(self) -> Decimal:
-        return self.row.base_salary
-
-    @strawberry.field
-    def commission_per_delivery(self) -> Decimal:
-        return self.row.commission_per_delivery
-
-    @strawberry.field(description="baseSalary + commissionPerDelivery * packagesDelivered.")
-    def total_earned(self) -> Decimal:
-        return self.row.total_earned
+    def user(self, info: Info[Context, None]) -> UserType:
+        loaded: User | None = self.row.__dict__.get("user")  # joined by the deliverer reads
+        if loaded is not None:
+            return user_type(loaded)
+        return _later(_load_user(info, self.row.user_id))
 
 
 @strawberry.type(name="AuditEntry")
@@ -415,12 +402,12 @@ class DeliverySessionType:
     @strawberry.field
     async def deliverers(self, info: Info[Context, None]) -> list[SessionDelivererType]:
         rows = await info.context.loaders.session_deliverers.load(self.row.id)
-        return [SessionDelivererType(row=r) for r in rows]
+        return [SessionDelivererType.of(r) for r in rows]
 
     @strawberry.field
     async def addresses(self, info: Info[Context, None]) -> list[AddressType]:
         rows = await info.context.loaders.session_addresses.load(self.row.id)
-        return [AddressType(row=r) for r in rows]
+        return [AddressType.of(r) for r in rows]
 
     @strawberry.field
     async def audit(
@@ -438,66 +425,82 @@ class DeliverySessionType:
 @strawberry.type(name="Package")
 class PackageType:
     row: strawberry.Private[SessionPackage]
+    id: strawberry.ID
+    barcode: str = strawberry.field(description="Normalized barcode text.")
+    symbology: str | None
+    status: DeliveryStatus
+    recipient_name: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, row: SessionPackage) -> PackageType:
+        return cls(
+            row=row,
+            id=_id(row.id),
+            barcode=row.barcode,
+            symbology=row.symbology,
+            status=DeliveryStatus(row.status.value),
+            recipient_name=row.recipient_name,
+            failure_reason=row.failure_reason,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            delivered_at=row.delivered_at,
+        )
 
     @strawberry.field
-    def id(self) -> strawberry.ID:
-        return _id(self.row.id)
-
-    @strawberry.field(description="Normalized barcode text.")
-    def barcode(self) -> str:
-        return self.row.barcode
-
-    @strawberry.field
-    def symbology(self) -> str | None:
-        return self.row.symbology
-
-    @strawberry.field
-    def status(self) -> DeliveryStatus:
-        return DeliveryStatus(self.row.status.value)
-
-    @strawberry.field
-    def recipient_name(self) -> str | None:
-        return self.row.recipient_name
-
-    @strawberry.field
-    async def address(self, info: Info[Context, None]) -> AddressType | None:
+    def address(self, info: Info[Context, None]) -> AddressType | None:
         if self.row.address_id is None:
             return None
-        row = await info.context.loaders.addresses.load(self.row.address_id)
-        return AddressType(row=row) if row else None
+        loaded: SessionAddress | None = self.row.__dict__.get("address")  # joined by the page
+        if loaded is not None:
+            return AddressType.of(loaded)
+        return _later(_load_address(info, self.row.address_id))
 
     @strawberry.field
-    async def deliverer(self, info: Info[Context, None]) -> SessionDelivererType | None:
+    def deliverer(self, info: Info[Context, None]) -> SessionDelivererType | None:
         if self.row.deliverer_id is None:
             return None
-        row = await info.context.loaders.deliverers.load(self.row.deliverer_id)
-        return SessionDelivererType(row=row) if row else None
-
-    @strawberry.field
-    def failure_reason(self) -> str | None:
-        return self.row.failure_reason
+        loaded: SessionDeliverer | None = self.row.__dict__.get("deliverer")
+        if loaded is not None:
+            return SessionDelivererType.of(loaded)
+        return _later(_load_deliverer(info, self.row.deliverer_id))
 
     @strawberry.field
     def scan(self) -> ScanReport | None:
         return scan_report_type(self.row.scan_report)
 
     @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
-
-    @strawberry.field
-    def delivered_at(self) -> datetime | None:
-        return self.row.delivered_at
-
-    @strawberry.field
     async def session(self, info: Info[Context, None]) -> DeliverySessionType:
         row = await info.context.loaders.sessions.load(self.row.session_id)
         assert row is not None  # session_id is a foreign key
         return DeliverySessionType(row=row)
+
+
+def _later(awaitable: Awaitable[Any]) -> Any:
+    """Links already loaded resolve synchronously (no task per item); the rest go through
+    the DataLoaders, whose awaitable graphql-core awaits for a sync resolver too."""
+    return awaitable
+
+
+async def _load_user(info: Info[Context, None], user_id: uuid.UUID) -> UserType:
+    user = await info.context.loaders.users.load(user_id)
+    assert user is not None  # user_id is a foreign key
+    return user_type(user)
+
+
+async def _load_address(info: Info[Context, None], address_id: uuid.UUID) -> AddressType | None:
+    row = await info.context.loaders.addresses.load(address_id)
+    return AddressType.of(row) if row else None
+
+
+async def _load_deliverer(
+    info: Info[Context, None], deliverer_id: uuid.UUID
+) -> SessionDelivererType | None:
+    row = await info.context.loaders.deliverers.load(deliverer_id)
+    return SessionDelivererType.of(row) if row else None
 
 
 @strawberry.type

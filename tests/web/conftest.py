@@ -274,6 +274,15 @@ class Browser:
                 f"timed out after {timeout}s waiting for {what or condition}"
             ) from None
 
+    def click(self, css: str, timeout: float = 15) -> None:
+        """Click, retrying when a live update re-renders the element between find and click."""
+
+        def attempt() -> bool:
+            self.find(css).click()
+            return True
+
+        self.wait(attempt, timeout, f"a click on {css!r}")
+
     def wait_css(self, css: str, timeout: float = 15) -> Any:
         return self.wait(lambda: (self.find_all(css) or [None])[0], timeout, css)
 

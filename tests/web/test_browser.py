@@ -67,7 +67,7 @@ async def test_sign_in_with_a_token(browser_factory, web_user) -> None:  # type:
     browser.screenshot("1-form")
 
     browser.find("#token").send_keys("bipa_not-a-real-token")
-    browser.find("#signin-submit").click()
+    browser.click("#signin-submit")
     assert "Token inválido" in browser.wait_text("#signin-error", "Token inválido")
     assert browser.driver.execute_script("return localStorage.getItem('bipa.token')") is None
     browser.screenshot("2-bad-token")
@@ -75,7 +75,7 @@ async def test_sign_in_with_a_token(browser_factory, web_user) -> None:  # type:
     token_input = browser.find("#token")
     token_input.clear()
     token_input.send_keys(manager.token)
-    browser.find("#signin-submit").click()
+    browser.click("#signin-submit")
     browser.wait(
         lambda: browser.driver.current_url.rstrip("/") == browser.base_url, what="the list"
     )
@@ -86,7 +86,7 @@ async def test_sign_in_with_a_token(browser_factory, web_user) -> None:  # type:
     browser.screenshot("3-signed-in")
 
     # Signing out forgets the token and goes back to the form.
-    browser.find("#sign-out").click()
+    browser.click("#sign-out")
     browser.wait(lambda: "/entrar.html" in browser.driver.current_url, what="the sign-in page")
     assert browser.driver.execute_script("return localStorage.getItem('bipa.token')") is None
 
@@ -163,16 +163,16 @@ async def test_session_page_updates_live(browser_factory, web_user) -> None:  # 
     browser.screenshot("1-delivered")
 
     # Filters: by status, then by deliverer.
-    browser.find("#filter-status option[value='DELIVERED']").click()
+    browser.click("#filter-status option[value='DELIVERED']")
     rows = "#packages tbody tr"
     browser.wait(lambda: browser.attrs(rows, "data-barcode") == ["OLD-1"], what="the delivered row")
-    browser.find("#filter-status option[value='']").click()
-    browser.find(f"#filter-deliverer option[value='{did}']").click()
+    browser.click("#filter-status option[value='']")
+    browser.click(f"#filter-deliverer option[value='{did}']")
     browser.wait(
         lambda: sorted(browser.attrs(rows, "data-barcode")) == ["OLD-1", "OLD-2"],
         what="the deliverer's two packages",
     )
-    browser.find("#filter-deliverer option[value='']").click()
+    browser.click("#filter-deliverer option[value='']")
     browser.wait(lambda: len(browser.attrs(rows, "data-barcode")) == 3, what="all rows again")
 
     # The last two finish the session: it completes and the financial snapshot appears.
@@ -247,7 +247,7 @@ async def test_offline_outbox_sends_once_when_back_online(  # type: ignore[no-un
     browser.set_offline(True)
     browser.wait_css("#net[data-online='false']")
     browser.find("#manual-code").send_keys(code)
-    browser.find("#manual button[type=submit]").click()
+    browser.click("#manual button[type=submit]")
     browser.wait_css("#result[data-kind='queued']")
     browser.wait_css("#outbox-badge[data-count='1']")
     assert browser.find("#outbox-badge").is_displayed()
