@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import strawberry
