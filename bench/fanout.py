@@ -226,6 +226,7 @@ async def main(args: argparse.Namespace) -> None:
         f"{args.workers} client processes, permessage-deflate "
         f"{'offered' if args.deflate else 'not offered'}, RLIMIT_NOFILE {nofile}"
     )
+    print(f"code: {lc.code_version()}")
     t0 = time.perf_counter()
     async with lc.throwaway_database(args.database_url, "bench_fanout") as url:
         bipa = await bipa_phase(args, url)

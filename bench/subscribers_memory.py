@@ -204,6 +204,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     if top + 100 > nofile:
         print(f"  !! RLIMIT_NOFILE {nofile} is too low for {top} connections")
+    print(f"code: {lc.code_version()}")
     t0 = time.perf_counter()
     async with lc.throwaway_database(args.database_url, "bench_subs_mem") as url:
         bipa = await bipa_phase(args, url)
