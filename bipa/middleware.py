@@ -36,6 +36,7 @@ class RequestMiddleware:
         started = time.perf_counter()
         status = {"code": 0}
         if scope["type"] == "websocket":
+            del headers  # not kept alive for the life of the connection
             try:
                 await self.app(scope, receive, send)
             finally:

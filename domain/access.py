@@ -27,7 +27,7 @@ def ensure_manager(user: User) -> None:
 
 async def lock_for_change(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> DeliverySession:
     """Locks the session row for a manager's change; NotFound / PermissionDenied otherwise."""
-    session = await uow.sessions.lock(session_id)
+    session = await uow.lock_session(session_id)
     if session is None:
         raise NotFound("session not found", id=str(session_id))
     if not can_manage(actor, session):
@@ -37,7 +37,7 @@ async def lock_for_change(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -
 
 async def lock_visible(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> DeliverySession:
     """Locks a session the actor may see (deliverers included)."""
-    session = await uow.sessions.lock(session_id)
+    session = await uow.lock_session(session_id)
     if session is None:
         raise NotFound("session not found", id=str(session_id))
     if not can_manage(actor, session) and not await uow.sessions.is_visible(

@@ -28,7 +28,7 @@ class NullPublisher:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: one object per event, shared by subscribers
 class LiveEvent:
     """An audit entry as dashboards receive it, with the session's progress when it was read."""
 

@@ -16,10 +16,21 @@ def _wants(webhook: Webhook, action: str) -> bool:
 
 
 async def write_outbox(
-    repo: WebhookRepository, entries: Sequence[AuditEntry], owners: dict[uuid.UUID, uuid.UUID]
+    repo: WebhookRepository,
+    entries: Sequence[AuditEntry],
+    owners: dict[uuid.UUID, uuid.UUID],
+    prefetched: Sequence[Webhook] | None = None,
 ) -> int:
-    """Deliveries for the audit entries of this transaction (called by the unit of work)."""
-    webhooks = await repo.subscribed(sorted(set(owners.values())))
+    """Deliveries for the audit entries of this transaction (called by the unit of work).
+
+    `prefetched` are the subscribed webhooks read before the session row was locked, which
+    keeps this query out of the locked section (a webhook created in those milliseconds
+    starts with the next change).
+    """
+    if prefetched is None:
+        webhooks = await repo.subscribed(sorted(set(owners.values())))
+    else:
+        webhooks = list(prefetched)
     if not webhooks:
         return 0
     count = 0

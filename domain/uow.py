@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AuditEntry, DeliverySession
+from db.models import AuditEntry, DeliverySession, Webhook
 from db.repositories.audit import AuditRepository
 from db.repositories.idempotency import IdempotencyRepository
 from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
@@ -41,6 +41,7 @@ class UnitOfWork:
         self._events: list[CommittedEvent] = []
         self._entries: list[AuditEntry] = []
         self._owners: dict[uuid.UUID, uuid.UUID] = {}
+        self._hooks: dict[uuid.UUID, list[Webhook]] = {}
         self._session: AsyncSession | None = None
 
     @property
@@ -79,6 +80,12 @@ class UnitOfWork:
             await session.close()
             self._session = None
 
+    async def lock_session(self, session_id: uuid.UUID) -> DeliverySession | None:
+        """SELECT ... FOR UPDATE of a session, after reading (unlocked) who subscribes to it."""
+        if session_id not in self._hooks:
+            self._hooks[session_id] = await self.webhooks.subscribed_for_session(session_id)
+        return await self.sessions.lock(session_id)
+
     async def flush(self) -> None:
         await self.session.flush()
 
@@ -110,7 +117,11 @@ class UnitOfWork:
         if self._entries:
             # The outbox: webhook deliveries commit (or vanish) with the change they report.
             await self.session.flush()
-            await write_outbox(self.webhooks, self._entries, self._owners)
+            prefetched = None
+            if set(self._owners) <= set(self._hooks):
+                prefetched = [h for sid in self._owners for h in self._hooks[sid]]
+                prefetched = list({h.id: h for h in prefetched}.values())
+            await write_outbox(self.webhooks, self._entries, self._owners, prefetched)
             self._entries = []
         await self.session.commit()
         events, self._events = self._events, []

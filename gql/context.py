@@ -69,13 +69,23 @@ class Context:
             self._loaders = Loaders(self.services.sessionmaker)
         return self._loaders
 
-    async def caller(self) -> User:
-        """The authenticated user, or a GraphQL error with code UNAUTHENTICATED."""
+    async def caller(self, uow: UnitOfWork | None = None) -> User:
+        """The authenticated user, or a GraphQL error with code UNAUTHENTICATED.
+
+        With `uow`, the token is checked in that transaction (one connection fewer per
+        mutation); otherwise in a short one of its own.
+        """
         if self._user is not None:
             return self._user
         try:
-            async with self.services.uow() as uow:
+            if uow is not None:
                 self._user = await user_service.authenticate(uow, self.token)
+                # Kept for the whole request: detached, so a rollback of this transaction
+                # (a refused mutation) does not expire it for the next root field.
+                uow.session.expunge(self._user)
+            else:
+                async with self.services.uow() as own:
+                    self._user = await user_service.authenticate(own, self.token)
         except Unauthenticated as exc:
             raise unauthenticated(f"authentication required: {exc}") from None
         if self.log_fields is not None:

@@ -38,10 +38,10 @@ async def run(
     action: Callable[[UnitOfWork, User], Awaitable[Ref]],
     render: Callable[[Ref], Awaitable[Any]],
 ) -> Any:
-    caller = await info.context.caller()
     stored: Ref | None = None
     try:
         async with info.context.services.uow() as uow:
+            caller = await info.context.caller(uow)
             if idempotency_key is not None:
                 stored = await idempotency.begin(uow, caller, idempotency_key, operation, payload)
             if stored is None:

@@ -8,25 +8,26 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import strawberry
+from graphql import ASTValidationRule, GraphQLError, StringValueNode, ValidationRule
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, StringValueNode, Visitor, visit
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
 from gql import reads
 from gql.context import Context
+from gql.executor import BipaExecutionContext
 from gql.mutations import Mutation
 from gql.scalars import DecimalScalar
 from gql.subscriptions import Subscription
@@ -94,26 +95,26 @@ def _has_nul(value: object) -> bool:
     return False
 
 
-class _StringValues(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.nul = False
+class NoNulInLiterals(ValidationRule):
+    """A validation rule, so the check is cached with the rest of validation per document."""
 
     def enter_string_value(self, node: StringValueNode, *_: object) -> None:
-        self.nul = self.nul or "\x00" in node.value
+        if "\x00" in node.value:
+            self.report_error(
+                GraphQLError(
+                    "text must not contain NUL (\\u0000) characters",
+                    node,
+                    extensions={"code": "BAD_USER_INPUT"},
+                )
+            )
 
 
 class RejectNulCharacters(SchemaExtension):
-    """PostgreSQL text cannot hold NUL: refuse such input as a malformed request, up front."""
+    """PostgreSQL text cannot hold NUL: refuse such variables as a malformed request, up front."""
 
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
-        found = _has_nul(ec.variables)
-        if not found and ec.graphql_document is not None:
-            strings = _StringValues()
-            visit(ec.graphql_document, strings)
-            found = strings.nul
-        if found:
+        if _has_nul(ec.variables):
             error = GraphQLError(
                 "text must not contain NUL (\\u0000) characters",
                 extensions={"code": "BAD_USER_INPUT"},
@@ -165,18 +166,25 @@ class HideSuggestions(SchemaExtension):
 def extensions(
     *, production: bool, max_depth: int, max_aliases: int, max_tokens: int
 ) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    # The rule classes are made once: the validation cache is keyed by them, and Strawberry's
+    # QueryDepthLimiter / MaxAliasesLimiter would make new classes (cache misses) per request.
+    rules: list[type[ASTValidationRule]] = [
+        depth_validator(max_depth, None),
+        aliases_validator(max_aliases),
+        NoNulInLiterals,
+    ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
     result: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         OperationLog,
         RejectNulCharacters,
         # Dashboards and scanners send the same few documents again and again.
         lambda: ParserCache(maxsize=256),
+        lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
     ]
     if production:
-        result.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
         result.append(HideSuggestions)
         result.append(lambda: MaskErrors(should_mask_error=_visible))
     return result
@@ -198,4 +206,5 @@ def build_schema(
             max_tokens=max_tokens,
         ),
         config=config,
+        execution_context_class=BipaExecutionContext,
     )

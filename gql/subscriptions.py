@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
@@ -30,7 +31,18 @@ class SessionEvent:
     progress: SessionProgress
 
 
+_payloads: weakref.WeakKeyDictionary[LiveEvent, SessionEvent] = weakref.WeakKeyDictionary()
+
+
 def event_type(e: LiveEvent) -> SessionEvent:
+    """One payload object per live event, shared by all its subscribers (gql/executor.py)."""
+    shared = _payloads.get(e)
+    if shared is None:
+        shared = _payloads[e] = _event_type(e)
+    return shared
+
+
+def _event_type(e: LiveEvent) -> SessionEvent:
     actor = None
     if e.actor_id and e.actor_name and e.actor_role and e.actor_created_at:
         actor = UserType(

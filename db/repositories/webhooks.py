@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from db.enums import Role, WebhookDeliveryStatus
-from db.models import User, Webhook, WebhookDelivery
+from db.models import DeliverySession, User, Webhook, WebhookDelivery
 
 
 class WebhookRepository:
@@ -46,6 +46,20 @@ class WebhookRepository:
             .join(User, User.id == Webhook.owner_id)
             .options(contains_eager(Webhook.owner))
             .where(Webhook.active, or_(Webhook.owner_id.in_(owner_ids), User.role == Role.ADMIN))
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def subscribed_for_session(self, session_id: uuid.UUID) -> list[Webhook]:
+        """The same as `subscribed`, for the owner of one session, without loading it first."""
+        owner = select(DeliverySession.owner_id).where(DeliverySession.id == session_id)
+        stmt = (
+            select(Webhook)
+            .join(User, User.id == Webhook.owner_id)
+            .options(contains_eager(Webhook.owner))
+            .where(
+                Webhook.active,
+                or_(Webhook.owner_id == owner.scalar_subquery(), User.role == Role.ADMIN),
+            )
         )
         return list(await self.session.scalars(stmt))
 
