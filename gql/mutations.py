@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from db import enums
-from db.models import SessionPackage, User
+from db.models import DeliverySession, SessionPackage, User
 from domain import addresses, deliverers, packages, sessions
 from domain import users as user_service
 from domain.errors import DomainError
@@ -169,20 +170,33 @@ def _detached_package(data: dict[str, Any]) -> SessionPackage:
     )
 
 
-def _session_op(
-    name: str,
-    service: Any,
+async def _session_result(
+    info: Info[Context, None],
+    operation: str,
+    input: Any,
+    call: Callable[[UnitOfWork, User], Awaitable[DeliverySession]],
 ) -> Any:
+    """The shape shared by every mutation whose success is `SessionSuccess`."""
+
+    async def action(uow: UnitOfWork, caller: User) -> Ref:
+        row = await call(uow, caller)
+        info.context.loaders.prime_session(row)
+        return {"session": str(row.id)}
+
+    async def render(ref: Ref) -> SessionSuccess:
+        return SessionSuccess(session=await Renderer(info).session(ref))
+
+    return await run(info, operation, i.payload(input), input.idempotency_key, action, render)
+
+
+def _session_op(name: str, service: Any) -> Any:
     async def resolver(info: Info[Context, None], input: i.SessionActionInput) -> Any:
-        async def action(uow: UnitOfWork, caller: User) -> Ref:
-            row = await service(uow, caller, parse_uuid(input.session_id, "session"))
-            info.context.loaders.prime_session(row)
-            return {"session": str(row.id)}
-
-        async def render(ref: Ref) -> SessionSuccess:
-            return SessionSuccess(session=await Renderer(info).session(ref))
-
-        return await run(info, name, i.payload(input), input.idempotency_key, action, render)
+        return await _session_result(
+            info,
+            name,
+            input,
+            lambda uow, caller: service(uow, caller, parse_uuid(input.session_id, "session")),
+        )
 
     return resolver
 
@@ -233,16 +247,11 @@ class Mutation(WebhookMutations):
     async def create_session(
         self, info: Info[Context, None], input: i.CreateSessionInput
     ) -> CreateSessionResult:
-        async def action(uow: UnitOfWork, caller: User) -> Ref:
-            row = await sessions.create_session(uow, caller, input.name)
-            info.context.loaders.prime_session(row)
-            return {"session": str(row.id)}
-
-        async def render(ref: Ref) -> SessionSuccess:
-            return SessionSuccess(session=await Renderer(info).session(ref))
-
-        return await run(
-            info, "createSession", i.payload(input), input.idempotency_key, action, render
+        return await _session_result(
+            info,
+            "createSession",
+            input,
+            lambda uow, caller: sessions.create_session(uow, caller, input.name),
         )
 
     @strawberry.mutation(description="Enter an OPEN (not started) session again.")
@@ -408,18 +417,13 @@ class Mutation(WebhookMutations):
     async def complete_session(
         self, info: Info[Context, None], input: i.CompleteSessionInput
     ) -> CompleteSessionResult:
-        async def action(uow: UnitOfWork, caller: User) -> Ref:
-            row = await sessions.complete_session(
+        return await _session_result(
+            info,
+            "completeSession",
+            input,
+            lambda uow, caller: sessions.complete_session(
                 uow, caller, parse_uuid(input.session_id, "session"), bool(input.force)
-            )
-            info.context.loaders.prime_session(row)
-            return {"session": str(row.id)}
-
-        async def render(ref: Ref) -> SessionSuccess:
-            return SessionSuccess(session=await Renderer(info).session(ref))
-
-        return await run(
-            info, "completeSession", i.payload(input), input.idempotency_key, action, render
+            ),
         )
 
     @strawberry.mutation(description="COMPLETED -> ARCHIVED.")
