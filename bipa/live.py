@@ -155,6 +155,9 @@ class LiveHub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._channel_tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        self._outgoing: dict[uuid.UUID, int] = {}
+        self._outgoing_ready = asyncio.Event()
         self.reconnects = 0
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -164,10 +167,13 @@ class LiveHub:
         except Exception as exc:  # the supervisor keeps trying; the audit log covers the gap
             log.warning("pub/sub backend unavailable at start", extra={"error": type(exc).__name__})
         self._supervisor = asyncio.create_task(self._supervise())
+        self._publisher = asyncio.create_task(self._publish_loop())
 
     async def stop(self) -> None:
         if self._supervisor is not None:
             self._supervisor.cancel()
+        if self._publisher is not None:
+            self._publisher.cancel()
         for task in [*self._channel_tasks.values(), *self._tasks]:
             task.cancel()
         await self._disconnect()
@@ -378,17 +384,38 @@ class LiveHub:
 
     # --- publishing (EventPublisher) -------------------------------------------------------------
     async def publish(self, events: list[CommittedEvent]) -> None:
-        broadcast = self._broadcast
-        if broadcast is None:
-            raise ConnectionError("pub/sub backend is reconnecting")
-        latest: dict[uuid.UUID, int] = {}
+        """Called after each commit; returns at once.
+
+        Signals are coalesced per session (the newest sequence wins) and sent by one
+        background task, so a burst of commits costs a few NOTIFYs, not two per commit, and
+        no request waits on the backend. Feeds of this process are told directly.
+        """
         for event in events:
-            latest[event.session_id] = max(latest.get(event.session_id, 0), event.sequence)
-        async with self._lock:
-            for session_id, sequence in latest.items():
-                message = json.dumps({"s": str(session_id), "q": sequence})
-                await broadcast.publish(session_channel(session_id), message)
-                await broadcast.publish(GLOBAL_CHANNEL, message)
+            sid = event.session_id
+            self._outgoing[sid] = max(self._outgoing.get(sid, 0), event.sequence)
+            feed = self.feeds.get(sid)
+            if feed is not None:
+                feed.signal(event.sequence)
+            for listener in list(self.discoverers):
+                self.spawn(listener.discovered(sid, event.sequence))
+        self._outgoing_ready.set()
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self._outgoing_ready.wait()
+            self._outgoing_ready.clear()
+            batch, self._outgoing = self._outgoing, {}
+            broadcast = self._broadcast
+            if broadcast is None or not batch:
+                continue  # reconnecting: other instances catch up through their poll
+            try:
+                async with self._lock:
+                    for session_id, sequence in batch.items():
+                        message = json.dumps({"s": str(session_id), "q": sequence})
+                        await broadcast.publish(session_channel(session_id), message)
+                        await broadcast.publish(GLOBAL_CHANNEL, message)
+            except Exception as exc:  # at-most-once: the audit log and the poll cover it
+                log.warning("publishing signals failed", extra={"error": type(exc).__name__})
 
 
 def _live(entry: AuditEntry, progress: dict[str, int]) -> LiveEvent:
