@@ -7,13 +7,18 @@ subscriber never sees what was rolled back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+import weakref
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
+from db.base import utcnow
 from db.models import AuditEntry, DeliverySession, Webhook
 from db.repositories.audit import AuditRepository
 from db.repositories.idempotency import IdempotencyRepository
@@ -25,6 +30,10 @@ from domain.events import CommittedEvent, EventPublisher, NullPublisher
 from domain.outbox import write_outbox
 
 log = logging.getLogger("bipa.uow")
+
+# One waiting line per session inside this process, in front of the row lock: waiters park
+# here instead of each holding a database connection in PostgreSQL's lock queue.
+_session_locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
 class UnitOfWork:
@@ -42,6 +51,8 @@ class UnitOfWork:
         self._entries: list[AuditEntry] = []
         self._owners: dict[uuid.UUID, uuid.UUID] = {}
         self._hooks: dict[uuid.UUID, list[Webhook]] = {}
+        self._held: dict[uuid.UUID, asyncio.Lock] = {}
+        self._last_sequence: dict[uuid.UUID, int] = {}
         self._session: AsyncSession | None = None
 
     @property
@@ -77,14 +88,31 @@ class UnitOfWork:
             self._events.clear()
             self._entries.clear()
         finally:
-            await session.close()
-            self._session = None
+            try:
+                await session.close()
+            finally:
+                self._session = None
+                for lock in self._held.values():
+                    lock.release()
+                self._held.clear()
 
     async def lock_session(self, session_id: uuid.UUID) -> DeliverySession | None:
         """SELECT ... FOR UPDATE of a session, after reading (unlocked) who subscribes to it."""
         if session_id not in self._hooks:
             self._hooks[session_id] = await self.webhooks.subscribed_for_session(session_id)
-        return await self.sessions.lock(session_id)
+        if session_id not in self._held:
+            lock = _session_locks.get(session_id)
+            if lock is None:
+                lock = _session_locks[session_id] = asyncio.Lock()
+            await lock.acquire()
+            self._held[session_id] = lock
+        row = await self.sessions.lock(session_id)
+        # The row was re-read from the database, which does not yet hold the sequence numbers
+        # this unit of work has already handed out (they are written at commit).
+        recorded = self._last_sequence.get(session_id)
+        if row is not None and recorded is not None and recorded > row.last_sequence:
+            set_committed_value(row, "last_sequence", recorded)
+        return row
 
     async def flush(self) -> None:
         await self.session.flush()
@@ -96,16 +124,22 @@ class UnitOfWork:
         actor_id: uuid.UUID | None,
         details: dict[str, Any],
     ) -> AuditEntry:
-        """Append the next audit entry of a session whose row the caller holds locked."""
-        delivery_session.last_sequence += 1
+        """Append the next audit entry of a session whose row the caller holds locked.
+
+        The entry and the new `last_sequence` are written together by one statement at
+        commit (see `_write_audit`), so the ORM does not also UPDATE the session row for it.
+        """
+        sequence = delivery_session.last_sequence + 1
+        set_committed_value(delivery_session, "last_sequence", sequence)
+        self._last_sequence[delivery_session.id] = sequence
         entry = AuditEntry(
             session_id=delivery_session.id,
-            sequence=delivery_session.last_sequence,
+            sequence=sequence,
             action=action,
             actor_id=actor_id,
             details=details,
+            created_at=utcnow(),
         )
-        self.session.add(entry)
         self._entries.append(entry)
         self._owners[delivery_session.id] = delivery_session.owner_id
         self._events.append(
@@ -113,16 +147,48 @@ class UnitOfWork:
         )
         return entry
 
+    async def _write_audit(self) -> None:
+        """Per session, one round trip: the audit rows and the session's last_sequence.
+
+        Runs after the ORM flush, inside the session row lock the services took.
+        """
+        by_session: dict[uuid.UUID, list[AuditEntry]] = {}
+        for entry in self._entries:
+            by_session.setdefault(entry.session_id, []).append(entry)
+        for session_id, entries in by_session.items():
+            bump = (
+                update(DeliverySession)
+                .where(DeliverySession.id == session_id)
+                .values(last_sequence=entries[-1].sequence, updated_at=utcnow())
+                .cte("bump")
+            )
+            rows = [
+                {
+                    "session_id": e.session_id,
+                    "sequence": e.sequence,
+                    "action": e.action,
+                    "actor_id": e.actor_id,
+                    "details": e.details,
+                    "created_at": e.created_at,
+                }
+                for e in entries
+            ]
+            await self.session.execute(insert(AuditEntry).values(rows).add_cte(bump))
+
     async def commit(self) -> None:
         if self._entries:
-            # The outbox: webhook deliveries commit (or vanish) with the change they report.
+            # Package and deliverer rows first: the database refuses changes to the children
+            # of a session once it is COMPLETED, and the audit write touches the session row.
             await self.session.flush()
+            await self._write_audit()
+            # The outbox: webhook deliveries commit (or vanish) with the change they report.
             prefetched = None
             if set(self._owners) <= set(self._hooks):
                 prefetched = [h for sid in self._owners for h in self._hooks[sid]]
                 prefetched = list({h.id: h for h in prefetched}.values())
             await write_outbox(self.webhooks, self._entries, self._owners, prefetched)
             self._entries = []
+            self._last_sequence.clear()
         await self.session.commit()
         events, self._events = self._events, []
         if events:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 
@@ -67,14 +68,20 @@ def test_me_and_json_logs_without_tokens(live_server: LiveServer, database_url: 
     me = r.json()["data"]["me"]
     assert me["id"] == user["id"] and me["role"] == "ADMIN"
     assert me["createdAt"].endswith("+00:00")
-    log = live_server.log_text()
+    # The request line is written after the response is sent: give the server a moment.
+    mine: list[dict] = []
+    deadline = time.monotonic() + 10
+    while not mine and time.monotonic() < deadline:
+        log = live_server.log_text()
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        mine = [
+            entry
+            for entry in lines
+            if entry.get("request_id") == "smoke-req-1" and entry["msg"] == "request"
+        ]
+        if not mine:
+            time.sleep(0.1)
     assert user["token"] not in log
-    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    mine = [
-        entry
-        for entry in lines
-        if entry.get("request_id") == "smoke-req-1" and entry["msg"] == "request"
-    ]
     assert mine, "no request log line"
     assert mine[0]["operation"] == "Who"
     assert mine[0]["caller_id"] == user["id"]
