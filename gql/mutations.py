@@ -236,7 +236,7 @@ class Mutation(WebhookMutations):
         try:
             async with info.context.services.uow() as uow:
                 created = await user_service.create_user(
-                    uow, caller, input.name, enums.Role(input.role.value), input.telegram_id
+                    uow, caller, input.name, input.role, input.telegram_id
                 )
                 await uow.commit()
         except DomainError as exc:
@@ -396,7 +396,7 @@ class Mutation(WebhookMutations):
                 uow,
                 caller,
                 parse_uuid(input.package_id, "package"),
-                enums.DeliveryStatus(input.status.value),
+                input.status,
                 input.reason,
             )
             info.context.loaders.prime_session(session)

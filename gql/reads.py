@@ -7,7 +7,6 @@ import uuid
 import strawberry
 from strawberry.types import Info
 
-from db import enums
 from domain.errors import ValidationFailed
 from gql import pagination
 from gql.context import Context
@@ -79,7 +78,7 @@ async def list_sessions(
         rows, total = await uow.sessions.list_visible(
             caller.id,
             caller.role,
-            status=enums.SessionStatus(status.value) if status else None,
+            status=status,
             owner_id=owner,
             first=size,
             after=cursor,
@@ -124,7 +123,7 @@ async def package_connection(
             session_id,
             first=size,
             after=cursor,
-            status=enums.DeliveryStatus(status.value) if status else None,
+            status=status,
             deliverer_id=did,
         )
     more = len(rows) > size

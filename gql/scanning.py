@@ -69,7 +69,7 @@ async def scan_barcode(info: Info[Context, None], input: i.ScanBarcodeInput) -> 
     caller = await info.context.caller()
     services = info.context.services
     pool = services.scanner
-    intent = scanning.ScanIntent(input.intent.value if input.intent else "IDENTIFY")
+    intent = input.intent or scanning.ScanIntent.IDENTIFY
     try:
         if pool is None:
             raise scanning.Overloaded()

@@ -12,7 +12,6 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from db import enums
 from domain.events import LiveEvent, LiveEvents, SlowSubscriber
 from gql.context import Context
 from gql.types import Role, SessionProgress, UserType, progress_from_counts
@@ -48,7 +47,7 @@ def _event_type(e: LiveEvent) -> SessionEvent:
         actor = UserType(
             id=strawberry.ID(str(e.actor_id)),
             name=e.actor_name,
-            role=Role(enums.Role(e.actor_role).value),
+            role=Role(e.actor_role),
             telegram_id=e.actor_telegram_id,
             created_at=e.actor_created_at,
         )

@@ -26,6 +26,7 @@ from db.models import (
     SessionPackage,
     User,
 )
+from domain import scanning
 from gql import pagination
 from gql.context import Context
 
@@ -34,28 +35,13 @@ def _id(value: uuid.UUID) -> strawberry.ID:
     return strawberry.ID(str(value))
 
 
-@strawberry.enum
-class Role(enum.Enum):
-    ADMIN = "ADMIN"
-    MANAGER = "MANAGER"
-    DELIVERER = "DELIVERER"
-
-
-@strawberry.enum
-class SessionStatus(enum.Enum):
-    OPEN = "OPEN"
-    ACTIVE = "ACTIVE"
-    PAUSED = "PAUSED"
-    COMPLETED = "COMPLETED"
-    ARCHIVED = "ARCHIVED"
-
-
-@strawberry.enum
-class DeliveryStatus(enum.Enum):
-    PENDING = "PENDING"
-    PICKED_UP = "PICKED_UP"
-    DELIVERED = "DELIVERED"
-    FAILED = "FAILED"
+# The domain's enums are the GraphQL enums: one definition, no value mapping to keep in step.
+strawberry.enum(enums.Role, name="Role")  # registers the class itself
+Role = enums.Role
+strawberry.enum(enums.SessionStatus, name="SessionStatus")  # registers the class itself
+SessionStatus = enums.SessionStatus
+strawberry.enum(enums.DeliveryStatus, name="DeliveryStatus")  # registers the class itself
+DeliveryStatus = enums.DeliveryStatus
 
 
 @strawberry.enum
@@ -67,12 +53,8 @@ class ScanMethod(enum.Enum):
     MANIFEST_MATCH = "MANIFEST_MATCH"
 
 
-@strawberry.enum
-class ScanIntent(enum.Enum):
-    IDENTIFY = "IDENTIFY"
-    ADD = "ADD"
-    PICK_UP = "PICK_UP"
-    DELIVER = "DELIVER"
+strawberry.enum(scanning.ScanIntent, name="ScanIntent")  # registers the class itself
+ScanIntent = scanning.ScanIntent
 
 
 @strawberry.type(name="User")
@@ -88,7 +70,7 @@ def user_type(user: User) -> UserType:
     return UserType(
         id=_id(user.id),
         name=user.name,
-        role=Role(enums.Role(user.role).value),
+        role=user.role,
         telegram_id=user.telegram_id,
         created_at=user.created_at,
     )
@@ -342,7 +324,7 @@ class DeliverySessionType:
 
     @strawberry.field
     def status(self) -> SessionStatus:
-        return SessionStatus(self.row.status.value)
+        return self.row.status
 
     @strawberry.field
     async def owner(self, info: Info[Context, None]) -> UserType:
@@ -442,7 +424,7 @@ class PackageType:
             id=_id(row.id),
             barcode=row.barcode,
             symbology=row.symbology,
-            status=DeliveryStatus(row.status.value),
+            status=row.status,
             recipient_name=row.recipient_name,
             failure_reason=row.failure_reason,
             created_at=row.created_at,

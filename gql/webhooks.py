@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -27,12 +26,10 @@ from gql.reads import bad_input
 from gql.runner import parse_uuid, run
 from gql.types import PageInfo
 
-
-@strawberry.enum
-class WebhookDeliveryStatus(enum.Enum):
-    PENDING = "PENDING"
-    DELIVERED = "DELIVERED"
-    FAILED = "FAILED"
+strawberry.enum(
+    enums.WebhookDeliveryStatus, name="WebhookDeliveryStatus"
+)  # registers the class itself
+WebhookDeliveryStatus = enums.WebhookDeliveryStatus
 
 
 @strawberry.type
@@ -57,7 +54,7 @@ class WebhookDelivery:
 
     @strawberry.field
     def status(self) -> WebhookDeliveryStatus:
-        return WebhookDeliveryStatus(self.row.status.value)
+        return self.row.status
 
     @strawberry.field
     def attempts(self) -> int:
@@ -145,7 +142,7 @@ class Webhook:
         async with info.context.services.uow() as uow:
             rows, total = await uow.webhooks.deliveries(
                 self.row.id,
-                status=enums.WebhookDeliveryStatus(status.value) if status else None,
+                status=status,
                 first=size,
                 after=cursor,
             )
