@@ -90,7 +90,9 @@ class HubListener:
 
     async def _in_order(self, batch: list[LiveEvent]) -> list[LiveEvent]:
         out: list[LiveEvent] = []
-        for event in sorted(batch, key=lambda e: (str(e.session_id), e.sequence)):
+        if len(batch) > 1:
+            batch.sort(key=_order)
+        for event in batch:
             last = self.last[event.session_id]
             if event.sequence <= last:
                 continue  # a duplicate (replay overlapping live, or a re-read)
@@ -416,6 +418,10 @@ class LiveHub:
                         await broadcast.publish(GLOBAL_CHANNEL, message)
             except Exception as exc:  # at-most-once: the audit log and the poll cover it
                 log.warning("publishing signals failed", extra={"error": type(exc).__name__})
+
+
+def _order(event: LiveEvent) -> tuple[uuid.UUID, int]:
+    return event.session_id, event.sequence
 
 
 def _live(entry: AuditEntry, progress: dict[str, int]) -> LiveEvent:

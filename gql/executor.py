@@ -18,8 +18,11 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+from graphql import OperationType
 from graphql.pyutils import is_awaitable as default_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gql.direct import executor_var
 
 _SHARED_RESULTS = 512
 _results: OrderedDict[tuple[int, str, int], tuple[Any, Any]] = OrderedDict()
@@ -40,6 +43,13 @@ class BipaExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executor._relevant_sub_fields = {}
         executor._per_event = True  # type: ignore[attr-defined]
         return executor
+
+    def build_resolve_info(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._per_event and self.operation.operation is OperationType.SUBSCRIPTION:
+            # The subscription's own resolver runs next, in this task: it finds its executor
+            # here to encode events for direct sends (gql/direct.py).
+            executor_var.set(self)
+        return super().build_resolve_info(*args, **kwargs)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         if not self._per_event:

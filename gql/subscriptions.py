@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from domain.events import LiveEvent, LiveEvents, SlowSubscriber
 from gql.context import Context
+from gql.direct import DirectStream
 from gql.types import Role, SessionProgress, UserType, progress_from_counts
 
 
@@ -97,6 +98,7 @@ class Subscription:
         sid = await _visible_session(info, session_id)
         if after_sequence is not None and after_sequence < 0:
             raise GraphQLError("afterSequence must be >= 0", extensions={"code": "BAD_USER_INPUT"})
+        direct = DirectStream.current()
         async with _live(info).listener() as listener:
             await listener.follow(sid, after_sequence)
             while True:
@@ -105,7 +107,9 @@ class Subscription:
                 except SlowSubscriber as exc:
                     raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
                 for event in batch:
-                    yield event_type(event)
+                    payload = event_type(event)
+                    if direct is None or not await direct.send(event, payload):
+                        yield payload
 
     @strawberry.subscription(description="The current progress at once, then after every change.")
     async def session_progress(
@@ -113,6 +117,7 @@ class Subscription:
     ) -> AsyncGenerator[SessionProgress, None]:
         sid = await _visible_session(info, session_id)
         live = _live(info)
+        direct = DirectStream.current()
         async with live.listener() as listener:
             await listener.follow(sid, None)
             current = progress_from_counts(await live.progress(sid))
@@ -125,7 +130,9 @@ class Subscription:
                 latest = progress_from_counts(batch[-1].progress)
                 if latest != current:
                     current = latest
-                    yield current
+                    # The text is shared per event: the progress is the event's own.
+                    if direct is None or not await direct.send(batch[-1], current):
+                        yield current
 
     @strawberry.subscription(description="The events of every session the caller may see.")
     async def my_session_events(
@@ -143,6 +150,7 @@ class Subscription:
                     )
             return visible[session_id]
 
+        direct = DirectStream.current()
         async with _live(info).listener(discover) as listener:
             while True:
                 try:
@@ -150,4 +158,6 @@ class Subscription:
                 except SlowSubscriber as exc:
                     raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
                 for event in batch:
-                    yield event_type(event)
+                    payload = event_type(event)
+                    if direct is None or not await direct.send(event, payload):
+                        yield payload

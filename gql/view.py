@@ -9,13 +9,28 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 
 from domain import users as user_service
 from domain.errors import Unauthenticated
 from gql.context import Context, Services, bearer
+from gql.direct import DirectTarget, target_var
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # The operation's task runs the subscription resolver, which writes its events to
+        # this socket directly (gql/direct.py).
+        target_var.set(DirectTarget(self, operation, self.websocket.ws))  # type: ignore[attr-defined]
+        await super().run_operation(operation)
 
 
 class BipaGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     def __init__(self, schema: Any, services: Services, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.services = services

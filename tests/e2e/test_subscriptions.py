@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 
@@ -161,3 +162,63 @@ async def test_visibility(live_server: LiveServer, make_user) -> None:  # type: 
         )
         got = await ws.take(mine, 1)
         assert got[0]["sessionId"] == own_sid
+
+
+async def test_events_are_encoded_once_and_written_directly(
+    live_server: LiveServer,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    """Subscribers of the same document and variables get the very same payload bytes; a
+    completed operation gets nothing more; other documents still get their own selection."""
+    manager = await make_user("MANAGER")
+    sid = (await _post(live_server, manager.token, q.CREATE_SESSION, name="Direto"))[
+        "createSession"
+    ]["session"]["id"]
+    narrow = "subscription($sid: ID!) { sessionEvents(sessionId: $sid) { sequence } }"
+    async with (
+        WsClient(live_server.ws_url, manager.token) as a,
+        WsClient(live_server.ws_url, manager.token) as b,
+    ):
+        assert await a.acked() and await b.acked()
+        a_events = await a.subscribe(EVENTS, sid=sid, after=None)
+        b_stop = await b.subscribe(EVENTS, sid=sid, after=None)
+        b_events = await b.subscribe(EVENTS, sid=sid, after=None)
+        b_narrow = await b.subscribe(narrow, sid=sid)
+        b_progress = await b.subscribe(PROGRESS, sid=sid)
+        assert (await b.take(b_progress, 1))[0]["total"] == 0
+        await asyncio.sleep(0.5)  # all four are live
+        await _post(
+            live_server, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "D1"}]
+        )
+        assert [e["sequence"] for e in await a.take(a_events, 1)] == [2]
+        assert [e["sequence"] for e in await b.take(b_events, 1)] == [2]
+        assert [e["sequence"] for e in await b.take(b_stop, 1)] == [2]
+        assert await b.take(b_narrow, 1) == [{"sequence": 2}]
+        assert (await b.take(b_progress, 1))[0]["total"] == 1
+
+        def payload_text(client: WsClient, sub_id: str, sequence: int) -> str:
+            marker = f'"id":"{sub_id}","payload":'
+            found = [
+                r
+                for r in client.raw
+                if marker in r
+                and json.loads(r)["payload"]["data"]["sessionEvents"]["sequence"] == sequence
+            ]
+            assert len(found) == 1, (marker, client.raw)
+            return found[0].split(marker, 1)[1]
+
+        # The same bytes after each operation's own id: encoded once, not per subscriber.
+        assert payload_text(a, a_events, 2) == payload_text(b, b_events, 2)
+        assert payload_text(b, b_stop, 2) == payload_text(b, b_events, 2)
+
+        await b.stop(b_stop)
+        await asyncio.sleep(0.3)
+        await _post(
+            live_server, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "D2"}]
+        )
+        assert [e["sequence"] for e in await b.take(b_events, 1)] == [3]
+        assert [e["sequence"] for e in await a.take(a_events, 1)] == [3]
+        assert await b.take(b_narrow, 1) == [{"sequence": 3}]
+        await asyncio.sleep(0.3)
+        assert b.queues[b_stop].empty()  # nothing after `complete`
+        assert not any(json.loads(r).get("id") == b_stop and '"sequence":3' in r for r in b.raw)

@@ -22,6 +22,7 @@ class WsClient:
         self.queues: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self.closed: asyncio.Future[tuple[int, str]] | None = None
+        self.raw: list[str] = []  # every text frame received, as sent
 
     async def __aenter__(self) -> WsClient:
         headers = {"Origin": self.origin} if self.origin else None
@@ -46,6 +47,7 @@ class WsClient:
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
+                self.raw.append(raw)
                 msg = json.loads(raw)
                 kind = msg.get("type")
                 if kind == "ping":
