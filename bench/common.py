@@ -397,7 +397,39 @@ def _serve_main(url: str, port: int) -> None:
     configure_server_logs("INFO")
     app, counter = build_app(url)
     server = uvicorn.Server(uvicorn_config(RequestScope(app, counter), port))
-    server.run()
+    out = os.environ.get("BENCH_PROFILE_OUT")
+    if not out:
+        server.run()
+        return
+    # Whole-run CPU profile (warm-up included) for finding where a request's time goes.
+    import signal
+
+    from pyinstrument import Profiler
+
+    def _terminated(signum: int, frame: object) -> None:
+        raise SystemExit(0)  # uvicorn re-raises SIGTERM after shutdown; keep the finally below
+
+    signal.signal(signal.SIGTERM, _terminated)
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    try:
+        server.run()
+    finally:
+        profiler.stop()
+        profiler.last_session.save(out + ".pyisession")
+        Path(out).write_text(
+            profiler.output_text(unicode=True, color=False, flat=True, time="percent_of_total")[
+                :15000
+            ]
+            + "\n\n"
+            + profiler.output_text(
+                unicode=True,
+                color=False,
+                show_all=True,
+                time="percent_of_total",
+                processor_options={"filter_threshold": 0.01},
+            )
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
 from domain.scanning import ScanPool
 from domain.webhooks import WebhookConfig
-from gql.context import Services
+from gql.context import Services, TokenCache
 from gql.schema import build_schema
 from gql.view import BipaGraphQL
 
@@ -72,6 +72,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         live=hub,
         production=settings.production,
         currency=settings.currency,
+        tokens=TokenCache(settings.auth_cache_s),
     )
     schema = build_schema(
         production=settings.production,

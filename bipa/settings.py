@@ -102,6 +102,7 @@ class Settings:
     max_tokens: int = 5_000
     allowed_origins: tuple[str, ...] = ()
     max_subscriptions_per_connection: int = 20
+    auth_cache_s: float = 5.0
     scan_workers: int = 2
     scan_queue: int = 16
     scan_budget_s: float = 1.5
@@ -156,6 +157,7 @@ class Settings:
             max_tokens=_int(e, "BIPA_MAX_TOKENS", 5_000, 100, 1_000_000),
             allowed_origins=origins,
             max_subscriptions_per_connection=_int(e, "BIPA_MAX_SUBSCRIPTIONS", 20, 1, 1_000),
+            auth_cache_s=_float(e, "BIPA_AUTH_CACHE", 5.0, 0.0, 300.0),
             scan_workers=_int(e, "BIPA_SCAN_WORKERS", 2, 1, 64),
             scan_queue=_int(e, "BIPA_SCAN_QUEUE", 16, 1, 10_000),
             scan_budget_s=_float(e, "BIPA_SCAN_BUDGET", 1.5, 0.1, 60.0),

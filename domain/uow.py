@@ -14,7 +14,6 @@ import weakref
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -155,25 +154,9 @@ class UnitOfWork:
         by_session: dict[uuid.UUID, list[AuditEntry]] = {}
         for entry in self._entries:
             by_session.setdefault(entry.session_id, []).append(entry)
+        now = utcnow()
         for session_id, entries in by_session.items():
-            bump = (
-                update(DeliverySession)
-                .where(DeliverySession.id == session_id)
-                .values(last_sequence=entries[-1].sequence, updated_at=utcnow())
-                .cte("bump")
-            )
-            rows = [
-                {
-                    "session_id": e.session_id,
-                    "sequence": e.sequence,
-                    "action": e.action,
-                    "actor_id": e.actor_id,
-                    "details": e.details,
-                    "created_at": e.created_at,
-                }
-                for e in entries
-            ]
-            await self.session.execute(insert(AuditEntry).values(rows).add_cte(bump))
+            await self.audit.append(session_id, entries, now)
 
     async def commit(self) -> None:
         if self._entries:

@@ -7,12 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from db.enums import DeliveryStatus
 from db.models import SessionAddress, SessionDeliverer, SessionPackage
+
+# Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
+# cache-key walk (tens of microseconds per statement).
+_EXISTING_BARCODES = select(SessionPackage.barcode).where(
+    SessionPackage.session_id == bindparam("session_id"),
+    SessionPackage.barcode.in_(bindparam("barcodes", expanding=True)),
+)
 
 
 class PackageRepository:
@@ -51,10 +58,8 @@ class PackageRepository:
     async def existing_barcodes(self, session_id: uuid.UUID, barcodes: Sequence[str]) -> set[str]:
         if not barcodes:
             return set()
-        stmt = select(SessionPackage.barcode).where(
-            SessionPackage.session_id == session_id, SessionPackage.barcode.in_(barcodes)
-        )
-        return set(await self.session.scalars(stmt))
+        params = {"session_id": session_id, "barcodes": list(barcodes)}
+        return set(await self.session.scalars(_EXISTING_BARCODES, params))
 
     async def barcodes(self, session_id: uuid.UUID) -> list[str]:
         stmt = select(SessionPackage.barcode).where(SessionPackage.session_id == session_id)

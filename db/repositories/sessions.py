@@ -6,12 +6,32 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from db.enums import Role, SessionStatus
 from db.models import DeliverySession, SessionDeliverer
+
+# Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
+# cache-key walk (tens of microseconds per statement).
+_LOCK = (
+    select(DeliverySession)
+    .where(DeliverySession.id == bindparam("session_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def visible_to(user_id: uuid.UUID, role: Role) -> ColumnElement[bool]:
@@ -54,13 +74,7 @@ class SessionRepository:
 
     async def lock(self, session_id: uuid.UUID) -> DeliverySession | None:
         """SELECT ... FOR UPDATE: serializes every change under one session (and its audit)."""
-        stmt = (
-            select(DeliverySession)
-            .where(DeliverySession.id == session_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.scalars(stmt)).one_or_none()
+        return (await self.session.scalars(_LOCK, {"session_id": session_id})).one_or_none()
 
     async def get_visible(
         self, session_id: uuid.UUID, user_id: uuid.UUID, role: Role

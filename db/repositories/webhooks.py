@@ -6,12 +6,30 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from db.enums import Role, WebhookDeliveryStatus
 from db.models import DeliverySession, User, Webhook, WebhookDelivery
+
+# Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
+# cache-key walk (tens of microseconds per statement).
+_SUBSCRIBED_FOR_SESSION = (
+    select(Webhook)
+    .join(User, User.id == Webhook.owner_id)
+    .options(contains_eager(Webhook.owner))
+    .where(
+        Webhook.active,
+        or_(
+            Webhook.owner_id
+            == select(DeliverySession.owner_id)
+            .where(DeliverySession.id == bindparam("session_id"))
+            .scalar_subquery(),
+            User.role == Role.ADMIN,
+        ),
+    )
+)
 
 
 class WebhookRepository:
@@ -51,17 +69,7 @@ class WebhookRepository:
 
     async def subscribed_for_session(self, session_id: uuid.UUID) -> list[Webhook]:
         """The same as `subscribed`, for the owner of one session, without loading it first."""
-        owner = select(DeliverySession.owner_id).where(DeliverySession.id == session_id)
-        stmt = (
-            select(Webhook)
-            .join(User, User.id == Webhook.owner_id)
-            .options(contains_eager(Webhook.owner))
-            .where(
-                Webhook.active,
-                or_(Webhook.owner_id == owner.scalar_subquery(), User.role == Role.ADMIN),
-            )
-        )
-        return list(await self.session.scalars(stmt))
+        return list(await self.session.scalars(_SUBSCRIBED_FOR_SESSION, {"session_id": session_id}))
 
     async def get_delivery(self, delivery_id: uuid.UUID) -> WebhookDelivery | None:
         return await self.session.get(WebhookDelivery, delivery_id)
