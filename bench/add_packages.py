@@ -2,15 +2,18 @@
 
     .venv/bin/python bench/add_packages.py [--database-url URL] [--clients 50] [--calls 1000]
 
-A throw-away database gets a MANAGER and two OPEN sessions (one per side, so both sides
-insert into a session of the same size), created through the domain services.
+A throw-away database gets a MANAGER and three OPEN sessions (one per run, so every run
+inserts into a session of the same size), created through the domain services.
 
 * bipa: the real app (bipa.app.create_app) served by ONE uvicorn process (a separate process,
   `python bench/common.py serve`, with the options of `bipa serve`: uvloop and httptools when
   installed, JSON request logs at INFO), over real HTTP on a free loopback port. 50 clients,
   each an httpx.AsyncClient with its own keep-alive connection, each call the mutation below
   with one new unique barcode (PKG-<n>) into the same session: every call takes the session's
-  row lock, so calls serialize on it, as real scans of one session do.
+  row lock, so calls serialize on it, as real scans of one session do. The server runs as
+  configured by default: calls that arrive while a transaction of their session runs share
+  the next one (group commit, gql/batching.py); a second run with BIPA_GROUP_COMMIT=false
+  (one transaction per call) is printed for comparison, not judged.
 * baseline: raw asyncpg doing the same work per call at the same concurrency (a pool of 50
   connections): in one transaction, SELECT ... FOR UPDATE of the session row, check the
   barcode is not there yet, INSERT the package, UPDATE last_sequence, INSERT the audit row.
@@ -165,6 +168,38 @@ async def count_rows(dsn: str, session_id: uuid.UUID) -> tuple[int, int, int]:
     return int(packages), int(audit), int(last)
 
 
+async def _bipa_side(
+    db: common.Database,
+    seeded: common.Seeded,
+    session_id: uuid.UUID,
+    clients_n: int,
+    calls: int,
+    env: dict[str, str],
+) -> tuple[float, list[float], dict[str, int], dict[str, int]]:
+    server = await common.ServerProcess(db.url, env).start()
+    try:
+        http_clients = [
+            httpx.AsyncClient(
+                base_url=server.base_url,
+                headers={"Authorization": f"Bearer {seeded.manager_token}"},
+                timeout=120,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            )
+            for _ in range(clients_n)
+        ]
+        try:
+            call = bipa_call(http_clients, session_id, "PKG-")
+            await drive(clients_n, WARMUP_CALLS, lambda w, n: call(w, n + 10_000_000))
+            before = await server.stats()
+            elapsed, latencies = await drive(clients_n, calls, call)
+            after = await server.stats()
+        finally:
+            await asyncio.gather(*(c.aclose() for c in http_clients))
+    finally:
+        server.stop()
+    return elapsed, latencies, before, after
+
+
 async def main(args: argparse.Namespace) -> None:
     clients_n, calls = args.clients, args.calls
     print(
@@ -176,43 +211,33 @@ async def main(args: argparse.Namespace) -> None:
         "uvloop/httptools when installed), the real app over real HTTP on 127.0.0.1"
     )
     async with common.throwaway_database(args.database_url, "bipa_bench_add") as db:
-        seeded = await common.seed_manager_and_sessions(db.url, sessions=2)
-        base_session, bipa_session = seeded.session_ids
-        server = await common.ServerProcess(db.url).start()
+        seeded = await common.seed_manager_and_sessions(db.url, sessions=3)
+        base_session, bipa_session, single_session = seeded.session_ids
+        # Baseline first; its pool is closed before the server gets the load.
+        pool = await asyncpg.create_pool(db.dsn, min_size=clients_n, max_size=clients_n)
         try:
-            # Baseline first; its pool is closed before the server gets the load.
-            pool = await asyncpg.create_pool(db.dsn, min_size=clients_n, max_size=clients_n)
-            try:
-                call = baseline_call(pool, base_session, seeded.manager_id, "BASE-")
-                await drive(clients_n, WARMUP_CALLS, lambda w, n: call(w, n + 10_000_000))
-                base_elapsed, base_lat = await drive(clients_n, calls, call)
-            finally:
-                await pool.close()
-            log(f"baseline: {calls} calls in {base_elapsed:.2f} s")
-
-            http_clients = [
-                httpx.AsyncClient(
-                    base_url=server.base_url,
-                    headers={"Authorization": f"Bearer {seeded.manager_token}"},
-                    timeout=120,
-                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                )
-                for _ in range(clients_n)
-            ]
-            try:
-                call = bipa_call(http_clients, bipa_session, "PKG-")
-                await drive(clients_n, WARMUP_CALLS, lambda w, n: call(w, n + 10_000_000))
-                before = await server.stats()
-                bipa_elapsed, bipa_lat = await drive(clients_n, calls, call)
-                after = await server.stats()
-            finally:
-                await asyncio.gather(*(c.aclose() for c in http_clients))
-            log(f"bipa: {calls} calls in {bipa_elapsed:.2f} s")
+            call = baseline_call(pool, base_session, seeded.manager_id, "BASE-")
+            await drive(clients_n, WARMUP_CALLS, lambda w, n: call(w, n + 10_000_000))
+            base_elapsed, base_lat = await drive(clients_n, calls, call)
         finally:
-            server.stop()
+            await pool.close()
+        log(f"baseline: {calls} calls in {base_elapsed:.2f} s")
+        bipa_elapsed, bipa_lat, before, after = await _bipa_side(
+            db, seeded, bipa_session, clients_n, calls, {}
+        )
+        log(f"bipa: {calls} calls in {bipa_elapsed:.2f} s")
+        # The same server with group commit off: one transaction per call, like the baseline.
+        single_elapsed, single_lat, s_before, s_after = await _bipa_side(
+            db, seeded, single_session, clients_n, calls, {"BIPA_GROUP_COMMIT": "false"}
+        )
+        log(f"bipa without group commit: {calls} calls in {single_elapsed:.2f} s")
 
         expected = WARMUP_CALLS + calls
-        for name, sid in (("baseline", base_session), ("bipa", bipa_session)):
+        for name, sid in (
+            ("baseline", base_session),
+            ("bipa", bipa_session),
+            ("bipa without group commit", single_session),
+        ):
             packages, audit, last = await count_rows(db.dsn, sid)
             # +1 audit entry: session.created
             if packages != expected or audit != expected + 1 or last != expected + 1:
@@ -220,24 +245,35 @@ async def main(args: argparse.Namespace) -> None:
 
     base_rate = calls / base_elapsed
     bipa_rate = calls / bipa_elapsed
+    single_rate = calls / single_elapsed
     ratio = bipa_rate / base_rate
-    statements = (after["statements"] - before["statements"]) / calls
-    checkouts = (after["checkouts"] - before["checkouts"]) / calls
+
+    def per_call(a: dict[str, int], b: dict[str, int], key: str) -> float:
+        return (b[key] - a[key]) / calls
+
     print(f"  {WARMUP_CALLS} warm-up calls per side, then {calls} timed calls per side")
     print(
         f"  bipa     {bipa_rate:8.1f} scans/s   latency median {common.median(bipa_lat):7.1f} ms"
-        f"   p95 {common.percentile(bipa_lat, 95):7.1f} ms   (one uvicorn process)"
+        f"   p95 {common.percentile(bipa_lat, 95):7.1f} ms   (one uvicorn process, group commit)"
     )
     print(
         f"  baseline {base_rate:8.1f} scans/s   latency median {common.median(base_lat):7.1f} ms"
-        f"   p95 {common.percentile(base_lat, 95):7.1f} ms   (raw asyncpg, pool of {clients_n})"
+        f"   p95 {common.percentile(base_lat, 95):7.1f} ms   (raw asyncpg, pool of {clients_n},"
+        " one transaction per call)"
     )
     print(
-        f"  bipa SQL statements per call: {statements:.2f}   "
-        f"pool checkouts (transactions) per call: {checkouts:.2f}   "
+        f"  bipa SQL statements per call: {per_call(before, after, 'statements'):.2f}   "
+        f"transactions (pool checkouts) per call: {per_call(before, after, 'checkouts'):.3f}   "
         f"(background, e.g. the webhook worker: "
         f"{after['background_statements'] - before['background_statements']} statements "
         f"in the run, not counted)"
+    )
+    print(
+        f"  bipa with BIPA_GROUP_COMMIT=false: {single_rate:.1f} scans/s "
+        f"({single_rate / base_rate:.2f}x the baseline), latency median "
+        f"{common.median(single_lat):.1f} ms, p95 {common.percentile(single_lat, 95):.1f} ms, "
+        f"{per_call(s_before, s_after, 'statements'):.2f} statements and "
+        f"{per_call(s_before, s_after, 'checkouts'):.2f} transactions per call"
     )
     print(
         f"  ratio = bipa / baseline = {ratio:.2f}x   target >= {TARGET_RATIO:g}x: "

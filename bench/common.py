@@ -340,8 +340,9 @@ class InProcessServer:
 class ServerProcess:
     """One separate uvicorn process serving the real app (`python bench/common.py serve`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, env: dict[str, str] | None = None) -> None:
         self.url = url
+        self.env = env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -355,6 +356,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "serve", self.url, str(self.port)],
             cwd=ROOT,
+            env={**os.environ, **self.env},
             stdout=self._log,
             stderr=self._log,
         )

@@ -1052,7 +1052,13 @@ def _baseline_main(port: int, messages_path: str) -> None:
     )
     # The options bipa/commands.py:serve passes to uvicorn.run.
     uvicorn.run(
-        app, host=HOST, port=port, log_config=None, ws_max_size=1_048_576, proxy_headers=False
+        app,
+        host=HOST,
+        port=port,
+        log_config=None,
+        ws_max_size=1_048_576,
+        proxy_headers=False,
+        ws=os.environ.get("BENCH_WS_IMPL", "auto"),
     )
 
 

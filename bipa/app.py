@@ -73,6 +73,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         production=settings.production,
         currency=settings.currency,
         tokens=TokenCache(settings.auth_cache_s),
+        group_commit=settings.group_commit,
     )
     schema = build_schema(
         production=settings.production,

@@ -103,6 +103,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     max_subscriptions_per_connection: int = 20
     auth_cache_s: float = 5.0
+    group_commit: bool = True
     scan_workers: int = 2
     scan_queue: int = 16
     scan_budget_s: float = 1.5
@@ -162,6 +163,7 @@ class Settings:
             scan_queue=_int(e, "BIPA_SCAN_QUEUE", 16, 1, 10_000),
             scan_budget_s=_float(e, "BIPA_SCAN_BUDGET", 1.5, 0.1, 60.0),
             run_worker=_bool(e, "BIPA_RUN_WORKER", True),
+            group_commit=_bool(e, "BIPA_GROUP_COMMIT", True),
             webhook_backoff_s=backoff,
             webhook_disable_after=_int(e, "BIPA_WEBHOOK_DISABLE_AFTER", 20, 1, 10_000),
             webhook_lease_s=_float(e, "BIPA_WEBHOOK_LEASE", 60.0, 0.5, 3600.0),

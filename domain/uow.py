@@ -52,6 +52,7 @@ class UnitOfWork:
         self._hooks: dict[uuid.UUID, list[Webhook]] = {}
         self._held: dict[uuid.UUID, asyncio.Lock] = {}
         self._last_sequence: dict[uuid.UUID, int] = {}
+        self._locked: dict[uuid.UUID, DeliverySession] = {}
         self._session: AsyncSession | None = None
 
     @property
@@ -94,9 +95,17 @@ class UnitOfWork:
                 for lock in self._held.values():
                     lock.release()
                 self._held.clear()
+                self._locked.clear()
 
     async def lock_session(self, session_id: uuid.UUID) -> DeliverySession | None:
-        """SELECT ... FOR UPDATE of a session, after reading (unlocked) who subscribes to it."""
+        """SELECT ... FOR UPDATE of a session, after reading (unlocked) who subscribes to it.
+
+        Once locked, the row cannot change under this transaction, so later calls (several
+        mutations sharing one transaction, gql/batching.py) reuse it without a round trip.
+        """
+        locked = self._locked.get(session_id)
+        if locked is not None:
+            return locked
         if session_id not in self._hooks:
             self._hooks[session_id] = await self.webhooks.subscribed_for_session(session_id)
         if session_id not in self._held:
@@ -111,6 +120,8 @@ class UnitOfWork:
         recorded = self._last_sequence.get(session_id)
         if row is not None and recorded is not None and recorded > row.last_sequence:
             set_committed_value(row, "last_sequence", recorded)
+        if row is not None:
+            self._locked[session_id] = row
         return row
 
     async def flush(self) -> None:

@@ -20,6 +20,7 @@ from domain.scanning import ScanPool
 from domain.tokens import hash_token
 from domain.uow import UnitOfWork
 from domain.webhooks import WebhookConfig
+from gql.batching import Batcher
 from gql.loaders import Loaders
 
 
@@ -71,6 +72,11 @@ class Services:
     currency: str = "BRL"
     extras: dict[str, Any] = field(default_factory=dict)
     tokens: TokenCache = field(default_factory=lambda: TokenCache(0))
+    group_commit: bool = True
+    batches: Batcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batches = Batcher(self.uow)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker, self.publisher, currency=self.currency)

@@ -25,7 +25,7 @@ from gql.errors import (
     ValidationError,
     to_error,
 )
-from gql.runner import Ref, parse_uuid, run
+from gql.runner import Ref, parse_uuid, run, run_grouped
 from gql.scanning import ScanBarcodeResult, scan_barcode
 from gql.types import DeliverySessionType, PackageType, SessionDelivererType, UserType, user_type
 from gql.webhooks import WebhookMutations
@@ -288,8 +288,14 @@ class Mutation(WebhookMutations):
                 rejected=[RejectedBarcode(barcode=c, reason=why) for c, why in ref["rejected"]],
             )
 
-        return await run(
-            info, "addPackages", i.payload(input), input.idempotency_key, action, render
+        return await run_grouped(
+            info,
+            input.session_id,
+            "addPackages",
+            i.payload(input),
+            input.idempotency_key,
+            action,
+            render,
         )
 
     @strawberry.mutation(description="Only while the session is OPEN.")

@@ -6,6 +6,7 @@ from the stored reference; the domain call does not run again.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from db.models import User
 from domain import idempotency
 from domain.errors import DomainError, NotFound
 from domain.uow import UnitOfWork
+from gql.batching import Job, Retry
 from gql.context import Context
 from gql.errors import to_error
 
@@ -54,3 +56,32 @@ async def run(
     # Rendered after the transaction is closed: rendering reads through other connections, and
     # holding this one meanwhile could starve the pool under a burst of concurrent retries.
     return await render(stored if stored is not None else ref)
+
+
+async def run_grouped(
+    info: Info[Context, None],
+    group: Any,
+    operation: str,
+    payload: dict[str, Any],
+    idempotency_key: str | None,
+    action: Callable[[UnitOfWork, User], Awaitable[Ref]],
+    render: Callable[[Ref], Awaitable[Any]],
+) -> Any:
+    """`run`, sharing one transaction with concurrent calls on the same session (`group`).
+
+    Same results, errors and idempotency as `run` (gql/batching.py); a call whose group is
+    not a valid session id simply runs alone.
+    """
+    session_id: uuid.UUID | None = None
+    with contextlib.suppress(ValueError):
+        session_id = uuid.UUID(str(group))
+    if session_id is None or not info.context.services.group_commit:
+        return await run(info, operation, payload, idempotency_key, action, render)
+    caller = await info.context.caller()
+    job = Job(caller, operation, payload, idempotency_key, action)
+    outcome = await info.context.services.batches.submit(session_id, job)
+    if isinstance(outcome, Retry):
+        return await run(info, operation, payload, idempotency_key, action, render)
+    if isinstance(outcome, DomainError):
+        return to_error(outcome)
+    return await render(outcome)
