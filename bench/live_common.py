@@ -1050,6 +1050,8 @@ def _baseline_main(port: int, messages_path: str) -> None:
             WebSocketRoute(WS_PATH, ws_endpoint),
         ]
     )
+    from bipa.settings import Settings
+
     # The options bipa/commands.py:serve passes to uvicorn.run.
     uvicorn.run(
         app,
@@ -1058,7 +1060,8 @@ def _baseline_main(port: int, messages_path: str) -> None:
         log_config=None,
         ws_max_size=1_048_576,
         proxy_headers=False,
-        ws=os.environ.get("BENCH_WS_IMPL", "auto"),
+        # The websocket implementation bipa serve uses (BIPA_WS_IMPL, bipa/settings.py).
+        ws=Settings.from_env().ws_impl,
     )
 
 

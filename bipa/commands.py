@@ -44,6 +44,10 @@ def serve(settings: Settings, *, host: str | None, port: int | None) -> int:
             # Messages are a few hundred bytes; per-connection compression state costs ~40 KB
             # of memory per dashboard for little gain.
             ws_per_message_deflate=False,
+            ws=settings.ws_impl,
+            # Keep-alive: a ping frame every BIPA_WS_PING seconds; no pong within as long closes.
+            ws_ping_interval=settings.ws_ping_s,
+            ws_ping_timeout=settings.ws_ping_s,
             proxy_headers=False,
         )
     finally:

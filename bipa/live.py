@@ -39,9 +39,24 @@ def session_channel(session_id: uuid.UUID) -> str:
 
 
 class HubListener:
-    """One subscription's view: events of the sessions it follows, in order, without gaps."""
+    """One subscription's view: events of the sessions it follows, in order, without gaps.
 
-    max_pending = MAX_PENDING
+    Either a task waits in `next_batch`, or, once `park`ed, the listener has no task at all
+    and calls its `sink` when events arrive (an idle dashboard then costs a few objects).
+    """
+
+    __slots__ = (
+        "closed",
+        "discover",
+        "hub",
+        "last",
+        "max_pending",
+        "overflowed",
+        "parked",
+        "pending",
+        "sink",
+        "wake",
+    )
 
     def __init__(
         self, hub: LiveHub, discover: Callable[[uuid.UUID], Awaitable[bool]] | None
@@ -50,9 +65,12 @@ class HubListener:
         self.discover = discover
         self.last: dict[uuid.UUID, int] = {}
         self.pending: list[LiveEvent] = []
-        self.wake = asyncio.Event()
+        self.wake: asyncio.Event | None = None  # made when a task first waits
+        self.sink: Callable[[], None] | None = None
+        self.max_pending = MAX_PENDING
         self.overflowed = False
         self.closed = False
+        self.parked = False
 
     def deliver(self, events: list[LiveEvent]) -> None:
         if self.closed or self.overflowed:
@@ -61,7 +79,18 @@ class HubListener:
         if len(self.pending) > self.max_pending:
             self.overflowed = True
             self.pending.clear()
-        self.wake.set()
+        if self.sink is not None:
+            self.sink()
+        elif self.wake is not None:
+            self.wake.set()
+
+    def park(self, sink: Callable[[], None]) -> None:
+        """No task waits from now on: `sink` is called when events arrive, and the listener
+        outlives its `listener()` block until `close()`."""
+        self.sink = sink
+        self.parked = True
+        if self.pending or self.overflowed:
+            sink()
 
     async def follow(self, session_id: uuid.UUID, after_sequence: int | None) -> None:
         feed = await self.hub.feed(session_id)
@@ -72,7 +101,8 @@ class HubListener:
         if after_sequence < feed.last_fetched:
             self.deliver(await self.hub.fetch(session_id, after_sequence, feed.last_fetched))
 
-    async def next_batch(self) -> list[LiveEvent]:
+    async def next_batch(self, wait: bool = True) -> list[LiveEvent]:
+        """The pending events in order, gaps filled from the table; [] if none and not `wait`."""
         while True:
             if self.overflowed:
                 raise SlowSubscriber(
@@ -80,11 +110,14 @@ class HubListener:
                 )
             if self.pending:
                 batch, self.pending = self.pending, []
-                self.wake.clear()
                 out = await self._in_order(batch)
                 if out:
                     return out
                 continue
+            if not wait:
+                return []
+            if self.wake is None:
+                self.wake = asyncio.Event()
             self.wake.clear()
             await self.wake.wait()
 
@@ -349,7 +382,8 @@ class LiveHub:
         try:
             yield listener
         finally:
-            listener.close()
+            if not listener.parked:
+                listener.close()
             self.discoverers.discard(listener)
             if not self.discoverers:
                 self._unlisten(GLOBAL_CHANNEL)

@@ -47,6 +47,18 @@ def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
     return value
 
 
+WS_IMPLS = ("wsproto", "websockets-sansio", "websockets")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -104,6 +116,8 @@ class Settings:
     max_subscriptions_per_connection: int = 20
     auth_cache_s: float = 5.0
     group_commit: bool = True
+    ws_impl: str = "wsproto"
+    ws_ping_s: float = 20.0
     scan_workers: int = 2
     scan_queue: int = 16
     scan_budget_s: float = 1.5
@@ -164,6 +178,8 @@ class Settings:
             scan_budget_s=_float(e, "BIPA_SCAN_BUDGET", 1.5, 0.1, 60.0),
             run_worker=_bool(e, "BIPA_RUN_WORKER", True),
             group_commit=_bool(e, "BIPA_GROUP_COMMIT", True),
+            ws_impl=_choice(e, "BIPA_WS_IMPL", "wsproto", WS_IMPLS),
+            ws_ping_s=_float(e, "BIPA_WS_PING", 20.0, 0.1, 3600.0),
             webhook_backoff_s=backoff,
             webhook_disable_after=_int(e, "BIPA_WEBHOOK_DISABLE_AFTER", 20, 1, 10_000),
             webhook_lease_s=_float(e, "BIPA_WEBHOOK_LEASE", 60.0, 0.5, 3600.0),

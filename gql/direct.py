@@ -7,15 +7,25 @@ subscription running under our graphql-transport-ws handler (gql/view.py) instea
 ``{"type":"next","id":<its id>,"payload":<shared text>}`` to its socket itself, the shared text
 being built once per event for all subscribers that sent the same document and variables.
 
-Results with errors are not sent this way: the resolver yields them to Strawberry, which masks
-and logs them as for any other result. Subscriptions on other transports (and direct calls to
-`schema.subscribe`) have no target and always yield.
+`sessionEvents` goes further and *parks*: once subscribed, its resolver returns (Strawberry is
+told the operation is already complete, so no `complete` is sent), which frees the operation's
+task, executor and extension state; the live listener stays registered with its session's
+feed and, when events arrive, a short-lived writer task sends them. An idle dashboard then
+costs a few small objects instead of a suspended coroutine stack.
+
+Results with errors are not sent this way: the yielding resolvers hand them to Strawberry,
+which masks and logs them; a parked one closes with an error and the client resubscribes with
+afterSequence. Subscriptions on other transports (and direct calls to `schema.subscribe`) have
+no target and always yield.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import weakref
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -23,31 +33,35 @@ from graphql import ExecutionResult, OperationType
 from graphql.pyutils import is_awaitable
 from starlette.websockets import WebSocket
 
-from domain.events import LiveEvent
+from domain.events import Listener, LiveEvent, SlowSubscriber
+
+log = logging.getLogger("bipa.live")
 
 
 class DirectTarget:
     """The socket and operation a subscription task writes to (set by the ws handler)."""
 
-    __slots__ = ("handler", "operation", "prefix", "websocket")
+    __slots__ = ("handler", "operation", "parked", "prefix", "websocket")
 
     def __init__(self, handler: Any, operation: Any, websocket: WebSocket) -> None:
         self.handler = handler
         self.operation = operation
         self.websocket = websocket
         self.prefix = '{"type":"next","id":' + json.dumps(operation.id) + ',"payload":'
+        self.parked: Parked | None = None
 
     def open(self) -> bool:
         """False once the client completed the operation (no `next` may follow `complete`)."""
         operation = self.operation
-        return not operation.completed and self.handler.operations.get(operation.id) is operation
+        if self.handler.operations.get(operation.id) is not operation:
+            return False
+        return self.parked is not None or not operation.completed
 
 
 target_var: ContextVar[DirectTarget | None] = ContextVar("bipa_direct_target", default=None)
 executor_var: ContextVar[Any] = ContextVar("bipa_subscription_executor", default=None)
 
-# Per event, the encoded payload of each (document, variables) group; "" marks a result with
-# errors, which must go through Strawberry instead.
+# Per event, the encoded payload of each group; "" marks a result with errors.
 _texts: weakref.WeakKeyDictionary[LiveEvent, dict[tuple[int, str], str]] = (
     weakref.WeakKeyDictionary()
 )
@@ -60,15 +74,54 @@ def _variables_key(variables: Any) -> str:
         return repr(variables)
 
 
-class DirectStream:
-    """One subscription's direct writer: shared payload texts, its own message prefix."""
+class Group:
+    """The subscribers that sent one document with the same variables.
 
-    __slots__ = ("executor", "group", "target")
+    It keeps the first subscriber's executor to encode each event once for all of them (the
+    payload types resolve from the event alone, never from the caller). Its key holds the id
+    of the document's operation node, which the executor keeps alive, so ids cannot collide.
+    """
 
-    def __init__(self, target: DirectTarget, executor: Any) -> None:
-        self.target = target
+    __slots__ = ("__weakref__", "executor", "key")
+
+    def __init__(self, executor: Any, key: tuple[int, str]) -> None:
         self.executor = executor
-        self.group = (id(executor.operation), _variables_key(executor.variable_values))
+        self.key = key
+
+    async def text(self, event: LiveEvent, payload: Any) -> str:
+        texts = _texts.get(event)
+        if texts is None:
+            texts = _texts[event] = {}
+        text = texts.get(self.key)
+        if text is None:
+            result = self.executor.build_per_event_executor(payload).execute_operation(False)
+            if is_awaitable(result):
+                result = await result
+            assert isinstance(result, ExecutionResult)
+            text = "" if result.errors else json.dumps({"data": result.data}, separators=(",", ":"))
+            texts[self.key] = text
+        return text
+
+
+_groups: weakref.WeakValueDictionary[tuple[int, str], Group] = weakref.WeakValueDictionary()
+
+
+def _group(executor: Any) -> Group:
+    key = (id(executor.operation), _variables_key(executor.variable_values))
+    group = _groups.get(key)
+    if group is None:
+        group = _groups[key] = Group(executor, key)
+    return group
+
+
+class DirectStream:
+    """One subscription's direct writer, for resolvers that keep running (and yielding)."""
+
+    __slots__ = ("group", "target")
+
+    def __init__(self, target: DirectTarget, group: Group) -> None:
+        self.target = target
+        self.group = group
 
     @classmethod
     def current(cls) -> DirectStream | None:
@@ -78,25 +131,11 @@ class DirectStream:
             return None
         if executor.operation.operation is not OperationType.SUBSCRIPTION:
             return None
-        return cls(target, executor)
-
-    async def text(self, event: LiveEvent, payload: Any) -> str:
-        texts = _texts.get(event)
-        if texts is None:
-            texts = _texts[event] = {}
-        text = texts.get(self.group)
-        if text is None:
-            result = self.executor.build_per_event_executor(payload).execute_operation(False)
-            if is_awaitable(result):
-                result = await result
-            assert isinstance(result, ExecutionResult)
-            text = "" if result.errors else json.dumps({"data": result.data}, separators=(",", ":"))
-            texts[self.group] = text
-        return text
+        return cls(target, _group(executor))
 
     async def send(self, event: LiveEvent, payload: Any) -> bool:
         """Writes the event; False when it must be yielded to Strawberry instead."""
-        text = await self.text(event, payload)
+        text = await self.group.text(event, payload)
         if not text:
             return False
         target = self.target
@@ -105,3 +144,96 @@ class DirectStream:
             # the disconnect and cancels the operation.
             await target.websocket.send_text(target.prefix + text + "}")
         return True
+
+    def park(self, listener: Listener, payload_of: Callable[[LiveEvent], Any]) -> bool:
+        """Hands the subscription over to its listener; the resolver must return next."""
+        target = self.target
+        if not target.open():
+            return False
+        parked = Parked(target, self.group, listener, payload_of)
+        target.parked = parked
+        operation = target.operation
+        # Strawberry skips `complete` for a completed operation and keeps it registered, so
+        # the id stays taken and a client `complete` (or the disconnect) reaches unpark().
+        operation.completed = True
+        # What the finished task would keep alive for the connection's lifetime: the query,
+        # the task itself and, through its context, the executor (Group keeps one per group).
+        operation.query = ""
+        operation.variables = None
+        operation.task = None
+        target_var.set(None)
+        executor_var.set(None)
+        target.handler.park(operation.id, parked)
+        listener.park(parked.wake)
+        return True
+
+
+class Parked:
+    """A parked subscription: no task while idle; a writer task while there is something."""
+
+    __slots__ = ("group", "listener", "payload_of", "target", "writer")
+
+    def __init__(
+        self,
+        target: DirectTarget,
+        group: Group,
+        listener: Listener,
+        payload_of: Callable[[LiveEvent], Any],
+    ) -> None:
+        self.target = target
+        self.group = group
+        self.listener = listener
+        self.payload_of = payload_of
+        self.writer: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        if self.writer is None:
+            self.writer = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                try:
+                    events = await self.listener.next_batch(wait=False)
+                except SlowSubscriber as exc:
+                    await self._fail(str(exc), "SLOW_SUBSCRIBER")
+                    return
+                if not events:
+                    return
+                target = self.target
+                for event in events:
+                    text = await self.group.text(event, self.payload_of(event))
+                    if not target.open():
+                        return
+                    if not text:
+                        await self._fail(
+                            "this event could not be sent; subscribe again with afterSequence",
+                            "INTERNAL_SERVER_ERROR",
+                        )
+                        return
+                    await target.websocket.send_text(target.prefix + text + "}")
+        except Exception as exc:  # the socket went away: the handler's cleanup follows
+            log.debug("parked subscription stopped", extra={"error": type(exc).__name__})
+            self.close()
+        finally:
+            self.writer = None
+
+    async def _fail(self, message: str, code: str) -> None:
+        """As Strawberry ends a subscription whose resolver raised: the error, then complete."""
+        target = self.target
+        op_id = target.operation.id
+        self.close()
+        if target.handler.operations.pop(op_id, None) is None:
+            return
+        target.handler.unpark(op_id)
+        payload = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+        await target.websocket.send_text(
+            json.dumps({"type": "next", "id": op_id, "payload": payload})
+        )
+        await target.websocket.send_text(json.dumps({"type": "complete", "id": op_id}))
+
+    def close(self) -> None:
+        self.listener.close()
+        writer = self.writer
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()

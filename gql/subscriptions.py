@@ -101,6 +101,8 @@ class Subscription:
         direct = DirectStream.current()
         async with _live(info).listener() as listener:
             await listener.follow(sid, after_sequence)
+            if direct is not None and direct.park(listener, event_type):
+                return  # the listener writes to the socket from now on (gql/direct.py)
             while True:
                 try:
                     batch = await listener.next_batch()

@@ -108,6 +108,9 @@ def test_demo_creates_a_usable_session(database_url: str, live_server) -> None: 
     )
     session = r.json()["data"]["session"]
     assert session["status"] == "OPEN" and session["progress"]["total"] == 5
-    assert {d["user"]["name"] for d in session["deliverers"]} == {"Ana Entregadora", "Bruno Entregador"}
+    assert {d["user"]["name"] for d in session["deliverers"]} == {
+        "Ana Entregadora",
+        "Bruno Entregador",
+    }
     nodes = [e["node"] for e in session["packages"]["edges"]]
     assert all(n["deliverer"] and n["address"] for n in nodes)

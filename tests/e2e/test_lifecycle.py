@@ -143,7 +143,11 @@ async def test_whole_lifecycle(make_user) -> None:  # type: ignore[no-untyped-de
 
     ana_caller = Caller(ana["user"]["id"], "Ana", "DELIVERER", ana["token"], manager.client_factory)
     bruno_caller = Caller(
-        couriers[1]["user"]["id"], "Bruno", "DELIVERER", couriers[1]["token"], manager.client_factory
+        couriers[1]["user"]["id"],
+        "Bruno",
+        "DELIVERER",
+        couriers[1]["token"],
+        manager.client_factory,
     )
 
     # A deliverer changes only their own packages.

@@ -1,0 +1,141 @@
+"""Parked subscriptions (gql/direct.py), in-process so the hub can be looked at: an idle
+`sessionEvents` holds no task; it is released on `complete`, on disconnect and when too slow."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from bipa.app import create_app
+from bipa.live import LiveHub
+from bipa.settings import Settings
+from tests.conftest import free_port
+from tests.e2e import queries as q
+from tests.e2e.wsclient import EVENTS, WsClient
+
+
+class App:
+    def __init__(self, url: str, port: int, app: Any) -> None:
+        self.url = url
+        self.ws_url = f"ws://127.0.0.1:{port}/graphql"
+        self.app = app
+
+    @property
+    def hub(self) -> LiveHub:
+        return self.app.state.services.live  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def served(database_url: str) -> AsyncIterator[App]:
+    settings = Settings.from_env({"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false"})
+    app = create_app(settings, database_url)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), task
+        await asyncio.sleep(0.02)
+    try:
+        yield App(f"http://127.0.0.1:{port}", port, app)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 20)
+
+
+async def _gql(served: App, token: str, query: str, **variables: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+        r = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"authorization": f"Bearer {token}"},
+        )
+    body = r.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def _until(check: Any, timeout: float = 5) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+async def test_idle_subscription_is_parked_and_released(served: App, make_user) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    manager = await make_user("MANAGER")
+    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Estacionada"))[
+        "createSession"
+    ]["session"]["id"]
+    key = uuid.UUID(sid)
+    async with WsClient(served.ws_url, manager.token) as ws:
+        assert await ws.acked()
+        first = await ws.subscribe(EVENTS, sid=sid, after=0)
+        second = await ws.subscribe(EVENTS, sid=sid, after=None)
+        assert [e["sequence"] for e in await ws.take(first, 1)] == [1]  # the replay, parked
+        await _until(lambda: key in served.hub.feeds and len(served.hub.feeds[key].listeners) == 2)
+        listeners = list(served.hub.feeds[key].listeners)
+        assert all(listener.parked for listener in listeners)
+        # Two subscriptions, yet no task of theirs is left: the operations' tasks ended, and
+        # no writer runs while nothing arrives.
+        parked = [listener.sink.__self__ for listener in listeners]  # type: ignore[union-attr]
+        assert all(p.target.operation.task is None for p in parked)
+        await _until(
+            lambda: not any("run_operation" in repr(t.get_coro()) for t in asyncio.all_tasks())
+        )
+        assert all(p.writer is None for p in parked)
+        await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "P1"}])
+        assert [e["sequence"] for e in await ws.take(first, 1)] == [2]
+        assert [e["sequence"] for e in await ws.take(second, 1)] == [2]
+        await ws.stop(first)  # `complete`: released at once, the other one stays
+        await _until(lambda: len(served.hub.feeds[key].listeners) == 1)
+        await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "P2"}])
+        assert [e["sequence"] for e in await ws.take(second, 1)] == [3]
+        assert ws.queues[first].empty()
+        # The id of the parked one is still taken until it is completed.
+        again = await ws.subscribe(EVENTS, sid=sid, after=None)
+        assert again not in (first, second)
+    # Disconnect: the last listener goes, and the session's feed with it.
+    await _until(lambda: key not in served.hub.feeds)
+
+
+async def test_parked_subscriber_too_slow_is_closed_with_a_reason(served: App, make_user) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    manager = await make_user("MANAGER")
+    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Lenta"))["createSession"][
+        "session"
+    ]["id"]
+    key = uuid.UUID(sid)
+    async with WsClient(served.ws_url, manager.token) as ws:
+        assert await ws.acked()
+        sub = await ws.subscribe(EVENTS, sid=sid, after=None)
+        await _until(lambda: key in served.hub.feeds and served.hub.feeds[key].listeners)
+        (listener,) = served.hub.feeds[key].listeners
+        assert listener.parked
+        listener.max_pending = 3
+        await _gql(
+            served,
+            manager.token,
+            q.ADD_PACKAGES,
+            sid=sid,
+            packages=[{"barcode": f"S{i}"} for i in range(6)],
+        )
+        error = await ws.next(sub)
+        assert error["type"] == "next"
+        assert error["payload"]["data"] is None
+        assert error["payload"]["errors"][0]["extensions"]["code"] == "SLOW_SUBSCRIBER"
+        assert (await ws.next(sub))["type"] == "complete"
+        await _until(lambda: key not in served.hub.feeds)
+        # Resuming with afterSequence gives everything, in order.
+        resumed = await ws.subscribe(EVENTS, sid=sid, after=1)
+        assert [e["sequence"] for e in await ws.take(resumed, 6)] == [2, 3, 4, 5, 6, 7]
