@@ -183,6 +183,8 @@ class UnitOfWork:
             await write_outbox(self.webhooks, self._entries, self._owners, prefetched)
             self._entries = []
             self._last_sequence.clear()
+        # Row locks end with the transaction: a later lock_session must lock (and read) again.
+        self._locked.clear()
         await self.session.commit()
         events, self._events = self._events, []
         if events:

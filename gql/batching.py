@@ -7,9 +7,12 @@ together by the next one: one lock, one audit statement, one commit for all of t
 with its own result and idempotency key, in arrival order, exactly as if run one by one.
 
 If any call of a shared transaction fails (an error as data, or anything else), the whole
-transaction is rolled back and every call in it runs again on its own, so one bad request
-never changes another's outcome. Idempotency keys are claimed before any session is locked,
-as on the single path, so a retry waiting on a key can never wait on us in turn.
+transaction is rolled back and its calls run again one by one, in order, each in its own
+transaction, before any later call: one bad request never changes another's outcome. A call
+whose idempotency key is already used by an earlier call of the same batch starts the next
+batch instead, so it sees that call's committed result (a replay) or its absence. Keys are
+claimed before any session is locked, as on the single path, so a retry waiting on a key can
+never wait on us in turn.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Retry:
 
 RETRY = Retry()
 Outcome = Ref | DomainError | Retry
+Key = tuple[uuid.UUID, str]
 
 
 @dataclass(eq=False)
@@ -49,6 +53,13 @@ class Job:
     future: asyncio.Future[Outcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    # Its action ran in a transaction that was rolled back: what it cached (the request's
+    # loaders) belongs to that transaction and must not be rendered.
+    rolled_back: bool = False
+
+    @property
+    def idempotency(self) -> Key | None:
+        return (self.caller.id, self.key) if self.key is not None else None
 
 
 class _Failed(Exception):
@@ -71,15 +82,31 @@ class Batcher:
             self._workers[group] = asyncio.create_task(self._drain(group))
         return await job.future
 
+    def _next_batch(self, group: uuid.UUID) -> list[Job]:
+        """The waiting calls in order, up to max_batch, stopping before a repeated key."""
+        queue = self._queues.pop(group)
+        batch: list[Job] = []
+        keys: set[Key] = set()
+        for i, job in enumerate(queue):
+            if job.future.done():  # its request was cancelled: never run it
+                continue
+            key = job.idempotency
+            if len(batch) == self.max_batch or (key is not None and key in keys):
+                self._queues[group] = queue[i:]
+                break
+            if key is not None:
+                keys.add(key)
+            batch.append(job)
+        return batch
+
     async def _drain(self, group: uuid.UUID) -> None:
         try:
-            while queue := self._queues.get(group):
-                batch, rest = queue[: self.max_batch], queue[self.max_batch :]
-                if rest:
-                    self._queues[group] = rest
-                else:
-                    del self._queues[group]
-                await self._run(batch)
+            while self._queues.get(group):
+                batch = self._next_batch(group)
+                if batch and not await self._run(batch):
+                    for job in batch:  # one by one, in order, before anything later
+                        job.rolled_back = True
+                        await self._run([job])
         finally:
             # No await between the loop's last check and here: nothing can be queued unseen.
             del self._workers[group]
@@ -87,19 +114,8 @@ class Batcher:
                 if not job.future.done():
                     job.future.set_result(RETRY)
 
-    async def _run(self, batch: list[Job]) -> None:
-        # A second call with a key already in this batch would find it claimed but not yet
-        # answered; on its own it waits for this commit and then replays the stored result.
-        keys: set[tuple[uuid.UUID, str]] = set()
-        unique: list[Job] = []
-        for job in batch:
-            if job.key is not None and (job.caller.id, job.key) in keys:
-                _resolve(job, RETRY)
-                continue
-            if job.key is not None:
-                keys.add((job.caller.id, job.key))
-            unique.append(job)
-        batch = unique
+    async def _run(self, batch: list[Job]) -> bool:
+        """One transaction for `batch`; False if it was rolled back and must run one by one."""
         self.batches += 1
         self.calls += len(batch)
         outcomes: list[Outcome | None] = []
@@ -121,13 +137,12 @@ class Batcher:
         except _Failed as failed:
             if len(batch) == 1:  # alone, this is the single path's answer already
                 _resolve(batch[0], failed.error)
-            else:
-                log.info(
-                    "shared transaction refused; running its calls one by one",
-                    extra={"calls": len(batch), "error": type(failed.error).__name__},
-                )
-                _retry_all(batch)
-            return
+                return True
+            log.info(
+                "shared transaction refused; running its calls one by one",
+                extra={"calls": len(batch), "error": type(failed.error).__name__},
+            )
+            return False
         except asyncio.CancelledError:
             _retry_all(batch)
             raise
@@ -135,16 +150,16 @@ class Batcher:
             if len(batch) == 1:
                 if not batch[0].future.done():
                     batch[0].future.set_exception(exc)
-            else:
-                log.warning(
-                    "shared transaction failed; running its calls one by one",
-                    extra={"calls": len(batch), "error": type(exc).__name__},
-                )
-                _retry_all(batch)
-            return
+                return True
+            log.warning(
+                "shared transaction failed; running its calls one by one",
+                extra={"calls": len(batch), "error": type(exc).__name__},
+            )
+            return False
         for job, outcome in zip(batch, outcomes, strict=True):
             assert outcome is not None
             _resolve(job, outcome)
+        return True
 
     @staticmethod
     async def _claim(uow: UnitOfWork, job: Job) -> Outcome | None:
@@ -165,4 +180,5 @@ def _resolve(job: Job, outcome: Outcome) -> None:
 
 def _retry_all(batch: list[Job]) -> None:
     for job in batch:
+        job.rolled_back = True
         _resolve(job, RETRY)

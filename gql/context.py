@@ -114,6 +114,10 @@ class Context:
             self._loaders = Loaders(self.services.sessionmaker)
         return self._loaders
 
+    def forget_loaders(self) -> None:
+        """Drops what the loaders cached, e.g. rows of a transaction that was rolled back."""
+        self._loaders = None
+
     async def caller(self, uow: UnitOfWork | None = None) -> User:
         """The authenticated user, or a GraphQL error with code UNAUTHENTICATED.
 

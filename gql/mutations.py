@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy import inspect as sa_inspect
 from strawberry.types import Info
 
 from db import enums
@@ -146,6 +147,13 @@ def _package_ref(p: SessionPackage) -> dict[str, Any]:
     }
 
 
+def _session_as_now(row: DeliverySession) -> DeliverySession:
+    """A detached copy of the row as it is now: calls sharing a transaction (gql/batching.py)
+    share the row object, and each answer must show the session as its own call left it."""
+    columns = sa_inspect(DeliverySession).column_attrs
+    return DeliverySession(**{c.key: getattr(row, c.key) for c in columns})
+
+
 def _detached_package(data: dict[str, Any]) -> SessionPackage:
     import uuid
     from datetime import datetime
@@ -269,7 +277,7 @@ class Mutation(WebhookMutations):
             result = await packages.add_packages(
                 uow, caller, parse_uuid(input.session_id, "session"), items
             )
-            info.context.loaders.prime_session(result.session)
+            info.context.loaders.prime_session(_session_as_now(result.session))
             for p in result.added:
                 info.context.loaders.packages.prime(p.id, p, force=True)
             return {

@@ -80,6 +80,8 @@ async def run_grouped(
     caller = await info.context.caller()
     job = Job(caller, operation, payload, idempotency_key, action)
     outcome = await info.context.services.batches.submit(session_id, job)
+    if job.rolled_back:
+        info.context.forget_loaders()
     if isinstance(outcome, Retry):
         return await run(info, operation, payload, idempotency_key, action, render)
     if isinstance(outcome, DomainError):

@@ -45,8 +45,12 @@ class IdempotencyRepository:
         )
         if (await self.session.execute(stmt)).first() is not None:
             return None
-        existing = select(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
+        # Locked, so two retries that both find an expired key cannot both take it over.
+        existing = (
+            select(IdempotencyKey)
+            .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         return (await self.session.scalars(existing)).one()
 

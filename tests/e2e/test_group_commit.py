@@ -198,3 +198,141 @@ async def test_idempotency_keys_inside_shared_transactions(
     session = manager(AUDIT, id=sid)["session"]
     assert session["progress"]["total"] == 21
     assert Counter(check_audit(session)) == {"session.created": 1, "package.added": 21}
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches made on purpose: the app in-process, with the session's waiting line held while the
+# calls arrive, so they are taken together when it is released.
+
+
+@pytest.fixture
+async def inproc(database_url: str) -> AsyncIterator[Any]:
+    from bipa.app import create_app
+    from bipa.settings import Settings
+
+    settings = Settings.from_env({"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false"})
+    app = create_app(settings, database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bipa", timeout=60) as c:
+            c.app = app  # type: ignore[attr-defined]
+            yield c
+
+
+def _held(sid: str) -> asyncio.Lock:
+    import uuid
+
+    from domain import uow as uow_module
+
+    key = uuid.UUID(sid)
+    lock = uow_module._session_locks.get(key)
+    if lock is None:
+        lock = uow_module._session_locks[key] = asyncio.Lock()
+    return lock
+
+
+async def _batched(
+    client: httpx.AsyncClient, sid: str, calls: list[tuple[Caller, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """A first call takes the session's line; the others queue behind it in this order and
+    then share one transaction."""
+    lock = _held(sid)
+    await lock.acquire()
+    try:
+        first = asyncio.create_task(post(client, calls[0][0], q.ADD_PACKAGES, calls[0][1]))
+        await asyncio.sleep(0.2)
+        rest = []
+        for caller, variables in calls[1:]:
+            rest.append(asyncio.create_task(post(client, caller, q.ADD_PACKAGES, variables)))
+            await asyncio.sleep(0.02)  # arrival order
+        await asyncio.sleep(0.2)
+    finally:
+        lock.release()
+    return [await first, *[await t for t in rest]]
+
+
+async def test_each_answer_shows_the_session_as_its_own_call_left_it(
+    inproc: httpx.AsyncClient, make_user: Callable[..., Any]
+) -> None:
+    manager = await make_user("MANAGER")
+    sid = manager(q.CREATE_SESSION, name="Sequencias")["createSession"]["session"]["id"]
+    before = inproc.app.state.services.batches.batches  # type: ignore[attr-defined]
+    calls = [(manager, {"sid": sid, "packages": [{"barcode": f"SEQ-{i}"}]}) for i in range(4)]
+    results = await _batched(inproc, sid, calls)
+    assert inproc.app.state.services.batches.batches - before == 2  # type: ignore[attr-defined]
+    assert [r["session"]["lastSequence"] for r in results] == [2, 3, 4, 5]
+
+
+async def test_after_a_refusal_the_calls_keep_their_arrival_order(
+    inproc: httpx.AsyncClient, make_user: Callable[..., Any]
+) -> None:
+    manager = await make_user("MANAGER")
+    stranger = await make_user("MANAGER")
+    sid = manager(q.CREATE_SESSION, name="Ordem")["createSession"]["session"]["id"]
+    for round_ in range(3):
+        code = f"ORD-{round_}"
+        results = await _batched(
+            inproc,
+            sid,
+            [
+                (manager, {"sid": sid, "packages": [{"barcode": f"FIRST-{round_}"}]}),
+                (manager, {"sid": sid, "packages": [{"barcode": code}], "key": f"a-{round_}"}),
+                (stranger, {"sid": sid, "packages": [{"barcode": "NOPE"}]}),
+                (manager, {"sid": sid, "packages": [{"barcode": code}]}),
+            ],
+        )
+        earlier, later = results[1], results[3]
+        assert results[2]["__typename"] == "PermissionDeniedError"
+        assert [p["barcode"] for p in earlier["added"]] == [code], earlier
+        assert later["added"] == [] and later["duplicates"] == [code], later
+
+
+async def test_a_repeated_key_in_a_batch_sees_the_first_calls_result(
+    inproc: httpx.AsyncClient, make_user: Callable[..., Any]
+) -> None:
+    manager = await make_user("MANAGER")
+    sid = manager(q.CREATE_SESSION, name="Chave repetida")["createSession"]["session"]["id"]
+    results = await _batched(
+        inproc,
+        sid,
+        [
+            (manager, {"sid": sid, "packages": [{"barcode": "LEAD"}]}),
+            *[
+                (manager, {"sid": sid, "packages": [{"barcode": f"J-{i}"}], "key": f"j{i}"})
+                for i in range(3)
+            ],
+            (manager, {"sid": sid, "packages": [{"barcode": "Y-1"}], "key": "K"}),
+            (manager, {"sid": sid, "packages": [{"barcode": "Y-1"}], "key": "K"}),  # a retry
+            (manager, {"sid": sid, "packages": [{"barcode": "Z-1"}], "key": "K"}),  # misuse
+        ],
+    )
+    first, retry, misuse = results[4], results[5], results[6]
+    assert [p["barcode"] for p in first["added"]] == ["Y-1"]
+    assert retry["__typename"] == "AddPackagesSuccess"
+    assert [p["id"] for p in retry["added"]] == [p["id"] for p in first["added"]]
+    assert misuse["__typename"] == "IdempotencyConflictError"
+    session = manager(AUDIT, id=sid)["session"]
+    assert session["progress"]["total"] == 5  # LEAD, J-0..2, Y-1; never Z-1
+
+
+async def test_a_retry_in_a_refused_batch_replays_without_stale_rows(
+    inproc: httpx.AsyncClient, make_user: Callable[..., Any]
+) -> None:
+    manager = await make_user("MANAGER")
+    stranger = await make_user("MANAGER")
+    sid = manager(q.CREATE_SESSION, name="Reenvio")["createSession"]["session"]["id"]
+    results = await _batched(
+        inproc,
+        sid,
+        [
+            (manager, {"sid": sid, "packages": [{"barcode": "LEAD"}]}),
+            (manager, {"sid": sid, "packages": [{"barcode": "X-1"}], "key": "K"}),
+            (manager, {"sid": sid, "packages": [{"barcode": "X-1"}], "key": "K"}),
+            (stranger, {"sid": sid, "packages": [{"barcode": "Z-1"}]}),
+        ],
+    )
+    first, retry, refused = results[1], results[2], results[3]
+    assert first["__typename"] == retry["__typename"] == "AddPackagesSuccess"
+    assert [p["id"] for p in first["added"]] == [p["id"] for p in retry["added"]]
+    assert first["session"]["lastSequence"] == retry["session"]["lastSequence"] == 3
+    assert refused["__typename"] == "PermissionDeniedError"
