@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from broadcaster import Broadcast
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AuditEntry
 from domain.events import CommittedEvent, LiveEvent, SlowSubscriber
+from domain.tasks import detached_task
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("bipa.live")
@@ -313,7 +314,7 @@ class LiveHub:
     def _listen(self, channel: str) -> None:
         if channel in self._channel_tasks or self._broadcast is None:
             return
-        self._channel_tasks[channel] = asyncio.create_task(self._consume(self._broadcast, channel))
+        self._channel_tasks[channel] = detached_task(self._consume(self._broadcast, channel))
 
     async def _consume(self, broadcast: Broadcast, channel: str) -> None:
         try:
@@ -388,8 +389,8 @@ class LiveHub:
             if not self.discoverers:
                 self._unlisten(GLOBAL_CHANNEL)
 
-    def spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = detached_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
 

@@ -27,6 +27,7 @@ from typing import Any
 from db.models import User
 from domain import idempotency
 from domain.errors import DomainError
+from domain.tasks import detached_task
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("bipa.batching")
@@ -79,7 +80,8 @@ class Batcher:
     async def submit(self, group: uuid.UUID, job: Job) -> Outcome:
         self._queues.setdefault(group, []).append(job)
         if group not in self._workers:
-            self._workers[group] = asyncio.create_task(self._drain(group))
+            # Not in the first caller's context: the worker serves every caller of the group.
+            self._workers[group] = detached_task(self._drain(group))
         return await job.future
 
     def _next_batch(self, group: uuid.UUID) -> list[Job]:

@@ -22,6 +22,8 @@ no target and always yield.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import json
 import logging
 import weakref
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from graphql import ExecutionResult, OperationType
+from graphql import ExecutionResult, Node, OperationType, VariableNode
 from graphql.pyutils import is_awaitable
 from starlette.websockets import WebSocket
 
@@ -75,16 +77,19 @@ def _variables_key(variables: Any) -> str:
 
 
 class Group:
-    """The subscribers that sent one document with the same variables.
+    """The subscribers that sent one document with the same selection variables.
 
-    It keeps the first subscriber's executor to encode each event once for all of them (the
-    payload types resolve from the event alone, never from the caller). Its key holds the id
-    of the document's operation node, which the executor keeps alive, so ids cannot collide.
+    It keeps a copy of the first subscriber's executor, without its context (the payload types
+    resolve from the event alone, never from the caller), to encode each event once for all of
+    them. Its key holds the id of the document's operation node, which the executor keeps
+    alive, so ids cannot collide.
     """
 
     __slots__ = ("__weakref__", "executor", "key")
 
     def __init__(self, executor: Any, key: tuple[int, str]) -> None:
+        executor = copy.copy(executor)
+        executor.context_value = None  # not the first subscriber's connection, once it is gone
         self.executor = executor
         self.key = key
 
@@ -98,7 +103,17 @@ class Group:
             if is_awaitable(result):
                 result = await result
             assert isinstance(result, ExecutionResult)
-            text = "" if result.errors else json.dumps({"data": result.data}, separators=(",", ":"))
+            if result.errors:
+                text = ""
+                for error in result.errors:
+                    log.error(
+                        "subscription event could not be encoded: %s",
+                        error.message,
+                        exc_info=error.original_error,
+                        extra={"sequence": event.sequence},
+                    )
+            else:
+                text = json.dumps({"data": result.data}, separators=(",", ":"))
             texts[self.key] = text
         return text
 
@@ -106,8 +121,37 @@ class Group:
 _groups: weakref.WeakValueDictionary[tuple[int, str], Group] = weakref.WeakValueDictionary()
 
 
+def _variables_in(node: Any, names: set[str]) -> None:
+    if isinstance(node, VariableNode):
+        names.add(node.name.value)
+        return
+    for key in node.keys:
+        value = getattr(node, key, None)
+        if isinstance(value, Node):
+            _variables_in(value, names)
+        elif isinstance(value, tuple | list):
+            for item in value:
+                if isinstance(item, Node):
+                    _variables_in(item, names)
+
+
+def _selection_variables(executor: Any) -> dict[str, Any]:
+    """The variables the payload can depend on: those used below the root field or in its
+    directives, not those that only choose the events (`sessionId`, `afterSequence`)."""
+    found: set[str] = set()
+    for selection in executor.operation.selection_set.selections:
+        for directive in selection.directives or ():
+            _variables_in(directive, found)
+        if getattr(selection, "selection_set", None) is not None:
+            _variables_in(selection.selection_set, found)
+    for fragment in executor.fragments.values():
+        _variables_in(fragment, found)
+    values = executor.variable_values
+    return {name: values.get(name) for name in sorted(found)}
+
+
 def _group(executor: Any) -> Group:
-    key = (id(executor.operation), _variables_key(executor.variable_values))
+    key = (id(executor.operation), _variables_key(_selection_variables(executor)))
     group = _groups.get(key)
     if group is None:
         group = _groups[key] = Group(executor, key)
@@ -212,8 +256,15 @@ class Parked:
                         )
                         return
                     await target.websocket.send_text(target.prefix + text + "}")
-        except Exception as exc:  # the socket went away: the handler's cleanup follows
-            log.debug("parked subscription stopped", extra={"error": type(exc).__name__})
+        except Exception as exc:
+            # Most often the socket went away (the handler's cleanup follows); otherwise, e.g.
+            # a failed read of missing entries, the client is told to resume.
+            log.warning("parked subscription stopped", extra={"error": type(exc).__name__})
+            with contextlib.suppress(Exception):
+                await self._fail(
+                    "live events interrupted; subscribe again with afterSequence",
+                    "INTERNAL_SERVER_ERROR",
+                )
             self.close()
         finally:
             self.writer = None

@@ -139,3 +139,117 @@ async def test_parked_subscriber_too_slow_is_closed_with_a_reason(served: App, m
         # Resuming with afterSequence gives everything, in order.
         resumed = await ws.subscribe(EVENTS, sid=sid, after=1)
         assert [e["sequence"] for e in await ws.take(resumed, 6)] == [2, 3, 4, 5, 6, 7]
+
+
+async def test_resuming_dashboards_share_one_encoding_without_the_first_connection(
+    served: App,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    """afterSequence only chooses events: subscribers resuming from different points share one
+    group, and the group keeps no subscriber's connection."""
+    import uuid
+
+    manager = await make_user("MANAGER")
+    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Grupo"))["createSession"][
+        "session"
+    ]["id"]
+    key = uuid.UUID(sid)
+    async with (
+        WsClient(served.ws_url, manager.token) as a,
+        WsClient(served.ws_url, manager.token) as b,
+    ):
+        assert await a.acked() and await b.acked()
+        from_start = await a.subscribe(EVENTS, sid=sid, after=0)
+        live_only = await b.subscribe(EVENTS, sid=sid, after=None)
+        assert [e["sequence"] for e in await a.take(from_start, 1)] == [1]
+        await _until(lambda: key in served.hub.feeds and len(served.hub.feeds[key].listeners) == 2)
+        groups = {listener.sink.__self__.group for listener in served.hub.feeds[key].listeners}  # type: ignore[union-attr]
+        assert len(groups) == 1
+        (group,) = groups
+        assert group.executor.context_value is None
+        await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "G1"}])
+        assert [e["sequence"] for e in await a.take(from_start, 1)] == [2]
+        assert [e["sequence"] for e in await b.take(live_only, 1)] == [2]
+
+
+async def test_a_parked_subscription_that_fails_says_so_and_frees_its_id(
+    served: App,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    """A failed read of missing entries: the client gets an error and `complete`, not silence."""
+    import dataclasses
+    import json
+    import uuid
+
+    manager = await make_user("MANAGER")
+    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Falha"))["createSession"][
+        "session"
+    ]["id"]
+    key = uuid.UUID(sid)
+    hub = served.hub
+    async with WsClient(served.ws_url, manager.token) as ws:
+        assert await ws.acked()
+        sub = await ws.subscribe(EVENTS, sid=sid, after=None)
+        await _until(lambda: key in hub.feeds and hub.feeds[key].listeners)
+        (listener,) = hub.feeds[key].listeners
+        (stored,) = await hub.fetch(key, 0, None)
+        gapped = dataclasses.replace(stored, sequence=listener.last[key] + 3)
+
+        async def failing(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionResetError("database went away")
+
+        hub.fetch = failing  # type: ignore[method-assign]
+        try:
+            listener.deliver([gapped])  # a gap: the writer must read 2..3, and cannot
+            error = await ws.next(sub)
+        finally:
+            del hub.fetch
+        assert error["type"] == "next"
+        assert error["payload"]["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+        assert "database" not in json.dumps(error)  # nothing internal leaks
+        assert (await ws.next(sub))["type"] == "complete"
+        # The id is free again, and resuming gives the stored entries.
+        await ws.ws.send(
+            json.dumps(
+                {
+                    "id": sub,
+                    "type": "subscribe",
+                    "payload": {"query": EVENTS, "variables": {"sid": sid, "after": 0}},
+                }
+            )
+        )
+        assert [e["sequence"] for e in await ws.take(sub, 1)] == [1]
+
+
+async def test_a_closed_connection_is_not_kept_by_the_feed_it_started(
+    served: App,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    """The session's feed and pub/sub task outlive the subscriber that started them; they must
+    not keep that subscriber's connection alive."""
+    import gc
+    import uuid
+    import weakref
+
+    manager = await make_user("MANAGER")
+    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Memoria"))["createSession"][
+        "session"
+    ]["id"]
+    key = uuid.UUID(sid)
+    async with WsClient(served.ws_url, manager.token) as stays:
+        assert await stays.acked()
+        async with WsClient(served.ws_url, manager.token) as first:
+            assert await first.acked()
+            await first.subscribe(EVENTS, sid=sid, after=None)
+            await _until(lambda: key in served.hub.feeds and served.hub.feeds[key].listeners)
+            (listener,) = served.hub.feeds[key].listeners
+            handler = weakref.ref(listener.sink.__self__.target.handler)  # type: ignore[union-attr]
+            del listener
+            sub = await stays.subscribe(EVENTS, sid=sid, after=None)
+            await _until(lambda: len(served.hub.feeds[key].listeners) == 2)
+        await _until(lambda: len(served.hub.feeds[key].listeners) == 1)
+        await asyncio.sleep(0.1)
+        gc.collect()
+        assert handler() is None, gc.get_referrers(handler())
+        await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "M1"}])
+        assert [e["sequence"] for e in await stays.take(sub, 1)] == [2]
