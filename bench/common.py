@@ -165,6 +165,15 @@ async def seed_manager_and_sessions(url: str, sessions: int = 1) -> Seeded:
 _in_request: ContextVar[bool] = ContextVar("bench_in_request", default=False)
 
 
+def _for_requests() -> bool:
+    """Made while serving a request: in a request's task, or in the group-commit worker
+    (gql/batching.py), which runs the transactions of waiting requests in a task of its own."""
+    if _in_request.get():
+        return True
+    task = asyncio.current_task()
+    return task is not None and task.get_coro().__qualname__ == "Batcher._drain"  # type: ignore[union-attr]
+
+
 class SqlCounter:
     """Statements sent through SQLAlchemy cursors, and connections checked out of the pool,
     split into those made while serving an HTTP request and background ones.
@@ -186,7 +195,7 @@ class SqlCounter:
 
         @event.listens_for(sync_engine, "before_cursor_execute")
         def _on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if not _in_request.get():
+            if not _for_requests():
                 self.background_statements += 1
                 return
             self.statements += 1
@@ -195,7 +204,7 @@ class SqlCounter:
 
         @event.listens_for(sync_engine.pool, "checkout")
         def _on_checkout(*args: Any) -> None:
-            if _in_request.get():
+            if _for_requests():
                 self.checkouts += 1
             else:
                 self.background_checkouts += 1
