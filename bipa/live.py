@@ -149,6 +149,11 @@ class HubListener:
             if feed is not None:
                 feed.listeners.discard(self)
                 self.hub.release(feed)
+        hub = self.hub
+        if self in hub.discoverers:
+            hub.discoverers.discard(self)
+            if not hub.discoverers:
+                hub._unlisten(GLOBAL_CHANNEL)
 
 
 class SessionFeed:
@@ -383,11 +388,8 @@ class LiveHub:
         try:
             yield listener
         finally:
-            if not listener.parked:
+            if not listener.parked:  # a parked one is closed by its owner (gql/direct.py)
                 listener.close()
-            self.discoverers.discard(listener)
-            if not self.discoverers:
-                self._unlisten(GLOBAL_CHANNEL)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = detached_task(coro)

@@ -7,7 +7,7 @@ subscription running under our graphql-transport-ws handler (gql/view.py) instea
 ``{"type":"next","id":<its id>,"payload":<shared text>}`` to its socket itself, the shared text
 being built once per event for all subscribers that sent the same document and variables.
 
-`sessionEvents` goes further and *parks*: once subscribed, its resolver returns (Strawberry is
+Subscriptions go further and *park*: once subscribed, the resolver returns (Strawberry is
 told the operation is already complete, so no `complete` is sent), which frees the operation's
 task, executor and extension state; the live listener stays registered with its session's
 feed and, when events arrive, a short-lived writer task sends them. An idle dashboard then
@@ -59,6 +59,10 @@ class DirectTarget:
             return False
         return self.parked is not None or not operation.completed
 
+
+# What a parked subscription sends for a batch of new events: (event, payload) pairs, the
+# payload being what the resolver would have yielded for it.
+Pick = Callable[[list[LiveEvent]], list[tuple[LiveEvent, Any]]]
 
 target_var: ContextVar[DirectTarget | None] = ContextVar("bipa_direct_target", default=None)
 executor_var: ContextVar[Any] = ContextVar("bipa_subscription_executor", default=None)
@@ -189,12 +193,12 @@ class DirectStream:
             await target.websocket.send_text(target.prefix + text + "}")
         return True
 
-    def park(self, listener: Listener, payload_of: Callable[[LiveEvent], Any]) -> bool:
+    def park(self, listener: Listener, pick: Pick) -> bool:
         """Hands the subscription over to its listener; the resolver must return next."""
         target = self.target
         if not target.open():
             return False
-        parked = Parked(target, self.group, listener, payload_of)
+        parked = Parked(target, self.group, listener, pick)
         target.parked = parked
         operation = target.operation
         # Strawberry skips `complete` for a completed operation and keeps it registered, so
@@ -215,19 +219,19 @@ class DirectStream:
 class Parked:
     """A parked subscription: no task while idle; a writer task while there is something."""
 
-    __slots__ = ("group", "listener", "payload_of", "target", "writer")
+    __slots__ = ("group", "listener", "pick", "target", "writer")
 
     def __init__(
         self,
         target: DirectTarget,
         group: Group,
         listener: Listener,
-        payload_of: Callable[[LiveEvent], Any],
+        pick: Pick,
     ) -> None:
         self.target = target
         self.group = group
         self.listener = listener
-        self.payload_of = payload_of
+        self.pick = pick
         self.writer: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -245,8 +249,8 @@ class Parked:
                 if not events:
                     return
                 target = self.target
-                for event in events:
-                    text = await self.group.text(event, self.payload_of(event))
+                for event, payload in self.pick(events):
+                    text = await self.group.text(event, payload)
                     if not target.open():
                         return
                     if not text:

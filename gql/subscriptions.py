@@ -63,6 +63,10 @@ def _event_type(e: LiveEvent) -> SessionEvent:
     )
 
 
+def _each_event(events: list[LiveEvent]) -> list[tuple[LiveEvent, SessionEvent]]:
+    return [(e, event_type(e)) for e in events]
+
+
 def _live(info: Info[Context, None]) -> LiveEvents:
     live = info.context.services.live
     if live is None:
@@ -101,7 +105,7 @@ class Subscription:
         direct = DirectStream.current()
         async with _live(info).listener() as listener:
             await listener.follow(sid, after_sequence)
-            if direct is not None and direct.park(listener, event_type):
+            if direct is not None and direct.park(listener, _each_event):
                 return  # the listener writes to the socket from now on (gql/direct.py)
             while True:
                 try:
@@ -124,6 +128,19 @@ class Subscription:
             await listener.follow(sid, None)
             current = progress_from_counts(await live.progress(sid))
             yield current
+            if direct is not None:
+                last = [current]
+
+                def changed(events: list[LiveEvent]) -> list[tuple[LiveEvent, SessionProgress]]:
+                    # The text is shared per event: the progress is the event's own.
+                    latest = progress_from_counts(events[-1].progress)
+                    if latest == last[0]:
+                        return []
+                    last[0] = latest
+                    return [(events[-1], latest)]
+
+                if direct.park(listener, changed):
+                    return
             while True:
                 try:
                     batch = await listener.next_batch()
@@ -154,6 +171,8 @@ class Subscription:
 
         direct = DirectStream.current()
         async with _live(info).listener(discover) as listener:
+            if direct is not None and direct.park(listener, _each_event):
+                return
             while True:
                 try:
                     batch = await listener.next_batch()

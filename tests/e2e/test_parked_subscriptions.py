@@ -17,7 +17,7 @@ from bipa.live import LiveHub
 from bipa.settings import Settings
 from tests.conftest import free_port
 from tests.e2e import queries as q
-from tests.e2e.wsclient import EVENTS, WsClient
+from tests.e2e.wsclient import EVENTS, MINE, PROGRESS, WsClient
 
 
 class App:
@@ -253,3 +253,49 @@ async def test_a_closed_connection_is_not_kept_by_the_feed_it_started(
         assert handler() is None, gc.get_referrers(handler())
         await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "M1"}])
         assert [e["sequence"] for e in await stays.take(sub, 1)] == [2]
+
+
+async def test_progress_and_front_page_subscriptions_park_too(
+    served: App,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    import uuid
+
+    manager = await make_user("MANAGER")
+    other = await make_user("MANAGER")
+    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Progresso"))["createSession"][
+        "session"
+    ]["id"]
+    key = uuid.UUID(sid)
+    hub = served.hub
+    async with WsClient(served.ws_url, manager.token) as ws:
+        assert await ws.acked()
+        progress = await ws.subscribe(PROGRESS, sid=sid)
+        assert (await ws.take(progress, 1))[0]["total"] == 0
+        mine = await ws.subscribe(MINE)
+        await _until(lambda: key in hub.feeds and hub.discoverers)
+        await _until(
+            lambda: all(lst.parked for lst in [*hub.feeds[key].listeners, *hub.discoverers])
+        )
+        await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "Q1"}])
+        assert (await ws.take(progress, 1))[0]["total"] == 1
+        assert [(e["sessionId"], e["sequence"]) for e in await ws.take(mine, 1)] == [(sid, 2)]
+        # A session created later is discovered by the parked front page; a stranger's is not.
+        await _gql(served, other.token, q.CREATE_SESSION, name="Alheia")
+        new = (await _gql(served, manager.token, q.CREATE_SESSION, name="Nova"))["createSession"][
+            "session"
+        ]["id"]
+        assert [(e["sessionId"], e["action"]) for e in await ws.take(mine, 1)] == [
+            (new, "session.created")
+        ]
+        # An event that leaves the progress as it was sends no progress message.
+        reused = await _gql(served, manager.token, q.session_action("reuseSession"), sid=sid)
+        assert reused["reuseSession"]["__typename"] == "SessionSuccess"
+        assert [e["action"] for e in await ws.take(mine, 1)] == ["session.reused"]
+        await asyncio.sleep(0.3)
+        assert ws.queues[progress].empty()
+        await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "Q2"}])
+        assert (await ws.take(progress, 1))[0]["total"] == 2
+        await ws.stop(mine)
+        await _until(lambda: not hub.discoverers)
+    await _until(lambda: key not in hub.feeds)
