@@ -15,14 +15,9 @@ import pytest
 from tests.conftest import LiveServer, asyncpg_dsn
 from tests.e2e import queries as q
 from tests.e2e.conftest import Caller
-from tests.e2e.test_concurrency import AUDIT, check_audit
+from tests.e2e.test_concurrency import AUDIT, aclient, check_audit
 
-
-@pytest.fixture
-async def aclient(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=live_server.url, timeout=90, limits=limits) as client:
-        yield client
+__all__ = ["aclient"]  # the shared fixture, used by the tests below
 
 
 async def post(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 
@@ -17,6 +17,7 @@ from bipa.live import LiveHub
 from bipa.settings import Settings
 from tests.conftest import free_port
 from tests.e2e import queries as q
+from tests.e2e.test_subscriptions import _post as _gql
 from tests.e2e.wsclient import EVENTS, MINE, PROGRESS, WsClient
 
 
@@ -51,16 +52,9 @@ async def served(database_url: str) -> AsyncIterator[App]:
             await asyncio.wait_for(task, 20)
 
 
-async def _gql(served: App, token: str, query: str, **variables: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
-        r = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"authorization": f"Bearer {token}"},
-        )
-    body = r.json()
-    assert "errors" not in body, body
-    return body["data"]  # type: ignore[no-any-return]
+async def _session(served: App, token: str, name: str) -> tuple[str, uuid.UUID]:
+    sid = (await _gql(served, token, q.CREATE_SESSION, name=name))["createSession"]["session"]["id"]
+    return sid, uuid.UUID(sid)
 
 
 async def _until(check: Any, timeout: float = 5) -> None:
@@ -70,13 +64,8 @@ async def _until(check: Any, timeout: float = 5) -> None:
 
 
 async def test_idle_subscription_is_parked_and_released(served: App, make_user) -> None:  # type: ignore[no-untyped-def]
-    import uuid
-
     manager = await make_user("MANAGER")
-    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Estacionada"))[
-        "createSession"
-    ]["session"]["id"]
-    key = uuid.UUID(sid)
+    sid, key = await _session(served, manager.token, "Estacionada")
     async with WsClient(served.ws_url, manager.token) as ws:
         assert await ws.acked()
         first = await ws.subscribe(EVENTS, sid=sid, after=0)
@@ -109,13 +98,8 @@ async def test_idle_subscription_is_parked_and_released(served: App, make_user) 
 
 
 async def test_parked_subscriber_too_slow_is_closed_with_a_reason(served: App, make_user) -> None:  # type: ignore[no-untyped-def]
-    import uuid
-
     manager = await make_user("MANAGER")
-    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Lenta"))["createSession"][
-        "session"
-    ]["id"]
-    key = uuid.UUID(sid)
+    sid, key = await _session(served, manager.token, "Lenta")
     async with WsClient(served.ws_url, manager.token) as ws:
         assert await ws.acked()
         sub = await ws.subscribe(EVENTS, sid=sid, after=None)
@@ -147,13 +131,8 @@ async def test_resuming_dashboards_share_one_encoding_without_the_first_connecti
 ) -> None:
     """afterSequence only chooses events: subscribers resuming from different points share one
     group, and the group keeps no subscriber's connection."""
-    import uuid
-
     manager = await make_user("MANAGER")
-    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Grupo"))["createSession"][
-        "session"
-    ]["id"]
-    key = uuid.UUID(sid)
+    sid, key = await _session(served, manager.token, "Grupo")
     async with (
         WsClient(served.ws_url, manager.token) as a,
         WsClient(served.ws_url, manager.token) as b,
@@ -179,13 +158,9 @@ async def test_a_parked_subscription_that_fails_says_so_and_frees_its_id(
     """A failed read of missing entries: the client gets an error and `complete`, not silence."""
     import dataclasses
     import json
-    import uuid
 
     manager = await make_user("MANAGER")
-    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Falha"))["createSession"][
-        "session"
-    ]["id"]
-    key = uuid.UUID(sid)
+    sid, key = await _session(served, manager.token, "Falha")
     hub = served.hub
     async with WsClient(served.ws_url, manager.token) as ws:
         assert await ws.acked()
@@ -228,14 +203,10 @@ async def test_a_closed_connection_is_not_kept_by_the_feed_it_started(
     """The session's feed and pub/sub task outlive the subscriber that started them; they must
     not keep that subscriber's connection alive."""
     import gc
-    import uuid
     import weakref
 
     manager = await make_user("MANAGER")
-    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Memoria"))["createSession"][
-        "session"
-    ]["id"]
-    key = uuid.UUID(sid)
+    sid, key = await _session(served, manager.token, "Memoria")
     async with WsClient(served.ws_url, manager.token) as stays:
         assert await stays.acked()
         async with WsClient(served.ws_url, manager.token) as first:
@@ -259,14 +230,9 @@ async def test_progress_and_front_page_subscriptions_park_too(
     served: App,
     make_user,  # type: ignore[no-untyped-def]
 ) -> None:
-    import uuid
-
     manager = await make_user("MANAGER")
     other = await make_user("MANAGER")
-    sid = (await _gql(served, manager.token, q.CREATE_SESSION, name="Progresso"))["createSession"][
-        "session"
-    ]["id"]
-    key = uuid.UUID(sid)
+    sid, key = await _session(served, manager.token, "Progresso")
     hub = served.hub
     async with WsClient(served.ws_url, manager.token) as ws:
         assert await ws.acked()
