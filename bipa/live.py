@@ -49,6 +49,7 @@ class HubListener:
     __slots__ = (
         "closed",
         "discover",
+        "discovering",
         "hub",
         "last",
         "max_pending",
@@ -72,6 +73,7 @@ class HubListener:
         self.overflowed = False
         self.closed = False
         self.parked = False
+        self.discovering: set[uuid.UUID] | None = None
 
     def deliver(self, events: list[LiveEvent]) -> None:
         if self.closed or self.overflowed:
@@ -95,6 +97,11 @@ class HubListener:
 
     async def follow(self, session_id: uuid.UUID, after_sequence: int | None) -> None:
         feed = await self.hub.feed(session_id)
+        if self.closed or session_id in self.last:
+            # Closed meanwhile (it must not come back into a feed), or already followed:
+            # moving `last` back would send events again.
+            self.hub.release(feed)
+            return
         if after_sequence is None:
             after_sequence = feed.last_fetched
         self.last[session_id] = after_sequence
@@ -137,10 +144,22 @@ class HubListener:
         return out
 
     async def discovered(self, session_id: uuid.UUID, sequence: int) -> None:
-        if session_id in self.last or self.discover is None:
+        """A session not followed yet had an event: follow it if the subscriber may see it.
+
+        The same discovery arrives twice (from this process's commit and from pub/sub), so one
+        in flight per session is enough."""
+        if self.closed or session_id in self.last or self.discover is None:
             return
-        if await self.discover(session_id):
-            await self.follow(session_id, sequence - 1)
+        if self.discovering is None:
+            self.discovering = set()
+        if session_id in self.discovering:
+            return
+        self.discovering.add(session_id)
+        try:
+            if await self.discover(session_id) and not self.closed:
+                await self.follow(session_id, sequence - 1)
+        finally:
+            self.discovering.discard(session_id)
 
     def close(self) -> None:
         self.closed = True

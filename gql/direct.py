@@ -148,9 +148,9 @@ def _selection_variables(executor: Any) -> dict[str, Any]:
             _variables_in(directive, found)
         if getattr(selection, "selection_set", None) is not None:
             _variables_in(selection.selection_set, found)
-    for fragment in executor.fragments.values():
+    for fragment in executor.fragment_definitions.values():
         _variables_in(fragment, found)
-    values = executor.variable_values
+    values = executor.variable_values.coerced
     return {name: values.get(name) for name in sorted(found)}
 
 
@@ -179,7 +179,12 @@ class DirectStream:
             return None
         if executor.operation.operation is not OperationType.SUBSCRIPTION:
             return None
-        return cls(target, _group(executor))
+        try:
+            group = _group(executor)
+        except Exception:  # never fail a subscription over an optimization: it just yields
+            log.exception("direct sends unavailable for this subscription")
+            return None
+        return cls(target, group)
 
     async def send(self, event: LiveEvent, payload: Any) -> bool:
         """Writes the event; False when it must be yielded to Strawberry instead."""

@@ -265,3 +265,78 @@ async def test_progress_and_front_page_subscriptions_park_too(
         await ws.stop(mine)
         await _until(lambda: not hub.discoverers)
     await _until(lambda: key not in hub.feeds)
+
+
+FRAGMENT_DOC = """subscription($sid: ID!, $after: Int, $withActor: Boolean!) {
+  sessionEvents(sessionId: $sid, afterSequence: $after) { ...F } }
+fragment F on SessionEvent { sequence action actor @include(if: $withActor) { id } }"""
+
+
+async def test_fragments_and_variables_below_the_root_split_groups_correctly(
+    served: App,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    manager = await make_user("MANAGER")
+    sid, key = await _session(served, manager.token, "Fragmentos")
+    async with WsClient(served.ws_url, manager.token) as ws:
+        assert await ws.acked()
+        with_actor = await ws.subscribe(FRAGMENT_DOC, sid=sid, after=0, withActor=True)
+        resumed = await ws.subscribe(FRAGMENT_DOC, sid=sid, after=1, withActor=True)
+        without = await ws.subscribe(FRAGMENT_DOC, sid=sid, after=None, withActor=False)
+        first = (await ws.take(with_actor, 1))[0]
+        assert first["sequence"] == 1 and first["actor"]["id"] == manager.id
+        await _until(lambda: key in served.hub.feeds and len(served.hub.feeds[key].listeners) == 3)
+        parked = {
+            listener.sink.__self__.target.operation.id: listener.sink.__self__  # type: ignore[union-attr]
+            for listener in served.hub.feeds[key].listeners
+        }
+        # afterSequence only chooses events; withActor changes the payload.
+        assert parked[with_actor].group is parked[resumed].group
+        assert parked[with_actor].group is not parked[without].group
+        await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "F1"}])
+        (a,) = await ws.take(with_actor, 1)
+        (b,) = await ws.take(resumed, 1)
+        (c,) = await ws.take(without, 1)
+        assert a == b == {"sequence": 2, "action": "package.added", "actor": {"id": manager.id}}
+        assert c == {"sequence": 2, "action": "package.added"}
+
+
+async def test_front_page_discovery_sends_each_event_once_and_stops_when_closed(
+    served: App,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    from collections import Counter
+
+    manager = await make_user("MANAGER")
+    hub = served.hub
+    async with WsClient(served.ws_url, manager.token) as ws:
+        assert await ws.acked()
+        mine = await ws.subscribe(MINE)
+        await _until(lambda: hub.discoverers and all(lst.parked for lst in hub.discoverers))
+        # Each new session is discovered twice (local commit and pub/sub echo): once is enough.
+        created = [(await _session(served, manager.token, f"D{i}"))[0] for i in range(30)]
+        events = await ws.take(mine, 30)
+        assert sorted(e["sessionId"] for e in events) == sorted(created)
+        await asyncio.sleep(0.5)
+        assert ws.queues[mine].empty(), "an event was sent twice"
+        assert Counter((e["sessionId"], e["sequence"]) for e in events).most_common(1)[0][1] == 1
+
+        # Completed while a discovery is in flight: the session's feed must not keep it.
+        (listener,) = hub.discoverers
+        real = listener.discover
+        gate, started = asyncio.Event(), asyncio.Event()
+
+        async def slow(session_id: uuid.UUID) -> bool:
+            started.set()
+            await gate.wait()
+            return await real(session_id)  # type: ignore[misc]
+
+        listener.discover = slow
+        del listener
+        _, key = await _session(served, manager.token, "Corrida")
+        await asyncio.wait_for(started.wait(), 5)
+        await ws.stop(mine)
+        await _until(lambda: not hub.discoverers)
+        gate.set()
+        await asyncio.sleep(0.3)
+        assert key not in hub.feeds
