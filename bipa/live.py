@@ -54,7 +54,6 @@ class HubListener:
         "last",
         "max_pending",
         "overflowed",
-        "parked",
         "pending",
         "sink",
         "wake",
@@ -72,7 +71,6 @@ class HubListener:
         self.max_pending = MAX_PENDING
         self.overflowed = False
         self.closed = False
-        self.parked = False
         self.discovering: set[uuid.UUID] | None = None
 
     def deliver(self, events: list[LiveEvent]) -> None:
@@ -91,9 +89,12 @@ class HubListener:
         """No task waits from now on: `sink` is called when events arrive, and the listener
         outlives its `listener()` block until `close()`."""
         self.sink = sink
-        self.parked = True
         if self.pending or self.overflowed:
             sink()
+
+    @property
+    def parked(self) -> bool:
+        return self.sink is not None
 
     async def follow(self, session_id: uuid.UUID, after_sequence: int | None) -> None:
         feed = await self.hub.feed(session_id)

@@ -15,18 +15,9 @@ from domain.errors import InvalidTransition, ValidationFailed
 from domain.money import format_amount
 from domain.states import ensure_session_transition
 from domain.uow import UnitOfWork
+from domain.users import clean_name
 
-MAX_NAME = 200
 CLOSED_REASON = "session closed"
-
-
-def _clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not cleaned:
-        raise ValidationFailed("session name must not be empty", field="name")
-    if len(cleaned) > MAX_NAME:
-        raise ValidationFailed(f"session name must be at most {MAX_NAME} characters", field="name")
-    return cleaned
 
 
 def _move(
@@ -47,7 +38,7 @@ async def create_session(uow: UnitOfWork, actor: User, name: str) -> DeliverySes
     access.ensure_manager(actor)
     session = DeliverySession(
         id=uuid.uuid4(),
-        name=_clean_name(name),
+        name=clean_name(name, "session name"),
         status=SessionStatus.OPEN,
         owner_id=actor.id,
         was_reused=False,

@@ -20,12 +20,13 @@ class NewUser:
     token: str
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str, label: str = "name") -> str:
+    """Whitespace collapsed; 1 to MAX_NAME characters (`label` names it in the error)."""
     cleaned = " ".join(name.split())
     if not cleaned:
-        raise ValidationFailed("name must not be empty", field="name")
+        raise ValidationFailed(f"{label} must not be empty", field="name")
     if len(cleaned) > MAX_NAME:
-        raise ValidationFailed(f"name must be at most {MAX_NAME} characters", field="name")
+        raise ValidationFailed(f"{label} must be at most {MAX_NAME} characters", field="name")
     return cleaned
 
 
@@ -53,7 +54,7 @@ async def create_user(
     clean_tg = _clean_telegram_id(telegram_id)
     if clean_tg is not None and await uow.users.by_telegram_id(clean_tg) is not None:
         raise ValidationFailed("this Telegram account is already linked", field="telegramId")
-    user = User(id=uuid.uuid4(), name=_clean_name(name), role=role, telegram_id=clean_tg)
+    user = User(id=uuid.uuid4(), name=clean_name(name), role=role, telegram_id=clean_tg)
     uow.users.add(user)
     token = new_token()
     uow.users.add_token(ApiToken(user_id=user.id, token_hash=hash_token(token)))

@@ -2,21 +2,19 @@
 
 Through Strawberry's result stream every subscriber pays, per event, for graphql-core's map
 step, the schema extensions' result hooks, a message dict and its JSON encoding; with 1,000
-dashboards on one session that was five to seven times the cost of writing the bytes. A
-subscription running under our graphql-transport-ws handler (gql/view.py) instead writes
-``{"type":"next","id":<its id>,"payload":<shared text>}`` to its socket itself, the shared text
-being built once per event for all subscribers that sent the same document and variables.
+dashboards on one session that was five to seven times the cost of writing the bytes.
 
-Subscriptions go further and *park*: once subscribed, the resolver returns (Strawberry is
-told the operation is already complete, so no `complete` is sent), which frees the operation's
-task, executor and extension state; the live listener stays registered with its session's
-feed and, when events arrive, a short-lived writer task sends them. An idle dashboard then
-costs a few small objects instead of a suspended coroutine stack.
+A subscription running under our graphql-transport-ws handler (gql/view.py) instead *parks*
+once subscribed: the resolver returns (Strawberry is told the operation is already complete,
+so no `complete` is sent), which frees the operation's task, executor and extension state; the
+live listener stays registered with its session's feed and, when events arrive, a short-lived
+writer task sends ``{"type":"next","id":<its id>,"payload":<shared text>}``, the shared text
+being built once per event for all subscribers that sent the same document and selection
+variables. An idle dashboard costs a few small objects instead of a suspended coroutine stack.
 
-Results with errors are not sent this way: the yielding resolvers hand them to Strawberry,
-which masks and logs them; a parked one closes with an error and the client resubscribes with
-afterSequence. Subscriptions on other transports (and direct calls to `schema.subscribe`) have
-no target and always yield.
+An event whose result has errors is logged and ends the subscription with an error (the
+client resubscribes with afterSequence). Subscriptions on other transports (and direct calls
+to `schema.subscribe`) have no target: their resolvers yield as usual.
 """
 
 from __future__ import annotations
@@ -163,7 +161,7 @@ def _group(executor: Any) -> Group:
 
 
 class DirectStream:
-    """One subscription's direct writer, for resolvers that keep running (and yielding)."""
+    """What a subscription needs to park: its socket and operation, and its group."""
 
     __slots__ = ("group", "target")
 
@@ -185,18 +183,6 @@ class DirectStream:
             log.exception("direct sends unavailable for this subscription")
             return None
         return cls(target, group)
-
-    async def send(self, event: LiveEvent, payload: Any) -> bool:
-        """Writes the event; False when it must be yielded to Strawberry instead."""
-        text = await self.group.text(event, payload)
-        if not text:
-            return False
-        target = self.target
-        if target.open():
-            # A dead socket raises here, like Strawberry's own send would; the handler sees
-            # the disconnect and cancels the operation.
-            await target.websocket.send_text(target.prefix + text + "}")
-        return True
 
     def park(self, listener: Listener, pick: Pick) -> bool:
         """Hands the subscription over to its listener; the resolver must return next."""

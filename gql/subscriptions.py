@@ -6,15 +6,16 @@ import uuid
 import weakref
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain.events import LiveEvent, LiveEvents, SlowSubscriber
+from domain.events import Listener, LiveEvent, LiveEvents, SlowSubscriber
 from gql.context import Context
-from gql.direct import DirectStream
+from gql.direct import DirectStream, Pick
 from gql.types import Role, SessionProgress, UserType, progress_from_counts
 
 
@@ -67,6 +68,36 @@ def _each_event(events: list[LiveEvent]) -> list[tuple[LiveEvent, SessionEvent]]
     return [(e, event_type(e)) for e in events]
 
 
+def _progress_changes(current: SessionProgress) -> Pick:
+    """The newest progress of each batch, when it differs from the last one sent."""
+    last = [current]
+
+    def changed(events: list[LiveEvent]) -> list[tuple[LiveEvent, SessionProgress]]:
+        # Texts are shared per event, and this payload is indeed the event's own progress.
+        latest = progress_from_counts(events[-1].progress)
+        if latest == last[0]:
+            return []
+        last[0] = latest
+        return [(events[-1], latest)]
+
+    return changed
+
+
+async def _deliver(
+    listener: Listener, direct: DirectStream | None, pick: Pick
+) -> AsyncGenerator[Any, None]:
+    """Parks the subscription (gql/direct.py), or else yields what `pick` makes of each batch."""
+    if direct is not None and direct.park(listener, pick):
+        return
+    while True:
+        try:
+            batch = await listener.next_batch()
+        except SlowSubscriber as exc:
+            raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
+        for _, payload in pick(batch):
+            yield payload
+
+
 def _live(info: Info[Context, None]) -> LiveEvents:
     live = info.context.services.live
     if live is None:
@@ -105,17 +136,8 @@ class Subscription:
         direct = DirectStream.current()
         async with _live(info).listener() as listener:
             await listener.follow(sid, after_sequence)
-            if direct is not None and direct.park(listener, _each_event):
-                return  # the listener writes to the socket from now on (gql/direct.py)
-            while True:
-                try:
-                    batch = await listener.next_batch()
-                except SlowSubscriber as exc:
-                    raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
-                for event in batch:
-                    payload = event_type(event)
-                    if direct is None or not await direct.send(event, payload):
-                        yield payload
+            async for payload in _deliver(listener, direct, _each_event):
+                yield payload
 
     @strawberry.subscription(description="The current progress at once, then after every change.")
     async def session_progress(
@@ -128,30 +150,8 @@ class Subscription:
             await listener.follow(sid, None)
             current = progress_from_counts(await live.progress(sid))
             yield current
-            if direct is not None:
-                last = [current]
-
-                def changed(events: list[LiveEvent]) -> list[tuple[LiveEvent, SessionProgress]]:
-                    # The text is shared per event: the progress is the event's own.
-                    latest = progress_from_counts(events[-1].progress)
-                    if latest == last[0]:
-                        return []
-                    last[0] = latest
-                    return [(events[-1], latest)]
-
-                if direct.park(listener, changed):
-                    return
-            while True:
-                try:
-                    batch = await listener.next_batch()
-                except SlowSubscriber as exc:
-                    raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
-                latest = progress_from_counts(batch[-1].progress)
-                if latest != current:
-                    current = latest
-                    # The text is shared per event: the progress is the event's own.
-                    if direct is None or not await direct.send(batch[-1], current):
-                        yield current
+            async for payload in _deliver(listener, direct, _progress_changes(current)):
+                yield payload
 
     @strawberry.subscription(description="The events of every session the caller may see.")
     async def my_session_events(
@@ -171,14 +171,5 @@ class Subscription:
 
         direct = DirectStream.current()
         async with _live(info).listener(discover) as listener:
-            if direct is not None and direct.park(listener, _each_event):
-                return
-            while True:
-                try:
-                    batch = await listener.next_batch()
-                except SlowSubscriber as exc:
-                    raise GraphQLError(str(exc), extensions={"code": "SLOW_SUBSCRIBER"}) from None
-                for event in batch:
-                    payload = event_type(event)
-                    if direct is None or not await direct.send(event, payload):
-                        yield payload
+            async for payload in _deliver(listener, direct, _each_event):
+                yield payload

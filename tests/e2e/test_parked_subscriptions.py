@@ -340,3 +340,33 @@ async def test_front_page_discovery_sends_each_event_once_and_stops_when_closed(
         gate.set()
         await asyncio.sleep(0.3)
         assert key not in hub.feeds
+
+
+async def test_without_a_websocket_the_resolvers_yield(
+    served: App,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    """`schema.subscribe` in-process has no socket to park on: the same resolvers then yield
+    each event (and each progress change) through Strawberry."""
+    from gql.context import Context
+    from gql.schema import build_schema
+
+    manager = await make_user("MANAGER")
+    sid, _ = await _session(served, manager.token, "Sem socket")
+    schema = build_schema()
+    context = Context(request=None, services=served.app.state.services, token=manager.token)  # type: ignore[arg-type]
+    events = await schema.subscribe(EVENTS, {"sid": sid, "after": 0}, context_value=context)
+    progress = await schema.subscribe(PROGRESS, {"sid": sid}, context_value=context)
+    try:
+        first = await asyncio.wait_for(anext(events), 5)  # type: ignore[arg-type]
+        assert first.errors is None and first.data["sessionEvents"]["sequence"] == 1
+        start = await asyncio.wait_for(anext(progress), 5)  # type: ignore[arg-type]
+        assert start.data["sessionProgress"]["total"] == 0
+        await _gql(served, manager.token, q.ADD_PACKAGES, sid=sid, packages=[{"barcode": "Y1"}])
+        second = await asyncio.wait_for(anext(events), 5)  # type: ignore[arg-type]
+        assert second.data["sessionEvents"]["action"] == "package.added"
+        moved = await asyncio.wait_for(anext(progress), 5)  # type: ignore[arg-type]
+        assert moved.data["sessionProgress"]["total"] == 1
+    finally:
+        await events.aclose()  # type: ignore[union-attr]
+        await progress.aclose()  # type: ignore[union-attr]
