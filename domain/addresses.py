@@ -36,19 +36,29 @@ def normalized_key(address: AddressData) -> str:
 def clean(address: AddressData, field: str) -> AddressData:
     line = " ".join(address.line.split())
     if not line:
-        raise ValidationFailed("address line must not be empty", field=f"{field}.line")
+        raise ValidationFailed(
+            "address line must not be empty", field=f"{field}.line", code="ADDRESS_EMPTY"
+        )
     if len(line) > 500:
-        raise ValidationFailed("address line is longer than 500 characters", field=f"{field}.line")
+        raise ValidationFailed(
+            "address line is longer than 500 characters",
+            field=f"{field}.line",
+            code="ADDRESS_TOO_LONG",
+        )
     for name, value, bound in (
         ("latitude", address.latitude, 90),
         ("longitude", address.longitude, 180),
     ):
         if value is not None and (not math.isfinite(value) or abs(value) > bound):
             raise ValidationFailed(
-                f"{name} must be between -{bound} and {bound}", field=f"{field}.{name}"
+                f"{name} must be between -{bound} and {bound}",
+                field=f"{field}.{name}",
+                code="COORDINATE_OUT_OF_RANGE",
             )
     city = " ".join((address.city or "").split()) or None
     postal = " ".join((address.postal_code or "").split()) or None
     if postal is not None and len(postal) > 32:
-        raise ValidationFailed("postal code is too long", field=f"{field}.postalCode")
+        raise ValidationFailed(
+            "postal code is too long", field=f"{field}.postalCode", code="POSTAL_CODE_TOO_LONG"
+        )
     return AddressData(line, city, postal, address.latitude, address.longitude)

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 GTIN_LENGTHS = frozenset({8, 12, 13, 14})
 MAX_LENGTH = 64
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """Why a barcode was refused: English `reason`, stable `code`, and the values it needs."""
+
+    barcode: str
+    code: str
+    reason: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BarcodeCheck:
     barcode: str
-    error: str | None = None
+    rejected: Rejected | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.rejected is None
 
 
 def normalize(raw: str) -> str:
@@ -35,14 +45,19 @@ def check(raw: str) -> BarcodeCheck:
     compact = "".join(raw.split())
     # The ASCII rule applies to what was sent: upper-casing "ß" or "ﬁ" would make ASCII of them.
     if not all(33 <= ord(c) <= 126 for c in compact):
-        return BarcodeCheck(compact, "only printable ASCII characters are allowed")
+        why = "only printable ASCII characters are allowed"
+        return BarcodeCheck(compact, Rejected(compact, "BARCODE_NOT_ASCII", why))
     code = compact.upper()
     if not code:
-        return BarcodeCheck(code, "empty barcode")
+        return BarcodeCheck(code, Rejected(code, "BARCODE_EMPTY", "empty barcode"))
     if len(code) > MAX_LENGTH:
-        return BarcodeCheck(code, f"longer than {MAX_LENGTH} characters")
+        why = f"longer than {MAX_LENGTH} characters"
+        return BarcodeCheck(code, Rejected(code, "BARCODE_TOO_LONG", why, {"max": str(MAX_LENGTH)}))
     if code.isdigit() and len(code) in GTIN_LENGTHS and not gtin_check_digit_ok(code):
-        return BarcodeCheck(code, f"invalid GTIN-{len(code)} check digit")
+        why = f"invalid GTIN-{len(code)} check digit"
+        return BarcodeCheck(
+            code, Rejected(code, "BARCODE_CHECK_DIGIT", why, {"length": str(len(code))})
+        )
     return BarcodeCheck(code)
 
 

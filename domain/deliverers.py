@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from db.enums import Role
 from db.models import DeliverySession, SessionDeliverer, User
-from domain import access
+from domain import permissions
+from domain.actions import Action
 from domain.errors import NotFound, ValidationFailed
 from domain.money import earned, format_amount, parse_amount
 from domain.uow import UnitOfWork
@@ -21,17 +22,21 @@ async def add_deliverer(
     base_salary: str | Decimal,
     commission_per_delivery: str | Decimal,
 ) -> tuple[SessionDeliverer, DeliverySession]:
-    session = await access.lock_for_change(uow, actor, session_id)
-    access.ensure_writable(session)
+    session = await permissions.lock_for_change(uow, actor, session_id)
+    permissions.ensure_writable(session)
     base = parse_amount(base_salary, "baseSalary")
     commission = parse_amount(commission_per_delivery, "commissionPerDelivery")
     user = await uow.users.get(user_id)
     if user is None:
-        raise NotFound("user not found", id=str(user_id))
+        raise NotFound("user not found", id=str(user_id), code="USER_NOT_FOUND")
     if user.role is not Role.DELIVERER:
-        raise ValidationFailed("only DELIVERER users can deliver packages", field="userId")
+        raise ValidationFailed(
+            "only DELIVERER users can deliver packages", field="userId", code="NOT_A_DELIVERER"
+        )
     if await uow.deliverers.by_user(session.id, user.id) is not None:
-        raise ValidationFailed("this deliverer is already in the session", field="userId")
+        raise ValidationFailed(
+            "this deliverer is already in the session", field="userId", code="DELIVERER_EXISTS"
+        )
     deliverer = SessionDeliverer(
         id=uuid.uuid4(),
         session_id=session.id,
@@ -46,7 +51,7 @@ async def add_deliverer(
     uow.deliverers.add(deliverer)
     uow.record(
         session,
-        "deliverer.added",
+        Action.DELIVERER_ADDED,
         actor.id,
         {
             "delivererId": str(deliverer.id),

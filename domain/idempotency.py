@@ -32,7 +32,10 @@ async def begin(
     """Claims `key` in this transaction; returns the stored response when it is a replay."""
     if not key or len(key) > MAX_KEY:
         raise ValidationFailed(
-            f"idempotencyKey must be 1 to {MAX_KEY} characters", field="idempotencyKey"
+            f"idempotencyKey must be 1 to {MAX_KEY} characters",
+            field="idempotencyKey",
+            code="IDEMPOTENCY_KEY_INVALID",
+            params={"max": str(MAX_KEY)},
         )
     digest = request_hash(operation, payload)
     now = utcnow()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from db.base import utcnow
-from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus, Role, SessionStatus
+from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus, SessionStatus
 from db.models import DeliverySession, SessionAddress, SessionDeliverer, SessionPackage, User
-from domain import access, addresses, barcodes
+from domain import addresses, barcodes, completion, permissions
+from domain.actions import Action
 from domain.deliverers import recompute_earnings
 from domain.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
-from domain.sessions import finish
 from domain.states import ensure_package_transition
 from domain.uow import UnitOfWork
 
@@ -36,18 +37,23 @@ class AddResult:
     session: DeliverySession
     added: list[SessionPackage] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)
+    rejected: list[barcodes.Rejected] = field(default_factory=list)
 
 
 def _validate_request(items: Sequence[PackageData]) -> None:
     if len(items) > MAX_PACKAGES_PER_CALL:
         raise ValidationFailed(
-            f"at most {MAX_PACKAGES_PER_CALL} packages per call, got {len(items)}", field="packages"
+            f"at most {MAX_PACKAGES_PER_CALL} packages per call, got {len(items)}",
+            field="packages",
+            code="TOO_MANY_PACKAGES",
+            params={"max": str(MAX_PACKAGES_PER_CALL)},
         )
     for i, item in enumerate(items):
         if item.recipient_name is not None and len(item.recipient_name) > 200:
             raise ValidationFailed(
-                "recipient name is too long", field=f"packages[{i}].recipientName"
+                "recipient name is too long",
+                field=f"packages[{i}].recipientName",
+                code="RECIPIENT_TOO_LONG",
             )
 
 
@@ -92,7 +98,9 @@ async def _deliverers_for(
         d = found.get(item.deliverer_id) if item.deliverer_id else None
         if item.deliverer_id is not None and (d is None or d.session_id != session.id):
             raise ValidationFailed(
-                "deliverer is not part of this session", field=f"packages[{i}].delivererId"
+                "deliverer is not part of this session",
+                field=f"packages[{i}].delivererId",
+                code="DELIVERER_NOT_IN_SESSION",
             )
     return found
 
@@ -100,18 +108,21 @@ async def _deliverers_for(
 async def add_packages(
     uow: UnitOfWork, actor: User, session_id: uuid.UUID, items: Sequence[PackageData]
 ) -> AddResult:
-    session = await access.lock_for_change(uow, actor, session_id)
-    access.ensure_writable(session)
+    session = await permissions.lock_for_change(uow, actor, session_id)
+    permissions.ensure_writable(session)
     if session.status not in ADDABLE:
-        raise InvalidTransition("session", session.status.value, "add packages")
+        raise InvalidTransition(
+            "session", session.status.value, "add packages", code="SESSION_NOT_ADDABLE"
+        )
     _validate_request(items)
     result = AddResult(session=session)
     seen: set[str] = set()
     accepted: list[tuple[int, PackageData, str]] = []
     for i, item in enumerate(items):
         checked = barcodes.check(item.barcode)
-        if not checked.ok:
-            result.rejected.append((item.barcode, checked.error or "invalid"))
+        if checked.rejected is not None:
+            # Reported as sent, so the client can match it to its own input.
+            result.rejected.append(dataclasses.replace(checked.rejected, barcode=item.barcode))
         elif checked.barcode in seen:
             result.duplicates.append(checked.barcode)
         else:
@@ -148,7 +159,7 @@ async def add_packages(
         result.added.append(package)
         uow.record(
             session,
-            "package.added",
+            Action.PACKAGE_ADDED,
             actor.id,
             {
                 "packageId": str(package.id),
@@ -168,15 +179,15 @@ async def _package_in_locked_session(
 ) -> tuple[SessionPackage, DeliverySession]:
     package = await uow.packages.get(package_id)
     if package is None:
-        raise NotFound("package not found", id=str(package_id))
+        raise NotFound("package not found", id=str(package_id), code="PACKAGE_NOT_FOUND")
     if manage:
-        session = await access.lock_for_change(uow, actor, package.session_id)
+        session = await permissions.lock_for_change(uow, actor, package.session_id)
     else:
-        session = await access.lock_visible(uow, actor, package.session_id)
+        session = await permissions.lock_visible(uow, actor, package.session_id)
     # Re-read under the session lock: it may have changed, or gone, since the first read.
     fresh = await uow.packages.reload(package_id)
     if fresh is None:
-        raise NotFound("package not found", id=str(package_id))
+        raise NotFound("package not found", id=str(package_id), code="PACKAGE_NOT_FOUND")
     return fresh, session
 
 
@@ -184,9 +195,11 @@ async def remove_package(
     uow: UnitOfWork, actor: User, package_id: uuid.UUID
 ) -> tuple[SessionPackage, DeliverySession]:
     package, session = await _package_in_locked_session(uow, actor, package_id, manage=True)
-    access.ensure_writable(session)
+    permissions.ensure_writable(session)
     if session.status is not SessionStatus.OPEN:
-        raise InvalidTransition("session", session.status.value, "remove package")
+        raise InvalidTransition(
+            "session", session.status.value, "remove package", code="SESSION_NOT_OPEN"
+        )
     if package.address_id is not None:
         address = (await uow.addresses.get_many([package.address_id]))[0]
         address.package_count -= 1
@@ -197,7 +210,7 @@ async def remove_package(
     await uow.packages.delete(package)
     uow.record(
         session,
-        "package.removed",
+        Action.PACKAGE_REMOVED,
         actor.id,
         {"packageId": str(package.id), "barcode": package.barcode},
     )
@@ -212,26 +225,40 @@ async def assign_packages(
     package_ids: Sequence[uuid.UUID],
     deliverer_id: uuid.UUID,
 ) -> tuple[list[SessionPackage], DeliverySession]:
-    session = await access.lock_for_change(uow, actor, session_id)
-    access.ensure_writable(session)
+    session = await permissions.lock_for_change(uow, actor, session_id)
+    permissions.ensure_writable(session)
     if not package_ids:
-        raise ValidationFailed("packageIds must not be empty", field="packageIds")
+        raise ValidationFailed(
+            "packageIds must not be empty", field="packageIds", code="NOTHING_TO_ASSIGN"
+        )
     if len(package_ids) > MAX_PACKAGES_PER_CALL:
         raise ValidationFailed(
-            f"at most {MAX_PACKAGES_PER_CALL} packages per call", field="packageIds"
+            f"at most {MAX_PACKAGES_PER_CALL} packages per call",
+            field="packageIds",
+            code="TOO_MANY_PACKAGES",
+            params={"max": str(MAX_PACKAGES_PER_CALL)},
         )
     target = await uow.deliverers.get(deliverer_id)
     if target is None or target.session_id != session.id:
-        raise NotFound("deliverer not found in this session", id=str(deliverer_id))
+        raise NotFound(
+            "deliverer not found in this session",
+            id=str(deliverer_id),
+            code="DELIVERER_NOT_IN_SESSION",
+        )
     unique_ids = list(dict.fromkeys(package_ids))
     packages = {p.id: p for p in await uow.packages.get_many(unique_ids)}
     for pid in unique_ids:
         p = packages.get(pid)
         if p is None or p.session_id != session.id:
-            raise NotFound("package not found in this session", id=str(pid))
+            raise NotFound(
+                "package not found in this session", id=str(pid), code="PACKAGE_NOT_FOUND"
+            )
         if p.status in FINAL_DELIVERY_STATUSES:
             raise ValidationFailed(
-                f"package {p.barcode} is already {p.status.value}", field="packageIds"
+                f"package {p.barcode} is already {p.status.value}",
+                field="packageIds",
+                code="PACKAGE_ALREADY_FINAL",
+                params={"barcode": p.barcode, "status": p.status.value},
             )
     previous_ids = {p.deliverer_id for p in packages.values() if p.deliverer_id is not None}
     previous = {d.id: d for d in await uow.deliverers.get_many(sorted(previous_ids))}
@@ -248,7 +275,7 @@ async def assign_packages(
         p.deliverer_id = target.id
         uow.record(
             session,
-            "package.assigned",
+            Action.PACKAGE_ASSIGNED,
             actor.id,
             {
                 "packageId": str(p.id),
@@ -270,19 +297,32 @@ async def update_package_status(
     scan_report: dict[str, Any] | None = None,
 ) -> tuple[SessionPackage, DeliverySession]:
     package, session = await _package_in_locked_session(uow, actor, package_id, manage=False)
-    access.ensure_writable(session)
+    permissions.ensure_writable(session)
     deliverer = await uow.deliverers.get(package.deliverer_id) if package.deliverer_id else None
-    own = actor.role is Role.DELIVERER and deliverer is not None and deliverer.user_id == actor.id
-    if not (own or access.can_manage(actor, session)):
-        raise PermissionDenied("deliverers can only change their own packages")
+    if not permissions.can_change_package(actor, session, deliverer):
+        raise PermissionDenied(
+            "deliverers can only change their own packages", code="NOT_YOUR_PACKAGE"
+        )
     if session.status is not SessionStatus.ACTIVE:
-        raise InvalidTransition("session", session.status.value, "package status change")
+        raise InvalidTransition(
+            "session",
+            session.status.value,
+            "package status change",
+            code="SESSION_NOT_ACTIVE",
+        )
     ensure_package_transition(package.status, status)
     clean_reason = " ".join((reason or "").split()) or None
     if status is DeliveryStatus.FAILED and clean_reason is None:
-        raise ValidationFailed("a failed delivery needs a reason", field="reason")
+        raise ValidationFailed(
+            "a failed delivery needs a reason", field="reason", code="REASON_REQUIRED"
+        )
     if clean_reason is not None and len(clean_reason) > 500:
-        raise ValidationFailed("reason is longer than 500 characters", field="reason")
+        raise ValidationFailed(
+            "reason is longer than 500 characters",
+            field="reason",
+            code="REASON_TOO_LONG",
+            params={"max": "500"},
+        )
     before = package.status
     package.status = status
     package.updated_at = utcnow()
@@ -305,8 +345,8 @@ async def update_package_status(
     }
     if clean_reason is not None:
         details["reason"] = clean_reason
-    uow.record(session, "package.status_changed", actor.id, details)
+    uow.record(session, Action.PACKAGE_STATUS_CHANGED, actor.id, details)
     await uow.flush()
-    if status in FINAL_DELIVERY_STATUSES and await uow.packages.count_not_final(session.id) == 0:
-        await finish(uow, session, actor)
+    if status in FINAL_DELIVERY_STATUSES:
+        await completion.complete_if_done(uow, session, actor)
     return package, session

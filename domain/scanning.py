@@ -19,8 +19,8 @@ from typing import Any
 import ocr
 from db.enums import DeliveryStatus
 from db.models import DeliverySession, SessionPackage, User
-from domain import access, barcodes, packages
-from domain.errors import DomainError, InvalidImage, NotFound, PermissionDenied, ValidationFailed
+from domain import barcodes, packages, permissions
+from domain.errors import InvalidImage, NotFound, Overloaded, PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
 
 
@@ -29,11 +29,6 @@ class ScanIntent(enum.StrEnum):
     ADD = "ADD"
     PICK_UP = "PICK_UP"
     DELIVER = "DELIVER"
-
-
-class Overloaded(DomainError):
-    def __init__(self) -> None:
-        super().__init__("the scanner is busy: too many photos are waiting; try again shortly")
 
 
 class ScanPool:
@@ -70,16 +65,13 @@ async def check_scan_allowed(
     uow: UnitOfWork, actor: User, session_id: uuid.UUID, intent: ScanIntent
 ) -> list[str]:
     """Before spending CPU: may the actor scan here? Returns the session's barcodes."""
-    session = await uow.sessions.get(session_id)
-    if session is None:
-        raise NotFound("session not found", id=str(session_id))
-    manages = access.can_manage(actor, session)
-    if not manages and not await uow.sessions.is_visible(session_id, actor.id, actor.role):
-        raise PermissionDenied("you cannot see this session")
-    if intent is ScanIntent.ADD and not manages:
-        raise PermissionDenied("only the session's managers can add packages")
+    session = await permissions.ensure_can_see(uow, actor, session_id)
+    if intent is ScanIntent.ADD and not permissions.can_manage(actor, session):
+        raise PermissionDenied(
+            "only the session's managers can add packages", code="NOT_SESSION_MANAGER"
+        )
     if intent in (ScanIntent.ADD, ScanIntent.PICK_UP, ScanIntent.DELIVER):
-        access.ensure_writable(session)
+        permissions.ensure_writable(session)
     return await uow.packages.barcodes(session_id)
 
 
@@ -92,7 +84,7 @@ async def apply_scan(
 ) -> ScanOutcome:
     data = report.to_dict()
     if report.barcode is None:
-        session = await access.lock_visible(uow, actor, session_id)
+        session = await permissions.lock_visible(uow, actor, session_id)
         return ScanOutcome(data, None, session)
     # Packages hold normalized codes (upper case, no spaces): look them up the same way.
     code = barcodes.normalize(report.barcode)
@@ -100,17 +92,28 @@ async def apply_scan(
         item = packages.PackageData(report.barcode, symbology=report.symbology, scan_report=data)
         result = await packages.add_packages(uow, actor, session_id, [item])
         if result.rejected:
-            raise ValidationFailed(f"{report.barcode}: {result.rejected[0][1]}", field="image")
+            rejected = result.rejected[0]
+            raise ValidationFailed(
+                f"{report.barcode}: {rejected.reason}",
+                field="image",
+                code=rejected.code,
+                params={"barcode": rejected.barcode, **rejected.params},
+            )
         package = (
             result.added[0] if result.added else await uow.packages.by_barcode(session_id, code)
         )
         return ScanOutcome(data, package, result.session)
-    session = await access.lock_visible(uow, actor, session_id)
+    session = await permissions.lock_visible(uow, actor, session_id)
     package = await uow.packages.by_barcode(session_id, code)
     if intent is ScanIntent.IDENTIFY:
         return ScanOutcome(data, package, session)
     if package is None:
-        raise NotFound(f"package {report.barcode} is not in this session", id=report.barcode)
+        raise NotFound(
+            f"package {report.barcode} is not in this session",
+            id=report.barcode,
+            code="PACKAGE_NOT_IN_SESSION",
+            params={"barcode": report.barcode},
+        )
     target = DeliveryStatus.PICKED_UP if intent is ScanIntent.PICK_UP else DeliveryStatus.DELIVERED
     package, session = await packages.update_package_status(
         uow, actor, package.id, target, None, scan_report=data

@@ -36,9 +36,9 @@ def package_can(current: DeliveryStatus, target: DeliveryStatus) -> bool:
 
 def ensure_session_transition(current: SessionStatus, target: SessionStatus) -> None:
     if not session_can(current, target):
-        raise InvalidTransition("session", current.value, target.value)
+        raise InvalidTransition("session", current.value, target.value, code="SESSION_TRANSITION")
 
 
 def ensure_package_transition(current: DeliveryStatus, target: DeliveryStatus) -> None:
     if not package_can(current, target):
-        raise InvalidTransition("package", current.value, target.value)
+        raise InvalidTransition("package", current.value, target.value, code="PACKAGE_TRANSITION")

@@ -9,16 +9,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from db.base import utcnow
-from db.enums import Role, WebhookDeliveryStatus
+from db.enums import WebhookDeliveryStatus
 from db.models import User, Webhook, WebhookDelivery
+from domain import permissions
+from domain.actions import ALL, PING, Action
 from domain.crypto import SecretBox, new_webhook_secret
-from domain.errors import NotFound, PermissionDenied, ValidationFailed
+from domain.errors import NotFound, ValidationFailed
 from domain.uow import UnitOfWork
 from domain.webhook_urls import Resolver, check_url
 
-ACTION_PREFIXES = ("session.", "package.", "deliverer.")
 MAX_EVENTS = 50
-PING = "ping"
+EVENTS = frozenset(a.value for a in Action)
 
 
 @dataclass(frozen=True)
@@ -28,38 +29,39 @@ class WebhookConfig:
     box: SecretBox
 
 
-def _ensure_manager(actor: User) -> None:
-    if actor.role not in (Role.ADMIN, Role.MANAGER):
-        raise PermissionDenied("only managers and admins manage webhooks")
-
-
 def _clean_events(events: Sequence[str]) -> list[str]:
     cleaned = sorted({e.strip() for e in events if e.strip()})
     if not cleaned:
-        raise ValidationFailed('events must name at least one audit action or "*"', field="events")
+        raise ValidationFailed(
+            'events must name at least one audit action or "*"', field="events", code="NO_EVENTS"
+        )
     if len(cleaned) > MAX_EVENTS:
-        raise ValidationFailed(f"at most {MAX_EVENTS} events", field="events")
+        raise ValidationFailed(
+            f"at most {MAX_EVENTS} events",
+            field="events",
+            code="TOO_MANY_EVENTS",
+            params={"max": str(MAX_EVENTS)},
+        )
     for event in cleaned:
-        if event != "*" and not (event.startswith(ACTION_PREFIXES) and len(event) <= 64):
+        if event != ALL and event not in EVENTS:
             raise ValidationFailed(
                 f'unknown event {event!r}: use audit actions like session.completed, or "*"',
                 field="events",
+                code="UNKNOWN_EVENT",
+                params={"event": event[:64]},
             )
     return cleaned
 
 
 async def _owned(uow: UnitOfWork, actor: User, webhook_id: uuid.UUID) -> Webhook:
-    _ensure_manager(actor)
-    webhook = await uow.webhooks.lock(webhook_id)
-    if webhook is None or (actor.role is not Role.ADMIN and webhook.owner_id != actor.id):
-        raise NotFound("webhook not found", id=str(webhook_id))
-    return webhook
+    permissions.ensure_manager(actor)
+    return permissions.ensure_owns_webhook(actor, await uow.webhooks.lock(webhook_id), webhook_id)
 
 
 async def create_webhook(
     uow: UnitOfWork, actor: User, config: WebhookConfig, url: str, events: Sequence[str]
 ) -> tuple[Webhook, str]:
-    _ensure_manager(actor)
+    permissions.ensure_manager(actor)
     checked = await check_url(url, production=config.production, resolve=config.resolve)
     secret = new_webhook_secret()
     webhook = Webhook(
@@ -140,7 +142,7 @@ async def test_webhook(uow: UnitOfWork, actor: User, webhook_id: uuid.UUID) -> W
 async def redeliver(uow: UnitOfWork, actor: User, delivery_id: uuid.UUID) -> WebhookDelivery:
     original = await uow.webhooks.get_delivery(delivery_id)
     if original is None:
-        raise NotFound("delivery not found", id=str(delivery_id))
+        raise NotFound("delivery not found", id=str(delivery_id), code="DELIVERY_NOT_FOUND")
     await _owned(uow, actor, original.webhook_id)
     new_id = uuid.uuid4()
     now = utcnow()

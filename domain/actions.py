@@ -1,0 +1,26 @@
+"""Audit actions, which are also the webhook event names: one list, used by both."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Action(enum.StrEnum):
+    SESSION_CREATED = "session.created"
+    SESSION_REUSED = "session.reused"
+    SESSION_STARTED = "session.started"
+    SESSION_PAUSED = "session.paused"
+    SESSION_RESUMED = "session.resumed"
+    SESSION_COMPLETED = "session.completed"
+    SESSION_ARCHIVED = "session.archived"
+    DELIVERER_ADDED = "deliverer.added"
+    PACKAGE_ADDED = "package.added"
+    PACKAGE_REMOVED = "package.removed"
+    PACKAGE_ASSIGNED = "package.assigned"
+    PACKAGE_STATUS_CHANGED = "package.status_changed"
+
+
+# Not an audit action: the event of testWebhook's deliveries.
+PING = "ping"
+# A webhook subscribed to every action.
+ALL = "*"
