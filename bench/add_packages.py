@@ -12,7 +12,7 @@ inserts into a session of the same size), created through the domain services.
   with one new unique barcode (PKG-<n>) into the same session: every call takes the session's
   row lock, so calls serialize on it, as real scans of one session do. The server runs as
   configured by default: calls that arrive while a transaction of their session runs share
-  the next one (group commit, gql/batching.py); a second run with BIPA_GROUP_COMMIT=false
+  the next one (group commit, domain/group_commit.py); a second run with BIPA_GROUP_COMMIT=false
   (one transaction per call) is printed for comparison, not judged.
 * baseline: raw asyncpg doing the same work per call at the same concurrency (a pool of 50
   connections): in one transaction, SELECT ... FOR UPDATE of the session row, check the

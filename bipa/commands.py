@@ -13,9 +13,9 @@ from bipa import database, embedded
 from bipa.settings import Settings
 from db.engine import make_engine, make_sessionmaker
 from db.enums import Role
-from domain import users as user_service
+from domain import commands
 from domain.errors import DomainError
-from domain.uow import UnitOfWork
+from domain.operations import Runner
 
 log = logging.getLogger("bipa.cli")
 
@@ -60,19 +60,21 @@ async def create_user(
 ) -> dict[str, Any] | None:
     engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
-        async with UnitOfWork(make_sessionmaker(engine)) as uow:
-            created = await user_service.create_user(uow, None, name, Role(role), telegram_id)
-            await uow.commit()
+        # No caller: the operator at the console may create any role.
+        done = await Runner(make_sessionmaker(engine)).run_once(
+            None, commands.CreateUser(name, Role(role), telegram_id)
+        )
     except DomainError as exc:
         print(f"bipa: {exc.message}", file=sys.stderr)
         return None
     finally:
         await engine.dispose()
+    user = done.rows["user"]
     return {
-        "id": str(created.user.id),
-        "name": created.user.name,
-        "role": str(created.user.role),
-        "token": created.token,
+        "id": str(user.id),
+        "name": user.name,
+        "role": str(user.role),
+        "token": done.private["token"],
     }
 
 
@@ -84,14 +86,15 @@ async def link_telegram(url: str, user_id: str, telegram_id: str) -> int:
         return 2
     engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
-        async with UnitOfWork(make_sessionmaker(engine)) as uow:
-            user = await user_service.link_telegram(uow, uid, telegram_id)
-            await uow.commit()
+        done = await Runner(make_sessionmaker(engine)).run_once(
+            None, commands.LinkTelegram(uid, telegram_id)
+        )
     except DomainError as exc:
         print(f"bipa: {exc.message}", file=sys.stderr)
         return 1
     finally:
         await engine.dispose()
+    user = done.rows["user"]
     print(f"linked {user.name} to Telegram {user.telegram_id}")
     return 0
 

@@ -7,11 +7,11 @@ import json
 from bipa.settings import Settings
 from db.engine import make_engine, make_sessionmaker
 from db.enums import Role
-from domain import deliverers, packages, sessions
-from domain import users as user_service
+from db.models import User
+from domain import commands
 from domain.addresses import AddressData
+from domain.operations import Runner
 from domain.packages import PackageData
-from domain.uow import UnitOfWork
 
 PARCELS = [
     ("7891000315507", "Maria Oliveira", "Rua das Flores, 120", "São Paulo", "01310-100"),
@@ -34,37 +34,43 @@ QUERY = """query Demo($id: ID!) {
 
 async def run_demo(url: str, settings: Settings) -> int:
     engine = make_engine(url, pool_size=1, max_overflow=0)
+    runner = Runner(make_sessionmaker(engine), currency=settings.currency)
+
+    async def user(name: str, role: Role) -> tuple[User, str]:
+        done = await runner.run_once(None, commands.CreateUser(name, role))
+        return done.rows["user"], done.private["token"]
+
     try:
-        async with UnitOfWork(make_sessionmaker(engine), currency=settings.currency) as uow:
-            manager = await user_service.create_user(uow, None, "Gerente Demo", Role.MANAGER)
-            ana = await user_service.create_user(uow, None, "Ana Entregadora", Role.DELIVERER)
-            bruno = await user_service.create_user(uow, None, "Bruno Entregador", Role.DELIVERER)
-            session = await sessions.create_session(uow, manager.user, "Demo: entregas da manhã")
-            d_ana, _ = await deliverers.add_deliverer(
-                uow, manager.user, session.id, ana.user.id, "120.00", "3.50"
+        manager, manager_token = await user("Gerente Demo", Role.MANAGER)
+        ana, ana_token = await user("Ana Entregadora", Role.DELIVERER)
+        bruno, bruno_token = await user("Bruno Entregador", Role.DELIVERER)
+        created = await runner.run_once(manager, commands.CreateSession("Demo: entregas da manhã"))
+        session_id = created.rows["session"].id
+        team = []
+        for person, salary, commission in ((ana, "120.00", "3.50"), (bruno, "110.00", "4.00")):
+            added = await runner.run_once(
+                manager,
+                commands.AddDeliverer(session_id, salary, commission, user_id=person.id),
             )
-            d_bruno, _ = await deliverers.add_deliverer(
-                uow, manager.user, session.id, bruno.user.id, "110.00", "4.00"
+            team.append(added.rows["deliverer"].id)
+        items = tuple(
+            PackageData(
+                barcode=code,
+                recipient_name=name,
+                address=AddressData(line, city, postal),
+                deliverer_id=team[i % 2],
             )
-            items = [
-                PackageData(
-                    barcode=code,
-                    recipient_name=name,
-                    address=AddressData(line, city, postal),
-                    deliverer_id=(d_ana if i % 2 == 0 else d_bruno).id,
-                )
-                for i, (code, name, line, city, postal) in enumerate(PARCELS)
-            ]
-            await packages.add_packages(uow, manager.user, session.id, items)
-            await uow.commit()
+            for i, (code, name, line, city, postal) in enumerate(PARCELS)
+        )
+        await runner.run_once(manager, commands.AddPackages(session_id, items))
     finally:
         await engine.dispose()
     print("Demo data created (tokens are shown once):")
-    print(f"  manager   {manager.user.name}: {manager.token}")
-    print(f"  deliverer {ana.user.name}: {ana.token}")
-    print(f"  deliverer {bruno.user.name}: {bruno.token}")
+    print(f"  manager   {manager.name}: {manager_token}")
+    print(f"  deliverer {ana.name}: {ana_token}")
+    print(f"  deliverer {bruno.name}: {bruno_token}")
     print(f"\nOpen GraphiQL at http://{settings.host}:{settings.port}/graphql and set the header")
-    print('  {"Authorization": "Bearer ' + manager.token + '"}')
+    print('  {"Authorization": "Bearer ' + manager_token + '"}')
     print("\nQuery:\n" + QUERY)
-    print("\nVariables:\n  " + json.dumps({"id": str(session.id)}))
+    print("\nVariables:\n  " + json.dumps({"id": str(session_id)}))
     return 0

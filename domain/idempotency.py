@@ -53,3 +53,11 @@ async def begin(
 
 async def remember(uow: UnitOfWork, actor: User, key: str, response: dict[str, Any]) -> None:
     await uow.idempotency.store_response(actor.id, key, response)
+
+
+async def peek(uow: UnitOfWork, actor: User, key: str) -> dict[str, Any] | None:
+    """The stored response of a committed, unexpired `key`, whatever its request."""
+    row = await uow.idempotency.get(actor.id, key)
+    if row is None or row.expires_at < utcnow():
+        return None
+    return dict(row.response)

@@ -6,6 +6,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from db.base import utcnow
@@ -172,6 +173,48 @@ async def add_packages(
         )
     await uow.flush()
     return result
+
+
+def package_ref(p: SessionPackage) -> dict[str, Any]:
+    """A package whole, as JSON: what a removal answers, now and on replays."""
+    return {
+        "id": str(p.id),
+        "session_id": str(p.session_id),
+        "barcode": p.barcode,
+        "symbology": p.symbology,
+        "status": p.status.value,
+        "recipient_name": p.recipient_name,
+        "address_id": str(p.address_id) if p.address_id else None,
+        "deliverer_id": str(p.deliverer_id) if p.deliverer_id else None,
+        "failure_reason": p.failure_reason,
+        "scan_report": p.scan_report,
+        "created_at": p.created_at.isoformat(),
+        "updated_at": p.updated_at.isoformat(),
+        "delivered_at": p.delivered_at.isoformat() if p.delivered_at else None,
+    }
+
+
+def package_from_ref(data: dict[str, Any]) -> SessionPackage:
+    """The detached package a `package_ref` describes (a removed package has no row)."""
+
+    def when(v: str | None) -> datetime | None:
+        return datetime.fromisoformat(v) if v else None
+
+    return SessionPackage(
+        id=uuid.UUID(data["id"]),
+        session_id=uuid.UUID(data["session_id"]),
+        barcode=data["barcode"],
+        symbology=data["symbology"],
+        status=DeliveryStatus(data["status"]),
+        recipient_name=data["recipient_name"],
+        address_id=uuid.UUID(data["address_id"]) if data["address_id"] else None,
+        deliverer_id=uuid.UUID(data["deliverer_id"]) if data["deliverer_id"] else None,
+        failure_reason=data["failure_reason"],
+        scan_report=data["scan_report"],
+        created_at=when(data["created_at"]),
+        updated_at=when(data["updated_at"]),
+        delivered_at=when(data["delivered_at"]),
+    )
 
 
 async def _package_in_locked_session(

@@ -26,18 +26,23 @@ def can_manage(user: User, session: DeliverySession) -> bool:
     return user.role is Role.ADMIN or (user.role is Role.MANAGER and session.owner_id == user.id)
 
 
-def can_see_pay(viewer: User, session: DeliverySession, deliverer_user_id: uuid.UUID) -> bool:
-    """Pay (salary, commission, earnings) is seen by the session's managers and by the
-    deliverer it belongs to; another deliverer of the same session does not see it."""
-    return can_manage(viewer, session) or viewer.id == deliverer_user_id
+def can_see_pay(viewer: User, deliverer_user_id: uuid.UUID) -> bool:
+    """Pay (salary, commission, earnings) of a deliverer of a session the viewer can see.
+
+    Seen by the session's managers and by the deliverer it belongs to; another deliverer of
+    the same session does not see it. Only the managers of a session can see it at all (an
+    ADMIN, or the MANAGER who owns it), so among its viewers "manager" is the role.
+    """
+    return is_manager(viewer) or viewer.id == deliverer_user_id
 
 
-def visible_pay(viewer: User, session: DeliverySession, snapshot: dict[str, Any]) -> dict[str, Any]:
-    """A financial snapshot with only the deliverers' lines the viewer may see."""
-    if can_manage(viewer, session):
+def visible_pay(viewer: User, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A financial snapshot as the viewer may see it: a deliverer gets their own line and
+    no total (the total would tell them the others' pay)."""
+    if is_manager(viewer):
         return snapshot
     mine = [d for d in snapshot.get("deliverers", []) if d.get("userId") == str(viewer.id)]
-    return {**snapshot, "deliverers": mine}
+    return {**snapshot, "deliverers": mine, "totalCost": None}
 
 
 def can_change_package(

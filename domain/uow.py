@@ -1,16 +1,17 @@
 """The unit of work: one transaction, its repositories, its audit entries and its events.
 
-Services never commit. The caller (a resolver, the bot, the CLI) opens a unit of work, calls
+Services never commit. The command runner (domain/operations.py) opens a unit of work, calls
 one service and commits; events are published only after the commit succeeded, so a
-subscriber never sees what was rolled back.
+subscriber never sees what was rolled back. Front-ends open one only to read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-import weakref
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
@@ -30,10 +31,6 @@ from domain.outbox import write_outbox
 
 log = logging.getLogger("bipa.uow")
 
-# One waiting line per session inside this process, in front of the row lock: waiters park
-# here instead of each holding a database connection in PostgreSQL's lock queue.
-_session_locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = weakref.WeakValueDictionary()
-
 
 class UnitOfWork:
     def __init__(
@@ -50,7 +47,6 @@ class UnitOfWork:
         self._entries: list[AuditEntry] = []
         self._owners: dict[uuid.UUID, uuid.UUID] = {}
         self._hooks: dict[uuid.UUID, list[Webhook]] = {}
-        self._held: dict[uuid.UUID, asyncio.Lock] = {}
         self._last_sequence: dict[uuid.UUID, int] = {}
         self._locked: dict[uuid.UUID, DeliverySession] = {}
         self._session: AsyncSession | None = None
@@ -63,7 +59,10 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessionmaker()
-        session = self._session
+        self._bind(self._session)
+        return self
+
+    def _bind(self, session: AsyncSession) -> None:
         self.users = UserRepository(session)
         self.sessions = SessionRepository(session)
         self.packages = PackageRepository(session)
@@ -72,7 +71,6 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.webhooks = WebhookRepository(session)
-        return self
 
     async def __aexit__(
         self,
@@ -92,9 +90,6 @@ class UnitOfWork:
                 await session.close()
             finally:
                 self._session = None
-                for lock in self._held.values():
-                    lock.release()
-                self._held.clear()
                 self._locked.clear()
 
     async def lock_session(self, session_id: uuid.UUID) -> DeliverySession | None:
@@ -108,12 +103,6 @@ class UnitOfWork:
             return locked
         if session_id not in self._hooks:
             self._hooks[session_id] = await self.webhooks.subscribed_for_session(session_id)
-        if session_id not in self._held:
-            lock = _session_locks.get(session_id)
-            if lock is None:
-                lock = _session_locks[session_id] = asyncio.Lock()
-            await lock.acquire()
-            self._held[session_id] = lock
         row = await self.sessions.lock(session_id)
         # The row was re-read from the database, which does not yet hold the sequence numbers
         # this unit of work has already handed out (they are written at commit).
@@ -193,3 +182,39 @@ class UnitOfWork:
             except Exception:
                 # At-most-once pub/sub: subscribers recover the entries from the audit table.
                 log.exception("publishing committed events failed", extra={"events": len(events)})
+
+
+class ReadSnapshot:
+    """One read-only REPEATABLE READ transaction shared by every read of one query.
+
+    A query's parts (the session, its progress, its packages, its deliverers) are read by
+    several resolvers and loaders; each in a transaction of its own could see a different
+    moment (progress saying 3 delivered beside a list showing 2). Here they all read the same
+    snapshot, taken at the first read. Reads take turns on the one connection.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._session: AsyncSession | None = None
+        self._turn = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[UnitOfWork]:
+        async with self._turn:
+            if self._session is None:
+                self._session = self._sessionmaker()
+                await self._session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            uow = UnitOfWork(self._sessionmaker)
+            uow._session = self._session
+            uow._bind(self._session)
+            yield uow
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,13 +15,14 @@ from starlette.websockets import WebSocket
 
 from db.models import User
 from domain import users as user_service
+from domain.commands import Deps
 from domain.errors import Unauthenticated
 from domain.events import EventPublisher, LiveEvents
+from domain.operations import Runner
 from domain.scanning import ScanPool
 from domain.tokens import hash_token
-from domain.uow import UnitOfWork
+from domain.uow import ReadSnapshot, UnitOfWork
 from domain.webhooks import WebhookConfig
-from gql.batching import Batcher
 from gql.loaders import Loaders
 
 
@@ -61,7 +63,10 @@ class TokenCache:
 
 @dataclass
 class Services:
-    """What the GraphQL layer needs from the composition root (bipa/app.py)."""
+    """What the GraphQL layer needs from the composition root (bipa/app.py).
+
+    Commands go through `runner` (domain/operations.py), reads through `Context.read`.
+    """
 
     sessionmaker: async_sessionmaker[AsyncSession]
     publisher: EventPublisher
@@ -73,13 +78,20 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     tokens: TokenCache = field(default_factory=lambda: TokenCache(0))
     group_commit: bool = True
-    batches: Batcher = field(init=False)
+    runner: Runner = field(init=False)
 
     def __post_init__(self) -> None:
-        self.batches = Batcher(self.uow)
+        self.runner = Runner(
+            self.sessionmaker,
+            self.publisher,
+            currency=self.currency,
+            deps=Deps(webhooks=self.webhooks),
+            group_commit=self.group_commit,
+        )
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker, self.publisher, currency=self.currency)
+        """A unit of work to read in, outside any query snapshot (subscriptions, auth)."""
+        return self.runner.uow()
 
 
 def unauthenticated(message: str) -> GraphQLError:
@@ -104,19 +116,31 @@ class Context:
     connection_params: dict[str, Any] | None = None
 
     _loaders: Loaders | None = None
+    # Set for the execution of an HTTP query (gql/schema.py, QuerySnapshot): every read of
+    # the query sees the same moment.
+    snapshot: ReadSnapshot | None = None
+
+    def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Where a resolver reads: the query's snapshot, or a short transaction of its own."""
+        if self.snapshot is not None:
+            return self.snapshot.read()
+        return self.services.uow()
 
     @property
     def loaders(self) -> Loaders:
         """Per HTTP request (one operation); fresh each time on a long-lived websocket."""
         if isinstance(self.request, WebSocket):
-            return Loaders(self.services.sessionmaker)
+            return Loaders(self.read)
         if self._loaders is None:
-            self._loaders = Loaders(self.services.sessionmaker)
+            self._loaders = Loaders(self.read)
         return self._loaders
 
-    def forget_loaders(self) -> None:
-        """Drops what the loaders cached, e.g. rows of a transaction that was rolled back."""
-        self._loaders = None
+    @property
+    def viewer(self) -> User:
+        """The caller, once authenticated by the operation's root field (nested fields)."""
+        if self._user is None:
+            raise unauthenticated("authentication required")
+        return self._user
 
     async def caller(self, uow: UnitOfWork | None = None) -> User:
         """The authenticated user, or a GraphQL error with code UNAUTHENTICATED.

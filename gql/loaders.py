@@ -1,4 +1,4 @@
-"""DataLoaders, one set per HTTP operation, each batch one short read transaction.
+"""DataLoaders, one set per HTTP operation, reading in the operation's snapshot.
 
 They make the number of statements of a query independent of the number of packages:
 every nested link (address, deliverer with its user, owner, progress, session) is one
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from db.models import DeliverySession, SessionAddress, SessionDeliverer, User
@@ -22,8 +22,8 @@ V = TypeVar("V")
 
 
 class Loaders:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(self, read: Callable[[], AbstractAsyncContextManager[UnitOfWork]]) -> None:
+        self._read = read
         self.users = self._by_id(lambda uow, ids: uow.users.get_many(ids))
         self.addresses = self._by_id(lambda uow, ids: uow.addresses.get_many(ids))
         self.deliverers = self._by_id(lambda uow, ids: uow.deliverers.get_many_with_users(ids))
@@ -37,8 +37,8 @@ class Loaders:
             self._session_addresses
         )
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self._sessionmaker)
+    def uow(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._read()
 
     def _by_id(
         self, fetch: Callable[[UnitOfWork, Sequence[uuid.UUID]], Awaitable[Sequence[V]]]

@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from graphql import GraphQLError
+
 from domain.errors import ValidationFailed
 
 MAX_PAGE = 1000
@@ -23,9 +25,11 @@ def _decode(cursor: str, kind: str) -> list[str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("invalid cursor", field="after") from None
+        raise ValidationFailed("invalid cursor", field="after", code="BAD_CURSOR") from None
     if not isinstance(data, list) or not data or data[0] != kind:
-        raise ValidationFailed("cursor does not belong to this list", field="after")
+        raise ValidationFailed(
+            "cursor does not belong to this list", field="after", code="BAD_CURSOR"
+        )
     return [str(x) for x in data[1:]]
 
 
@@ -36,7 +40,7 @@ def decode_time_id(cursor: str | None, kind: str) -> tuple[datetime, uuid.UUID] 
     try:
         return datetime.fromisoformat(parts[0]), uuid.UUID(parts[1])
     except (ValueError, IndexError):
-        raise ValidationFailed("invalid cursor", field="after") from None
+        raise ValidationFailed("invalid cursor", field="after", code="BAD_CURSOR") from None
 
 
 def decode_int(cursor: str | None, kind: str) -> int:
@@ -46,11 +50,30 @@ def decode_int(cursor: str | None, kind: str) -> int:
     try:
         return int(parts[0])
     except (ValueError, IndexError):
-        raise ValidationFailed("invalid cursor", field="after") from None
+        raise ValidationFailed("invalid cursor", field="after", code="BAD_CURSOR") from None
 
 
 def page_size(first: int | None, default: int) -> int:
     size = default if first is None else first
     if size < 0 or size > MAX_PAGE:
-        raise ValidationFailed(f"first must be between 0 and {MAX_PAGE}", field="first")
+        raise ValidationFailed(
+            f"first must be between 0 and {MAX_PAGE}", field="first", code="BAD_PAGE_SIZE"
+        )
     return size
+
+
+def bad_input(exc: ValidationFailed) -> Exception:
+    """A refused query argument (a bad cursor, a page too large) as a coded GraphQL error."""
+    return GraphQLError(
+        exc.message, extensions={"code": "BAD_USER_INPUT", "field": exc.field, "reason": exc.code}
+    )
+
+
+def parse_id(value: str | None) -> uuid.UUID | None:
+    """An id argument of a read: not a UUID means no such row (an empty answer, not an error)."""
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

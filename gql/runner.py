@@ -1,89 +1,84 @@
-"""Runs one mutation: caller, unit of work, idempotency, one domain call, errors as data.
+"""The GraphQL side of a command: parse ids, call the domain's runner once, render the answer.
 
-A replay (same caller, same idempotencyKey, same input) returns the first result, re-read
-from the stored reference; the domain call does not run again.
+Resolvers build one domain command and call `run`; the runner (domain/operations.py) owns
+the transaction, idempotency, group commit and publishing. Rendering reads committed state:
+the rows the command committed, or (on a replay) the rows its stored reference names,
+through the operation's loaders; a row that is gone since answers NotFoundError.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from strawberry.types import Info
 
-from db.models import User
-from domain import idempotency
+from db.models import DeliverySession, SessionDeliverer, SessionPackage
+from domain.commands import Command, Done
 from domain.errors import DomainError, NotFound
-from domain.uow import UnitOfWork
-from gql.batching import Job, Retry
 from gql.context import Context
 from gql.errors import to_error
-
-R = TypeVar("R")
-Ref = dict[str, Any]
 
 
 def parse_uuid(value: Any, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise NotFound(f"{what} not found", id=str(value)) from None
+        code = f"{what.upper()}_NOT_FOUND"
+        raise NotFound(f"{what} not found", id=str(value), code=code) from None
 
 
 async def run(
     info: Info[Context, None],
-    operation: str,
-    payload: dict[str, Any],
-    idempotency_key: str | None,
-    action: Callable[[UnitOfWork, User], Awaitable[Ref]],
-    render: Callable[[Ref], Awaitable[Any]],
+    build: Callable[[], Command],
+    key: str | None,
+    render: Callable[[Renderer], Awaitable[Any]],
 ) -> Any:
-    stored: Ref | None = None
+    """Runs the command `build` makes (parsing its ids may refuse) and renders its answer;
+    every refusal becomes its union member."""
+    caller = await info.context.caller()
     try:
-        async with info.context.services.uow() as uow:
-            caller = await info.context.caller(uow)
-            if idempotency_key is not None:
-                stored = await idempotency.begin(uow, caller, idempotency_key, operation, payload)
-            if stored is None:
-                ref = await action(uow, caller)
-                if idempotency_key is not None:
-                    await idempotency.remember(uow, caller, idempotency_key, ref)
-                await uow.commit()
+        done = await info.context.services.runner.run_once(caller, build(), key)
+        return await render(Renderer(info, done))
     except DomainError as exc:
         return to_error(exc)
-    # Rendered after the transaction is closed: rendering reads through other connections, and
-    # holding this one meanwhile could starve the pool under a burst of concurrent retries.
-    return await render(stored if stored is not None else ref)
 
 
-async def run_grouped(
-    info: Info[Context, None],
-    group: Any,
-    operation: str,
-    payload: dict[str, Any],
-    idempotency_key: str | None,
-    action: Callable[[UnitOfWork, User], Awaitable[Ref]],
-    render: Callable[[Ref], Awaitable[Any]],
-) -> Any:
-    """`run`, sharing one transaction with concurrent calls on the same session (`group`).
+class Renderer:
+    """Committed rows of one command's answer, primed into the operation's loaders."""
 
-    Same results, errors and idempotency as `run` (gql/batching.py); a call whose group is
-    not a valid session id simply runs alone.
-    """
-    session_id: uuid.UUID | None = None
-    with contextlib.suppress(ValueError):
-        session_id = uuid.UUID(str(group))
-    if session_id is None or not info.context.services.group_commit:
-        return await run(info, operation, payload, idempotency_key, action, render)
-    caller = await info.context.caller()
-    job = Job(caller, operation, payload, idempotency_key, action)
-    outcome = await info.context.services.batches.submit(session_id, job)
-    if job.rolled_back:
-        info.context.forget_loaders()
-    if isinstance(outcome, Retry):
-        return await run(info, operation, payload, idempotency_key, action, render)
-    if isinstance(outcome, DomainError):
-        return to_error(outcome)
-    return await render(outcome)
+    def __init__(self, info: Info[Context, None], done: Done) -> None:
+        self.info = info
+        self.done = done
+        self.ref = done.ref
+        loaders = info.context.loaders
+        session = done.rows.get("session")
+        if isinstance(session, DeliverySession):
+            loaders.prime_session(session)
+        for package in done.rows.get("packages", []):
+            loaders.packages.prime(package.id, package, force=True)
+        deliverer = done.rows.get("deliverer")
+        if isinstance(deliverer, SessionDeliverer):
+            loaders.deliverers.prime(deliverer.id, deliverer, force=True)
+
+    async def session(self) -> DeliverySession:
+        sid = parse_uuid(self.ref["session"], "session")
+        row = await self.info.context.loaders.sessions.load(sid)
+        if row is None:
+            raise NotFound("session not found", id=str(sid), code="SESSION_NOT_FOUND")
+        return row
+
+    async def package(self, package_id: str) -> SessionPackage:
+        pid = parse_uuid(package_id, "package")
+        row = await self.info.context.loaders.packages.load(pid)
+        if row is None:  # removed since the call this replays
+            raise NotFound("package not found", id=str(pid), code="PACKAGE_NOT_FOUND")
+        return row
+
+    async def deliverer(self, deliverer_id: str) -> SessionDeliverer:
+        did = parse_uuid(deliverer_id, "deliverer")
+        row = await self.info.context.loaders.deliverers.load(did)
+        if row is None:
+            raise NotFound("deliverer not found", id=str(did), code="DELIVERER_NOT_FOUND")
+        return row

@@ -8,32 +8,15 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.models import User
-from domain import scanning
-from domain.errors import DomainError, InvalidImage
-from domain.uow import UnitOfWork
+from domain import commands, scanning
+from domain.errors import DomainError, InvalidImage, Overloaded
 from gql import inputs as i
 from gql.context import Context
-from gql.errors import (
-    Error,
-    IdempotencyConflictError,
-    ImageError,
-    InvalidTransitionError,
-    NotFoundError,
-    PermissionDeniedError,
-    ReadOnlySessionError,
-    ValidationError,
-    to_error,
-)
-from gql.runner import Ref, parse_uuid, run
+from gql.errors import ERRORS, to_error
+from gql.runner import Renderer, parse_uuid, run
 from gql.types import DeliverySessionType, PackageType, ScanReport, scan_report_type
 
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
-
-
-@strawberry.type
-class OverloadedError(Error):
-    """The scanner queue is full; retry later (the request changed nothing)."""
 
 
 @strawberry.type
@@ -43,18 +26,7 @@ class ScanBarcodeSuccess:
     session: DeliverySessionType
 
 
-ScanBarcodeResult = Annotated[
-    ScanBarcodeSuccess
-    | NotFoundError
-    | ImageError
-    | ValidationError
-    | InvalidTransitionError
-    | ReadOnlySessionError
-    | PermissionDeniedError
-    | IdempotencyConflictError
-    | OverloadedError,
-    strawberry.union("ScanBarcodeResult"),
-]
+ScanBarcodeResult = Annotated[ScanBarcodeSuccess | ERRORS, strawberry.union("ScanBarcodeResult")]
 
 
 async def _read(upload: Any) -> bytes:
@@ -68,50 +40,28 @@ async def _read(upload: Any) -> bytes:
 async def scan_barcode(info: Info[Context, None], input: i.ScanBarcodeInput) -> Any:
     caller = await info.context.caller()
     services = info.context.services
-    pool = services.scanner
     intent = input.intent or scanning.ScanIntent.IDENTIFY
     try:
-        if pool is None:
-            raise scanning.Overloaded()
+        if services.scanner is None:
+            raise Overloaded()
         session_id = parse_uuid(input.session_id, "session")
         image = await _read(input.image)
-        async with services.uow() as uow:
+        # A read before spending CPU: may the caller scan here? Also the session's codes.
+        async with info.context.read() as uow:
             expected = await scanning.check_scan_allowed(uow, caller, session_id, intent)
-        report = await pool.scan(image, expected)
-    except scanning.Overloaded as exc:
-        return OverloadedError(message=exc.message)
+        report = await services.scanner.scan(image, expected)
     except DomainError as exc:
         return to_error(exc)
 
-    payload = {
-        "sessionId": str(session_id),
-        "intent": intent.value,
-        "image": hashlib.sha256(image).hexdigest(),
-    }
-
-    async def action(uow: UnitOfWork, actor: User) -> Ref:
-        outcome = await scanning.apply_scan(uow, actor, session_id, intent, report)
-        info.context.loaders.prime_session(outcome.session)
-        if outcome.package is not None:
-            info.context.loaders.packages.prime(outcome.package.id, outcome.package, force=True)
-        return {
-            "session": str(outcome.session.id),
-            "package": str(outcome.package.id) if outcome.package else None,
-            "report": outcome.report,
-        }
-
-    async def render(ref: Ref) -> ScanBarcodeSuccess:
-        loaders = info.context.loaders
-        session = await loaders.sessions.load(parse_uuid(ref["session"], "session"))
-        assert session is not None
+    async def render(r: Renderer) -> ScanBarcodeSuccess:
         package = None
-        if ref["package"]:
-            row = await loaders.packages.load(parse_uuid(ref["package"], "package"))
-            package = PackageType.of(row) if row else None
-        report_type = scan_report_type(ref["report"])
-        assert report_type is not None
+        if r.ref["package"]:
+            package = PackageType.of(await r.package(r.ref["package"]))
+        report_type = scan_report_type(r.ref["report"])
+        assert report_type is not None  # a report is always stored with the scan
         return ScanBarcodeSuccess(
-            report=report_type, package=package, session=DeliverySessionType(row=session)
+            report=report_type, package=package, session=DeliverySessionType(row=await r.session())
         )
 
-    return await run(info, "scanBarcode", payload, input.idempotency_key, action, render)
+    command = commands.ApplyScan(session_id, intent, report, hashlib.sha256(image).hexdigest())
+    return await run(info, lambda: command, input.idempotency_key, render)

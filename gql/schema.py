@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, StringValueNode, ValidationRule
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from starlette.websockets import WebSocket
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -23,8 +24,10 @@ from strawberry.extensions.max_aliases import create_validator as aliases_valida
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.graphql import OperationType
 from strawberry.utils.logging import StrawberryLogger
 
+from domain.uow import ReadSnapshot
 from gql import reads
 from gql.context import Context
 from gql.executor import BipaExecutionContext
@@ -83,6 +86,30 @@ class OperationLog(SchemaExtension):
         fields = getattr(context, "log_fields", None)
         if fields is not None:
             fields["operation"] = self.execution_context.operation_name or "anonymous"
+
+
+class QuerySnapshot(SchemaExtension):
+    """An HTTP query reads in one snapshot (domain/uow.py, ReadSnapshot), closed after it.
+
+    Only queries: a mutation's answer must show what it committed (a snapshot taken before a
+    later root field's commit would not), and a websocket's context outlives operations.
+    """
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ec = self.execution_context
+        context = ec.context
+        if ec.operation_type is not OperationType.QUERY or not isinstance(context, Context):
+            yield
+            return
+        if isinstance(context.request, WebSocket):
+            yield
+            return
+        context.snapshot = ReadSnapshot(context.services.sessionmaker)
+        try:
+            yield
+        finally:
+            snapshot, context.snapshot = context.snapshot, None
+            await snapshot.close()
 
 
 def _has_nul(value: object) -> bool:
@@ -178,6 +205,7 @@ def extensions(
     result: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         OperationLog,
         RejectNulCharacters,
+        QuerySnapshot,
         # Dashboards and scanners send the same few documents again and again.
         lambda: ParserCache(maxsize=256),
         lambda: AddValidationRules(rules),

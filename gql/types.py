@@ -26,9 +26,11 @@ from db.models import (
     SessionPackage,
     User,
 )
-from domain import scanning
+from domain import permissions, scanning
+from domain.errors import ValidationFailed
 from gql import pagination
 from gql.context import Context
+from gql.pagination import bad_input, parse_id
 
 
 def _id(value: uuid.UUID) -> strawberry.ID:
@@ -182,23 +184,29 @@ class SessionDelivererType:
     packages_assigned: int
     packages_delivered: int
     packages_failed: int
-    base_salary: Decimal
-    commission_per_delivery: Decimal
-    total_earned: Decimal = strawberry.field(
-        description="baseSalary + commissionPerDelivery * packagesDelivered."
+    base_salary: Decimal | None = strawberry.field(
+        description="Null unless the caller manages the session or is this deliverer."
+    )
+    commission_per_delivery: Decimal | None = strawberry.field(
+        description="Null unless the caller manages the session or is this deliverer."
+    )
+    total_earned: Decimal | None = strawberry.field(
+        description="baseSalary + commissionPerDelivery * packagesDelivered; null unless the "
+        "caller manages the session or is this deliverer."
     )
 
     @classmethod
-    def of(cls, row: SessionDeliverer) -> SessionDelivererType:
+    def of(cls, row: SessionDeliverer, viewer: User) -> SessionDelivererType:
+        pay = permissions.can_see_pay(viewer, row.user_id)
         return cls(
             row=row,
             id=_id(row.id),
             packages_assigned=row.packages_assigned,
             packages_delivered=row.packages_delivered,
             packages_failed=row.packages_failed,
-            base_salary=row.base_salary,
-            commission_per_delivery=row.commission_per_delivery,
-            total_earned=row.total_earned,
+            base_salary=row.base_salary if pay else None,
+            commission_per_delivery=row.commission_per_delivery if pay else None,
+            total_earned=row.total_earned if pay else None,
         )
 
     @strawberry.field
@@ -252,7 +260,9 @@ class DelivererEarnings:
 @strawberry.type
 class FinancialSnapshot:
     currency: str
-    total_cost: Decimal
+    total_cost: Decimal | None = strawberry.field(
+        description="What the session cost in pay; null for deliverers."
+    )
     delivered: int
     failed: int
     computed_at: datetime
@@ -264,7 +274,7 @@ def snapshot_type(data: dict[str, Any] | None) -> FinancialSnapshot | None:
         return None
     return FinancialSnapshot(
         currency=data["currency"],
-        total_cost=Decimal(data["totalCost"]),
+        total_cost=Decimal(data["totalCost"]) if data.get("totalCost") is not None else None,
         delivered=int(data["delivered"]),
         failed=int(data["failed"]),
         computed_at=datetime.fromisoformat(data["computedAt"]),
@@ -377,14 +387,13 @@ class DeliverySessionType:
         status: DeliveryStatus | None = None,
         deliverer_id: strawberry.ID | None = None,
     ) -> PackageConnection:
-        from gql.reads import package_connection
-
         return await package_connection(info, self.row.id, first, after, status, deliverer_id)
 
     @strawberry.field
     async def deliverers(self, info: Info[Context, None]) -> list[SessionDelivererType]:
         rows = await info.context.loaders.session_deliverers.load(self.row.id)
-        return [SessionDelivererType.of(r) for r in rows]
+        viewer = info.context.viewer
+        return [SessionDelivererType.of(r, viewer) for r in rows]
 
     @strawberry.field
     async def addresses(self, info: Info[Context, None]) -> list[AddressType]:
@@ -395,13 +404,17 @@ class DeliverySessionType:
     async def audit(
         self, info: Info[Context, None], first: int | None = 100, after: str | None = None
     ) -> AuditConnection:
-        from gql.reads import audit_connection
-
         return await audit_connection(info, self.row.id, first, after)
 
-    @strawberry.field(description="Null until COMPLETED; never changes afterwards.")
-    def financial_snapshot(self) -> FinancialSnapshot | None:
-        return snapshot_type(self.row.financial_snapshot)
+    @strawberry.field(
+        description="Null until COMPLETED; never changes afterwards. A deliverer sees only "
+        "their own line, and no total."
+    )
+    def financial_snapshot(self, info: Info[Context, None]) -> FinancialSnapshot | None:
+        data = self.row.financial_snapshot
+        if not data:
+            return None
+        return snapshot_type(permissions.visible_pay(info.context.viewer, data))
 
 
 @strawberry.type(name="Package")
@@ -447,7 +460,7 @@ class PackageType:
             return None
         loaded: SessionDeliverer | None = self.row.__dict__.get("deliverer")
         if loaded is not None:
-            return SessionDelivererType.of(loaded)
+            return SessionDelivererType.of(loaded, info.context.viewer)
         return _later(_load_deliverer(info, self.row.deliverer_id))
 
     @strawberry.field
@@ -482,7 +495,7 @@ async def _load_deliverer(
     info: Info[Context, None], deliverer_id: uuid.UUID
 ) -> SessionDelivererType | None:
     row = await info.context.loaders.deliverers.load(deliverer_id)
-    return SessionDelivererType.of(row) if row else None
+    return SessionDelivererType.of(row, info.context.viewer) if row else None
 
 
 @strawberry.type
@@ -500,3 +513,70 @@ class SessionConnection:
 
 def package_cursor(row: SessionPackage) -> str:
     return pagination.encode("pkg", row.created_at, row.id)
+
+
+async def package_connection(
+    info: Info[Context, None],
+    session_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    status: DeliveryStatus | None,
+    deliverer_id: strawberry.ID | None,
+) -> PackageConnection:
+    try:
+        size = pagination.page_size(first, 100)
+        cursor = pagination.decode_time_id(after, "pkg")
+    except ValidationFailed as exc:
+        raise bad_input(exc) from None
+    did = parse_id(deliverer_id)
+    if deliverer_id is not None and did is None:
+        return PackageConnection(
+            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+        )
+    async with info.context.read() as uow:
+        rows, total = await uow.packages.page(
+            session_id,
+            first=size,
+            after=cursor,
+            status=status,
+            deliverer_id=did,
+        )
+    more = len(rows) > size
+    rows = rows[:size]
+    loaders = info.context.loaders
+    for r in rows:
+        # Joined by the page query: the nested fields resolve without another statement.
+        if r.address is not None:
+            loaders.addresses.prime(r.address.id, r.address)
+        if r.deliverer is not None:
+            loaders.deliverers.prime(r.deliverer.id, r.deliverer)
+    edges = [PackageEdge(cursor=package_cursor(r), node=PackageType.of(r)) for r in rows]
+    return PackageConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
+    )
+
+
+async def audit_connection(
+    info: Info[Context, None], session_id: uuid.UUID, first: int | None, after: str | None
+) -> AuditConnection:
+    try:
+        size = pagination.page_size(first, 100)
+        after_sequence = pagination.decode_int(after, "aud")
+    except ValidationFailed as exc:
+        raise bad_input(exc) from None
+    async with info.context.read() as uow:
+        rows = await uow.audit.after(session_id, after_sequence, size + 1)
+        total = await uow.audit.count(session_id)
+    more = len(rows) > size
+    rows = rows[:size]
+    edges = [
+        AuditEdge(cursor=pagination.encode("aud", r.sequence), node=AuditEntryType(row=r))
+        for r in rows
+    ]
+    return AuditConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
+    )

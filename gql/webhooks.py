@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -11,19 +11,13 @@ from strawberry.types import Info
 from db import enums
 from db.models import Webhook as WebhookRow
 from db.models import WebhookDelivery as DeliveryRow
-from domain import webhooks
-from domain.errors import DomainError, PermissionDenied
+from domain import commands
+from domain.errors import NotFound, PermissionDenied, ValidationFailed
 from gql import pagination
 from gql.context import Context
-from gql.errors import (
-    IdempotencyConflictError,
-    NotFoundError,
-    PermissionDeniedError,
-    ValidationError,
-    to_error,
-)
-from gql.reads import bad_input
-from gql.runner import parse_uuid, run
+from gql.errors import ERRORS
+from gql.pagination import bad_input
+from gql.runner import Renderer, parse_uuid, run
 from gql.types import PageInfo
 
 strawberry.enum(
@@ -137,9 +131,9 @@ class Webhook:
         try:
             size = pagination.page_size(first, 50)
             cursor = pagination.decode_time_id(after, "whd")
-        except Exception as exc:
-            raise bad_input(exc) from None  # type: ignore[arg-type]
-        async with info.context.services.uow() as uow:
+        except ValidationFailed as exc:
+            raise bad_input(exc) from None
+        async with info.context.read() as uow:
             rows, total = await uow.webhooks.deliveries(
                 self.row.id,
                 status=status,
@@ -202,51 +196,52 @@ class WebhookDeliverySuccess:
 
 
 CreateWebhookResult = Annotated[
-    WebhookSecretSuccess
-    | ValidationError
-    | PermissionDeniedError
-    | IdempotencyConflictError
-    | NotFoundError,
-    strawberry.union("CreateWebhookResult"),
+    WebhookSecretSuccess | ERRORS, strawberry.union("CreateWebhookResult")
 ]
-UpdateWebhookResult = Annotated[
-    WebhookSuccess | NotFoundError | ValidationError | PermissionDeniedError,
-    strawberry.union("UpdateWebhookResult"),
-]
-DeleteWebhookResult = Annotated[
-    WebhookSuccess | NotFoundError | PermissionDeniedError, strawberry.union("DeleteWebhookResult")
-]
+UpdateWebhookResult = Annotated[WebhookSuccess | ERRORS, strawberry.union("UpdateWebhookResult")]
+DeleteWebhookResult = Annotated[WebhookSuccess | ERRORS, strawberry.union("DeleteWebhookResult")]
 RotateWebhookSecretResult = Annotated[
-    WebhookSecretSuccess | NotFoundError | PermissionDeniedError,
-    strawberry.union("RotateWebhookSecretResult"),
+    WebhookSecretSuccess | ERRORS, strawberry.union("RotateWebhookSecretResult")
 ]
 TestWebhookResult = Annotated[
-    WebhookDeliverySuccess | NotFoundError | PermissionDeniedError,
-    strawberry.union("TestWebhookResult"),
+    WebhookDeliverySuccess | ERRORS, strawberry.union("TestWebhookResult")
 ]
 RedeliverWebhookDeliveryResult = Annotated[
-    WebhookDeliverySuccess | NotFoundError | PermissionDeniedError,
-    strawberry.union("RedeliverWebhookDeliveryResult"),
+    WebhookDeliverySuccess | ERRORS, strawberry.union("RedeliverWebhookDeliveryResult")
 ]
 
 
-def _config(info: Info[Context, None]) -> webhooks.WebhookConfig:
-    config = info.context.services.webhooks
-    if config is None:
-        raise PermissionDenied("webhooks are not configured on this server")
-    return config
+async def _webhook(r: Renderer) -> Webhook:
+    row = r.done.rows.get("webhook")
+    if row is None:  # a replay: the row as committed now
+        async with r.info.context.read() as uow:
+            row = await uow.webhooks.get(parse_uuid(r.ref["webhook"], "webhook"))
+    if row is None:
+        raise NotFound("this webhook was deleted", id=r.ref["webhook"], code="WEBHOOK_NOT_FOUND")
+    return Webhook(row=row)
 
 
-async def _simple(info: Info[Context, None], work: Any) -> Any:
-    """One transaction around `work(uow, caller)`; domain errors become union members."""
-    caller = await info.context.caller()
-    try:
-        async with info.context.services.uow() as uow:
-            result = await work(uow, caller)
-            await uow.commit()
-    except DomainError as exc:
-        return to_error(exc)
-    return result
+async def _webhook_success(r: Renderer) -> WebhookSuccess:
+    return WebhookSuccess(webhook=await _webhook(r))
+
+
+async def _secret_success(r: Renderer) -> WebhookSecretSuccess:
+    webhook = await _webhook(r)
+    secret = r.done.private.get("secret")
+    if secret is None:
+        # A replay by the same caller with the same key: the first answer may never have
+        # arrived, so it is given again (secret included), as long as the webhook exists.
+        config = r.info.context.services.webhooks
+        if config is None:
+            raise PermissionDenied(
+                "webhooks are not configured on this server", code="WEBHOOKS_DISABLED"
+            )
+        secret = config.box.decrypt(webhook.row.secret_ciphertext)
+    return WebhookSecretSuccess(webhook=webhook, secret=secret)
+
+
+async def _delivery_success(r: Renderer) -> WebhookDeliverySuccess:
+    return WebhookDeliverySuccess(delivery=WebhookDelivery(row=r.done.rows["delivery"]))
 
 
 @strawberry.type
@@ -256,7 +251,7 @@ class WebhookQueries:
         caller = await info.context.caller()
         if caller.role is enums.Role.DELIVERER:
             return []
-        async with info.context.services.uow() as uow:
+        async with info.context.read() as uow:
             rows = await uow.webhooks.visible(caller.id, caller.role)
         return [Webhook(row=r) for r in rows]
 
@@ -267,89 +262,69 @@ class WebhookMutations:
     async def create_webhook(
         self, info: Info[Context, None], input: CreateWebhookInput
     ) -> CreateWebhookResult:
-        secrets: dict[str, tuple[WebhookRow, str]] = {}
+        return await run(
+            info,
+            lambda: commands.CreateWebhook(input.url, tuple(input.events)),
+            input.idempotency_key,
+            _secret_success,
+        )
 
-        async def action(uow: Any, caller: Any) -> dict[str, Any]:
-            row, secret = await webhooks.create_webhook(
-                uow, caller, _config(info), input.url, input.events
-            )
-            secrets[str(row.id)] = (row, secret)
-            return {"webhook": str(row.id)}
-
-        async def render(ref: dict[str, Any]) -> Any:
-            if ref["webhook"] in secrets:
-                row, secret = secrets[ref["webhook"]]
-                return WebhookSecretSuccess(webhook=Webhook(row=row), secret=secret)
-            # A replay by the same caller with the same key: the first answer may never have
-            # arrived, so it is given again (secret included), as long as the webhook exists.
-            async with info.context.services.uow() as uow:
-                stored = await uow.webhooks.get(parse_uuid(ref["webhook"], "webhook"))
-            if stored is None:
-                return NotFoundError(message="this webhook was deleted", id=ref["webhook"])
-            secret = _config(info).box.decrypt(stored.secret_ciphertext)
-            return WebhookSecretSuccess(webhook=Webhook(row=stored), secret=secret)
-
-        payload = {"url": input.url, "events": sorted(input.events)}
-        return await run(info, "createWebhook", payload, input.idempotency_key, action, render)
-
-    @strawberry.mutation
+    @strawberry.mutation(description="Changes the URL, the events or whether it is active.")
     async def update_webhook(
         self, info: Info[Context, None], input: UpdateWebhookInput
     ) -> UpdateWebhookResult:
-        async def work(uow: Any, caller: Any) -> WebhookSuccess:
-            row = await webhooks.update_webhook(
-                uow,
-                caller,
-                _config(info),
+        return await run(
+            info,
+            lambda: commands.UpdateWebhook(
                 parse_uuid(input.webhook_id, "webhook"),
                 url=input.url,
-                events=input.events,
+                events=tuple(input.events) if input.events is not None else None,
                 active=input.active,
-            )
-            return WebhookSuccess(webhook=Webhook(row=row))
+            ),
+            None,
+            _webhook_success,
+        )
 
-        return await _simple(info, work)
-
-    @strawberry.mutation
+    @strawberry.mutation(description="Deletes the webhook and its pending deliveries.")
     async def delete_webhook(
         self, info: Info[Context, None], input: WebhookActionInput
     ) -> DeleteWebhookResult:
-        async def work(uow: Any, caller: Any) -> WebhookSuccess:
-            row = await webhooks.delete_webhook(
-                uow, caller, parse_uuid(input.webhook_id, "webhook")
-            )
-            return WebhookSuccess(webhook=Webhook(row=row))
+        return await run(
+            info,
+            lambda: commands.DeleteWebhook(parse_uuid(input.webhook_id, "webhook")),
+            None,
+            _webhook_success,
+        )
 
-        return await _simple(info, work)
-
-    @strawberry.mutation
+    @strawberry.mutation(description="A new signing secret, in this answer only.")
     async def rotate_webhook_secret(
         self, info: Info[Context, None], input: WebhookActionInput
     ) -> RotateWebhookSecretResult:
-        async def work(uow: Any, caller: Any) -> WebhookSecretSuccess:
-            row, secret = await webhooks.rotate_secret(
-                uow, caller, _config(info), parse_uuid(input.webhook_id, "webhook")
-            )
-            return WebhookSecretSuccess(webhook=Webhook(row=row), secret=secret)
-
-        return await _simple(info, work)
+        return await run(
+            info,
+            lambda: commands.RotateWebhookSecret(parse_uuid(input.webhook_id, "webhook")),
+            None,
+            _secret_success,
+        )
 
     @strawberry.mutation(description="Queues a ping delivery.")
     async def test_webhook(
         self, info: Info[Context, None], input: WebhookActionInput
     ) -> TestWebhookResult:
-        async def work(uow: Any, caller: Any) -> WebhookDeliverySuccess:
-            row = await webhooks.test_webhook(uow, caller, parse_uuid(input.webhook_id, "webhook"))
-            return WebhookDeliverySuccess(delivery=WebhookDelivery(row=row))
-
-        return await _simple(info, work)
+        return await run(
+            info,
+            lambda: commands.TestWebhook(parse_uuid(input.webhook_id, "webhook")),
+            None,
+            _delivery_success,
+        )
 
     @strawberry.mutation(description="Queues a new delivery with the same event and data.")
     async def redeliver_webhook_delivery(
         self, info: Info[Context, None], input: WebhookDeliveryActionInput
     ) -> RedeliverWebhookDeliveryResult:
-        async def work(uow: Any, caller: Any) -> WebhookDeliverySuccess:
-            row = await webhooks.redeliver(uow, caller, parse_uuid(input.delivery_id, "delivery"))
-            return WebhookDeliverySuccess(delivery=WebhookDelivery(row=row))
-
-        return await _simple(info, work)
+        return await run(
+            info,
+            lambda: commands.RedeliverWebhookDelivery(parse_uuid(input.delivery_id, "delivery")),
+            None,
+            _delivery_success,
+        )

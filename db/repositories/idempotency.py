@@ -54,6 +54,9 @@ class IdempotencyRepository:
         )
         return (await self.session.scalars(existing)).one()
 
+    async def get(self, user_id: uuid.UUID, key: str) -> IdempotencyKey | None:
+        return await self.session.get(IdempotencyKey, (user_id, key))
+
     async def store_response(self, user_id: uuid.UUID, key: str, response: dict[str, Any]) -> None:
         row = await self.session.get(IdempotencyKey, (user_id, key))
         if row is None:

@@ -43,6 +43,12 @@ class PackageRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def session_of(self, package_id: uuid.UUID) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self.session.scalar(
+            select(SessionPackage.session_id).where(SessionPackage.id == package_id)
+        )
+        return found
+
     async def get_many(self, ids: Sequence[uuid.UUID]) -> list[SessionPackage]:
         if not ids:
             return []

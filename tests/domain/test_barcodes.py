@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.barcodes import MAX_LENGTH, check, gtin_check_digit_ok, guess_symbology, normalize
+from domain.barcodes import (
+    MAX_LENGTH,
+    BarcodeCheck,
+    check,
+    gtin_check_digit_ok,
+    guess_symbology,
+    normalize,
+)
 
 # Real GTINs printed on products and in the GS1 examples.
 VALID_GTINS = [
@@ -36,7 +43,7 @@ def test_reference_check_digits_agree_with_the_real_codes() -> None:
 def test_valid_gtins(code: str) -> None:
     assert gtin_check_digit_ok(code)
     result = check(code)
-    assert result.ok and result.barcode == code and result.error is None
+    assert result.ok and result.barcode == code and result.rejected is None
 
 
 @pytest.mark.parametrize(
@@ -47,7 +54,10 @@ def test_every_wrong_check_digit_is_refused(code: str, wrong: str) -> None:
     assert not gtin_check_digit_ok(bad)
     result = check(bad)
     assert not result.ok
-    assert result.error == f"invalid GTIN-{len(bad)} check digit"
+    assert result.rejected is not None
+    assert result.rejected.reason == f"invalid GTIN-{len(bad)} check digit"
+    assert result.rejected.code == "BARCODE_CHECK_DIGIT"
+    assert result.rejected.params == {"length": str(len(bad))}
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
@@ -89,7 +99,7 @@ def test_normalization(raw: str, expected: str) -> None:
 
 def test_a_gtin_is_checked_after_normalization() -> None:
     assert check(" 4006 3813 3393 1 ").ok
-    assert check(" 4006 3813 3393 2 ").error == "invalid GTIN-13 check digit"
+    assert _reason(check(" 4006 3813 3393 2 ")) == "invalid GTIN-13 check digit"
 
 
 @pytest.mark.parametrize(
@@ -109,7 +119,7 @@ def test_symbology_guess(code: str, symbology: str | None) -> None:
 @pytest.mark.parametrize("raw", ["", " ", "\t\n", "\u00a0"])
 def test_empty_barcodes(raw: str) -> None:
     result = check(raw)
-    assert not result.ok and result.error == "empty barcode"
+    assert not result.ok and _reason(result) == "empty barcode"
 
 
 def test_length_limit_is_64_after_normalization() -> None:
@@ -117,7 +127,7 @@ def test_length_limit_is_64_after_normalization() -> None:
     assert check("X" * 64).ok
     assert check(" " + "X" * 32 + " " + "X" * 32 + " ").ok, "spaces do not count"
     too_long = check("X" * 65)
-    assert not too_long.ok and too_long.error == "longer than 64 characters"
+    assert not too_long.ok and _reason(too_long) == "longer than 64 characters"
 
 
 def test_printable_ascii_boundaries() -> None:
@@ -137,7 +147,8 @@ def test_printable_ascii_boundaries() -> None:
 def test_non_ascii_is_refused(raw: str) -> None:
     result = check(raw)
     assert not result.ok
-    assert result.error == "only printable ASCII characters are allowed"
+    assert _reason(result) == "only printable ASCII characters are allowed"
+    assert result.rejected is not None and result.rejected.code == "BARCODE_NOT_ASCII"
 
 
 @pytest.mark.parametrize(
@@ -163,4 +174,8 @@ def test_accepted_barcodes_are_always_storable(raw: str) -> None:
         assert result.barcode == result.barcode.upper()
         assert all(33 <= ord(c) <= 126 for c in raw if not c.isspace()), raw
     else:
-        assert result.error
+        assert result.rejected is not None and result.rejected.reason
+
+
+def _reason(result: BarcodeCheck) -> str | None:
+    return result.rejected.reason if result.rejected is not None else None

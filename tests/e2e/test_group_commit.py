@@ -1,4 +1,4 @@
-"""Group commit (gql/batching.py): concurrent addPackages on one session share transactions,
+"""Group commit (domain/group_commit.py): concurrent addPackages on one session share transactions,
 and every call still gets exactly the answer it would get alone."""
 
 from __future__ import annotations
@@ -214,16 +214,12 @@ async def inproc(database_url: str) -> AsyncIterator[Any]:
             yield c
 
 
-def _held(sid: str) -> asyncio.Lock:
+def _held(client: httpx.AsyncClient, sid: str) -> asyncio.Lock:
+    """The session's line in front of the row lock (domain/operations.py)."""
     import uuid
 
-    from domain import uow as uow_module
-
-    key = uuid.UUID(sid)
-    lock = uow_module._session_locks.get(key)
-    if lock is None:
-        lock = uow_module._session_locks[key] = asyncio.Lock()
-    return lock
+    runner = client.app.state.services.runner  # type: ignore[attr-defined]
+    return runner.lines.lock(uuid.UUID(sid))
 
 
 async def _batched(
@@ -231,7 +227,7 @@ async def _batched(
 ) -> list[dict[str, Any]]:
     """A first call takes the session's line; the others queue behind it in this order and
     then share one transaction."""
-    lock = _held(sid)
+    lock = _held(client, sid)
     await lock.acquire()
     try:
         first = asyncio.create_task(post(client, calls[0][0], q.ADD_PACKAGES, calls[0][1]))
@@ -251,10 +247,10 @@ async def test_each_answer_shows_the_session_as_its_own_call_left_it(
 ) -> None:
     manager = await make_user("MANAGER")
     sid = manager(q.CREATE_SESSION, name="Sequencias")["createSession"]["session"]["id"]
-    before = inproc.app.state.services.batches.batches  # type: ignore[attr-defined]
+    before = inproc.app.state.services.runner.batches.batches  # type: ignore[attr-defined]
     calls = [(manager, {"sid": sid, "packages": [{"barcode": f"SEQ-{i}"}]}) for i in range(4)]
     results = await _batched(inproc, sid, calls)
-    assert inproc.app.state.services.batches.batches - before == 2  # type: ignore[attr-defined]
+    assert inproc.app.state.services.runner.batches.batches - before == 2  # type: ignore[attr-defined]
     assert [r["session"]["lastSequence"] for r in results] == [2, 3, 4, 5]
 
 

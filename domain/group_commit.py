@@ -1,4 +1,4 @@
-"""Group commit: concurrent mutations of one session share one transaction.
+"""Group commit: concurrent AddPackages of one session share one transaction.
 
 Every change to a session holds its row lock, so 50 phones scanning into one session queue up
 behind it, and each call paid for its own lock, audit write and commit while the others
@@ -6,13 +6,12 @@ waited. Calls that arrive while a transaction of their session is running are in
 together by the next one: one lock, one audit statement, one commit for all of them, each
 with its own result and idempotency key, in arrival order, exactly as if run one by one.
 
-If any call of a shared transaction fails (an error as data, or anything else), the whole
+If any call of a shared transaction fails (a refusal, or anything else), the whole
 transaction is rolled back and its calls run again one by one, in order, each in its own
 transaction, before any later call: one bad request never changes another's outcome. A call
 whose idempotency key is already used by an earlier call of the same batch starts the next
-batch instead, so it sees that call's committed result (a replay) or its absence. Keys are
-claimed before any session is locked, as on the single path, so a retry waiting on a key can
-never wait on us in turn.
+batch instead, so it sees that call's committed result (a replay) or its absence. Each batch
+waits in its session's line (domain/operations.py) before it takes a connection.
 """
 
 from __future__ import annotations
@@ -20,19 +19,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from db.models import User
-from domain import idempotency
+from domain.commands import AddPackages, Command, Done, Ref, Result
 from domain.errors import DomainError
 from domain.tasks import detached_task
 from domain.uow import UnitOfWork
 
-log = logging.getLogger("bipa.batching")
-
-Ref = dict[str, Any]
+log = logging.getLogger("bipa.group_commit")
 
 
 class Retry:
@@ -40,23 +37,37 @@ class Retry:
 
 
 RETRY = Retry()
-Outcome = Ref | DomainError | Retry
 Key = tuple[uuid.UUID, str]
+
+
+class Runner(Protocol):
+    """What group commit needs of domain/operations.py's runner."""
+
+    def hold(self, session_id: uuid.UUID | None) -> AbstractAsyncContextManager[None]: ...
+
+    def uow(self) -> UnitOfWork: ...
+
+    async def claim(
+        self, uow: UnitOfWork, caller: User | None, command: Command, key: str | None
+    ) -> Ref | None: ...
+
+    async def apply(
+        self, uow: UnitOfWork, caller: User | None, command: Command, key: str | None
+    ) -> Result: ...
+
+    async def alone(
+        self, caller: User | None, command: Command, key: str | None, session_id: uuid.UUID | None
+    ) -> Done: ...
 
 
 @dataclass(eq=False)
 class Job:
     caller: User
-    operation: str
-    payload: dict[str, Any]
+    command: AddPackages
     key: str | None
-    action: Callable[[UnitOfWork, User], Awaitable[Ref]]
-    future: asyncio.Future[Outcome] = field(
+    future: asyncio.Future[Done | DomainError | Retry] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-    # Its action ran in a transaction that was rolled back: what it cached (the request's
-    # loaders) belongs to that transaction and must not be rendered.
-    rolled_back: bool = False
 
     @property
     def idempotency(self) -> Key | None:
@@ -69,20 +80,28 @@ class _Failed(Exception):
 
 
 class Batcher:
-    def __init__(self, uow: Callable[[], UnitOfWork], max_batch: int = 100) -> None:
-        self._uow = uow
+    def __init__(self, runner: Runner, max_batch: int = 100) -> None:
+        self._runner = runner
         self.max_batch = max_batch
         self._queues: dict[uuid.UUID, list[Job]] = {}
         self._workers: dict[uuid.UUID, asyncio.Task[None]] = {}
         self.batches = 0  # transactions run, for tests and benchmarks
         self.calls = 0
 
-    async def submit(self, group: uuid.UUID, job: Job) -> Outcome:
+    async def submit(
+        self, group: uuid.UUID, caller: User, command: AddPackages, key: str | None
+    ) -> Done:
+        job = Job(caller, command, key)
         self._queues.setdefault(group, []).append(job)
         if group not in self._workers:
             # Not in the first caller's context: the worker serves every caller of the group.
             self._workers[group] = detached_task(self._drain(group))
-        return await job.future
+        outcome = await job.future
+        if isinstance(outcome, Retry):
+            return await self._runner.alone(caller, command, key, group)
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
 
     def _next_batch(self, group: uuid.UUID) -> list[Job]:
         """The waiting calls in order, up to max_batch, stopping before a repeated key."""
@@ -105,10 +124,9 @@ class Batcher:
         try:
             while self._queues.get(group):
                 batch = self._next_batch(group)
-                if batch and not await self._run(batch):
+                if batch and not await self._run(group, batch):
                     for job in batch:  # one by one, in order, before anything later
-                        job.rolled_back = True
-                        await self._run([job])
+                        await self._run(group, [job])
         finally:
             # No await between the loop's last check and here: nothing can be queued unseen.
             del self._workers[group]
@@ -116,25 +134,25 @@ class Batcher:
                 if not job.future.done():
                     job.future.set_result(RETRY)
 
-    async def _run(self, batch: list[Job]) -> bool:
+    async def _run(self, group: uuid.UUID, batch: list[Job]) -> bool:
         """One transaction for `batch`; False if it was rolled back and must run one by one."""
         self.batches += 1
         self.calls += len(batch)
-        outcomes: list[Outcome | None] = []
+        runner = self._runner
+        outcomes: list[Done | DomainError | None] = []
+        results: list[Result | None] = []
         try:
-            async with self._uow() as uow:
+            async with runner.hold(group), runner.uow() as uow:
                 for job in batch:
-                    outcomes.append(await self._claim(uow, job))
+                    outcomes.append(await self._claim(runner, uow, job))
                 for i, job in enumerate(batch):
                     if outcomes[i] is not None:
+                        results.append(None)
                         continue
                     try:
-                        ref = await job.action(uow, job.caller)
+                        results.append(await runner.apply(uow, job.caller, job.command, job.key))
                     except DomainError as exc:
                         raise _Failed(exc) from None
-                    if job.key is not None:
-                        await idempotency.remember(uow, job.caller, job.key, ref)
-                    outcomes[i] = ref
                 await uow.commit()
         except _Failed as failed:
             if len(batch) == 1:  # alone, this is the single path's answer already
@@ -142,11 +160,12 @@ class Batcher:
                 return True
             log.info(
                 "shared transaction refused; running its calls one by one",
-                extra={"calls": len(batch), "error": type(failed.error).__name__},
+                extra={"calls": len(batch), "error": failed.error.code},
             )
             return False
         except asyncio.CancelledError:
-            _retry_all(batch)
+            for job in batch:
+                _resolve(job, RETRY)
             raise
         except Exception as exc:
             if len(batch) == 1:
@@ -158,29 +177,24 @@ class Batcher:
                 extra={"calls": len(batch), "error": type(exc).__name__},
             )
             return False
-        for job, outcome in zip(batch, outcomes, strict=True):
-            assert outcome is not None
-            _resolve(job, outcome)
+        for job, outcome, result in zip(batch, outcomes, results, strict=True):
+            if outcome is not None:
+                _resolve(job, outcome)
+            elif result is not None:
+                _resolve(job, Done.of(result))
         return True
 
     @staticmethod
-    async def _claim(uow: UnitOfWork, job: Job) -> Outcome | None:
-        """The stored result of a replay, an error as data, or None: run the call."""
-        if job.key is None:
-            return None
+    async def _claim(runner: Runner, uow: UnitOfWork, job: Job) -> Done | DomainError | None:
+        """The stored result of a replay, a refused key, or None: run the call."""
         try:
-            return await idempotency.begin(uow, job.caller, job.key, job.operation, job.payload)
+            stored = await runner.claim(uow, job.caller, job.command, job.key)
         except DomainError as exc:
             # A refused key writes nothing, so the other calls need not be run again.
             return exc
+        return Done(stored, replayed=True) if stored is not None else None
 
 
-def _resolve(job: Job, outcome: Outcome) -> None:
+def _resolve(job: Job, outcome: Done | DomainError | Retry) -> None:
     if not job.future.done():
         job.future.set_result(outcome)
-
-
-def _retry_all(batch: list[Job]) -> None:
-    for job in batch:
-        job.rolled_back = True
-        _resolve(job, RETRY)

@@ -1,0 +1,436 @@
+"""Commands: what a front-end asks the domain to do, as data, and the one service each calls.
+
+A command is a frozen dataclass named in the imperative (`StartSession`). Front-ends build
+one and hand it to the runner (domain/operations.py); `execute` calls its one service inside
+the runner's unit of work and returns a `Result`: a small JSON reference (stored for
+idempotent replays), the rows the call committed (so a front-end can render them without
+reading them again) and anything private that must never be stored (a new token or secret).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import ocr
+from db.enums import DeliveryStatus, Role
+from db.models import DeliverySession, SessionPackage, User
+from domain import deliverers, packages, scanning, sessions, users, webhooks
+from domain.errors import PermissionDenied, ValidationFailed
+from domain.uow import UnitOfWork
+
+Ref = dict[str, Any]
+
+
+@dataclass
+class Result:
+    ref: Ref
+    rows: dict[str, Any] = field(default_factory=dict)
+    private: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Done:
+    """A command's outcome. `rows` (what it committed) and `private` are empty on a replay:
+    render those from committed state, by the reference."""
+
+    ref: Ref
+    replayed: bool = False
+    rows: dict[str, Any] = field(default_factory=dict)
+    private: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: Result) -> Done:
+        return cls(result.ref, rows=result.rows, private=result.private)
+
+
+class Command:
+    """Base of every command: its operation name and what its idempotency hash covers."""
+
+    operation: ClassVar[str]
+
+    @property
+    def session_id_hint(self) -> uuid.UUID | None:
+        """The session it changes, when known without reading: the runner queues on it."""
+        value = getattr(self, "session_id", None)
+        return value if isinstance(value, uuid.UUID) else None
+
+    @property
+    def package_id_hint(self) -> uuid.UUID | None:
+        value = getattr(self, "package_id", None)
+        return value if isinstance(value, uuid.UUID) else None
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateUser(Command):
+    operation: ClassVar[str] = "createUser"
+    name: str
+    role: Role
+    telegram_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkTelegram(Command):
+    operation: ClassVar[str] = "linkTelegram"
+    user_id: uuid.UUID
+    telegram_id: str
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateSession(Command):
+    operation: ClassVar[str] = "createSession"
+    name: str
+
+
+@dataclass(frozen=True)
+class ReuseSession(Command):
+    operation: ClassVar[str] = "reuseSession"
+    session_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class StartSession(Command):
+    operation: ClassVar[str] = "startSession"
+    session_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class PauseSession(Command):
+    operation: ClassVar[str] = "pauseSession"
+    session_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ResumeSession(Command):
+    operation: ClassVar[str] = "resumeSession"
+    session_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class CompleteSession(Command):
+    operation: ClassVar[str] = "completeSession"
+    session_id: uuid.UUID
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ArchiveSession(Command):
+    operation: ClassVar[str] = "archiveSession"
+    session_id: uuid.UUID
+
+
+# --- deliverers and packages ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddDeliverer(Command):
+    """By user id, or by Telegram id (the bot), creating that DELIVERER when `new_user_name`
+    is given and nobody has the Telegram id yet."""
+
+    operation: ClassVar[str] = "addDeliverer"
+    session_id: uuid.UUID
+    base_salary: str | Decimal
+    commission_per_delivery: str | Decimal
+    user_id: uuid.UUID | None = None
+    telegram_id: str | None = None
+    new_user_name: str | None = None
+
+
+@dataclass(frozen=True)
+class AddPackages(Command):
+    operation: ClassVar[str] = "addPackages"
+    session_id: uuid.UUID
+    items: tuple[packages.PackageData, ...]
+
+
+@dataclass(frozen=True)
+class RemovePackage(Command):
+    operation: ClassVar[str] = "removePackage"
+    package_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AssignPackages(Command):
+    operation: ClassVar[str] = "assignPackages"
+    session_id: uuid.UUID
+    package_ids: tuple[uuid.UUID, ...]
+    deliverer_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class UpdatePackageStatus(Command):
+    operation: ClassVar[str] = "updatePackageStatus"
+    package_id: uuid.UUID
+    status: DeliveryStatus
+    reason: str | None = None
+    scan_report: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ApplyScan(Command):
+    """A decoded photo applied with an intent; the hash covers the photo, not the decoding."""
+
+    operation: ClassVar[str] = "scanBarcode"
+    session_id: uuid.UUID
+    intent: scanning.ScanIntent
+    report: ocr.ScanReport
+    image_sha256: str
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "sessionId": str(self.session_id),
+            "intent": self.intent.value,
+            "image": self.image_sha256,
+        }
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateWebhook(Command):
+    operation: ClassVar[str] = "createWebhook"
+    url: str
+    events: tuple[str, ...]
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"url": self.url, "events": sorted(self.events)}
+
+
+@dataclass(frozen=True)
+class UpdateWebhook(Command):
+    operation: ClassVar[str] = "updateWebhook"
+    webhook_id: uuid.UUID
+    url: str | None = None
+    events: tuple[str, ...] | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class DeleteWebhook(Command):
+    operation: ClassVar[str] = "deleteWebhook"
+    webhook_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RotateWebhookSecret(Command):
+    operation: ClassVar[str] = "rotateWebhookSecret"
+    webhook_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TestWebhook(Command):
+    operation: ClassVar[str] = "testWebhook"
+    webhook_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RedeliverWebhookDelivery(Command):
+    operation: ClassVar[str] = "redeliverWebhookDelivery"
+    delivery_id: uuid.UUID
+
+
+# --- execution -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What some services need besides the unit of work, from the composition root."""
+
+    webhooks: webhooks.WebhookConfig | None = None
+
+
+def _session(row: DeliverySession) -> Result:
+    return Result({"session": str(row.id)}, {"session": row})
+
+
+def _package(package: SessionPackage, session: DeliverySession) -> Result:
+    return Result(
+        {"session": str(session.id), "package": str(package.id)},
+        {"session": session, "packages": [package]},
+    )
+
+
+def session_as_now(row: DeliverySession) -> DeliverySession:
+    """A detached copy of the row as it is now: calls sharing a transaction (group commit)
+    share the row object, and each answer must show the session as its own call left it."""
+    columns = DeliverySession.__table__.columns.keys()
+    return DeliverySession(**{c: getattr(row, c) for c in columns})
+
+
+def _actor(actor: User | None) -> User:
+    if actor is None:
+        raise PermissionDenied("an authenticated user is required", code="UNAUTHENTICATED")
+    return actor
+
+
+def _webhook_config(deps: Deps) -> webhooks.WebhookConfig:
+    if deps.webhooks is None:
+        raise PermissionDenied(
+            "webhooks are not configured on this server", code="WEBHOOKS_DISABLED"
+        )
+    return deps.webhooks
+
+
+async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: Deps) -> Result:
+    """Calls the one service of `command`. Runs inside the runner's transaction; never commits."""
+    match command:
+        case CreateUser():
+            created = await users.create_user(
+                uow, actor, command.name, command.role, command.telegram_id
+            )
+            return Result(
+                {"user": str(created.user.id)}, {"user": created.user}, {"token": created.token}
+            )
+        case LinkTelegram():
+            user = await users.link_telegram(uow, command.user_id, command.telegram_id)
+            return Result({"user": str(user.id)}, {"user": user})
+        case CreateSession():
+            return _session(await sessions.create_session(uow, _actor(actor), command.name))
+        case ReuseSession():
+            return _session(await sessions.reuse_session(uow, _actor(actor), command.session_id))
+        case StartSession():
+            return _session(await sessions.start_session(uow, _actor(actor), command.session_id))
+        case PauseSession():
+            return _session(await sessions.pause_session(uow, _actor(actor), command.session_id))
+        case ResumeSession():
+            return _session(await sessions.resume_session(uow, _actor(actor), command.session_id))
+        case CompleteSession():
+            return _session(
+                await sessions.complete_session(
+                    uow, _actor(actor), command.session_id, command.force
+                )
+            )
+        case ArchiveSession():
+            return _session(await sessions.archive_session(uow, _actor(actor), command.session_id))
+        case AddDeliverer():
+            return await _add_deliverer(uow, _actor(actor), command)
+        case AddPackages():
+            added = await packages.add_packages(
+                uow, _actor(actor), command.session_id, command.items
+            )
+            return Result(
+                {
+                    "session": str(added.session.id),
+                    "added": [str(p.id) for p in added.added],
+                    "duplicates": added.duplicates,
+                    "rejected": [dataclasses.asdict(r) for r in added.rejected],
+                },
+                {"session": session_as_now(added.session), "packages": list(added.added)},
+            )
+        case RemovePackage():
+            package, session = await packages.remove_package(uow, _actor(actor), command.package_id)
+            # The row is gone after commit: the reference keeps it whole, for replays too.
+            return Result(
+                {"session": str(session.id), "removed": packages.package_ref(package)},
+                {"session": session},
+            )
+        case AssignPackages():
+            rows, session = await packages.assign_packages(
+                uow, _actor(actor), command.session_id, command.package_ids, command.deliverer_id
+            )
+            return Result(
+                {"session": str(session.id), "packages": [str(p.id) for p in rows]},
+                {"session": session, "packages": rows},
+            )
+        case UpdatePackageStatus():
+            package, session = await packages.update_package_status(
+                uow,
+                _actor(actor),
+                command.package_id,
+                command.status,
+                command.reason,
+                scan_report=command.scan_report,
+            )
+            return _package(package, session)
+        case ApplyScan():
+            outcome = await scanning.apply_scan(
+                uow, _actor(actor), command.session_id, command.intent, command.report
+            )
+            return Result(
+                {
+                    "session": str(outcome.session.id),
+                    "package": str(outcome.package.id) if outcome.package else None,
+                    "report": outcome.report,
+                },
+                {
+                    "session": outcome.session,
+                    "packages": [outcome.package] if outcome.package else [],
+                },
+            )
+        case CreateWebhook():
+            row, secret = await webhooks.create_webhook(
+                uow, _actor(actor), _webhook_config(deps), command.url, command.events
+            )
+            return Result({"webhook": str(row.id)}, {"webhook": row}, {"secret": secret})
+        case UpdateWebhook():
+            row = await webhooks.update_webhook(
+                uow,
+                _actor(actor),
+                _webhook_config(deps),
+                command.webhook_id,
+                url=command.url,
+                events=command.events,
+                active=command.active,
+            )
+            return Result({"webhook": str(row.id)}, {"webhook": row})
+        case DeleteWebhook():
+            row = await webhooks.delete_webhook(uow, _actor(actor), command.webhook_id)
+            return Result({"webhook": str(row.id)}, {"webhook": row})
+        case RotateWebhookSecret():
+            row, secret = await webhooks.rotate_secret(
+                uow, _actor(actor), _webhook_config(deps), command.webhook_id
+            )
+            return Result({"webhook": str(row.id)}, {"webhook": row}, {"secret": secret})
+        case TestWebhook():
+            delivery = await webhooks.test_webhook(uow, _actor(actor), command.webhook_id)
+            return Result({"delivery": str(delivery.id)}, {"delivery": delivery})
+        case RedeliverWebhookDelivery():
+            delivery = await webhooks.redeliver(uow, _actor(actor), command.delivery_id)
+            return Result({"delivery": str(delivery.id)}, {"delivery": delivery})
+    raise TypeError(f"no service for {type(command).__name__}")  # a bug, not user input
+
+
+async def _add_deliverer(uow: UnitOfWork, actor: User, command: AddDeliverer) -> Result:
+    user_id = command.user_id
+    created = False
+    if user_id is None:
+        telegram_id = (command.telegram_id or "").strip()
+        person = await uow.users.by_telegram_id(telegram_id)
+        if person is None:
+            if not command.new_user_name:
+                raise ValidationFailed(
+                    "no user has this Telegram id", field="telegramId", code="TELEGRAM_ID_UNKNOWN"
+                )
+            # The same rule as createUser: a MANAGER may create DELIVERER users only.
+            person = (
+                await users.create_user(
+                    uow, actor, command.new_user_name, Role.DELIVERER, telegram_id
+                )
+            ).user
+            created = True
+        user_id = person.id
+    deliverer, session = await deliverers.add_deliverer(
+        uow,
+        actor,
+        command.session_id,
+        user_id,
+        command.base_salary,
+        command.commission_per_delivery,
+    )
+    return Result(
+        {"session": str(session.id), "deliverer": str(deliverer.id), "createdUser": created},
+        {"session": session, "deliverer": deliverer},
+    )

@@ -1,0 +1,147 @@
+"""The command runner: the one way a command runs, for every front-end.
+
+`Runner.run_once(caller, command, key)` claims the idempotency key (or returns the stored
+result), opens the unit of work, calls the command's one service, stores the result for
+replays, commits, and publishes the committed events (UnitOfWork.commit). GraphQL resolvers,
+the bot, the CLI and background jobs all call it; nobody else opens a transaction for a
+command.
+
+Before any connection is taken, a command that changes a session waits in that session's
+line in this process (`SessionLines`): waiters park there instead of each holding a pooled
+connection idle in a transaction in front of the row lock, so a burst of writers on a few
+sessions can never exhaust the pool. Concurrent `AddPackages` on one session share a
+transaction (domain/group_commit.py): the runner's business, invisible to the caller.
+
+Refusals are raised as `DomainError`s (each with its code); front-ends turn them into their
+own words (errors as data in GraphQL, Portuguese in the bot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+import weakref
+from collections.abc import AsyncIterator
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import User
+from domain import idempotency
+from domain.commands import AddPackages, Command, Deps, Done, Ref, Result, execute
+from domain.events import EventPublisher
+from domain.group_commit import Batcher
+from domain.uow import UnitOfWork
+
+
+class SessionLines:
+    """One waiting line per session inside this process, in front of the row lock."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def lock(self, session_id: uuid.UUID) -> asyncio.Lock:
+        """The line's lock; it lives while somebody holds a reference to it."""
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        return lock
+
+    @contextlib.asynccontextmanager
+    async def hold(self, session_id: uuid.UUID | None) -> AsyncIterator[None]:
+        if session_id is None:
+            yield
+            return
+        async with self.lock(session_id):
+            yield
+
+
+class Runner:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        publisher: EventPublisher | None = None,
+        *,
+        currency: str = "BRL",
+        deps: Deps | None = None,
+        group_commit: bool = True,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.publisher = publisher
+        self.currency = currency
+        self.deps = deps or Deps()
+        self.group_commit = group_commit
+        self.lines = SessionLines()
+        self.batches = Batcher(self)
+
+    def hold(self, session_id: uuid.UUID | None) -> contextlib.AbstractAsyncContextManager[None]:
+        """Waits in the session's line (nothing to wait for without a session)."""
+        return self.lines.hold(session_id)
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work for reads (front-ends) and for the runner's own transactions."""
+        return UnitOfWork(self.sessionmaker, self.publisher, currency=self.currency)
+
+    async def run_once(self, caller: User | None, command: Command, key: str | None = None) -> Done:
+        """Runs `command` once for `key`: a replay answers the stored result instead."""
+        session_id = await self.session_of(command)
+        if (
+            self.group_commit
+            and session_id is not None
+            and isinstance(command, AddPackages)
+            and caller is not None
+        ):
+            return await self.batches.submit(session_id, caller, command, key)
+        return await self.alone(caller, command, key, session_id)
+
+    async def alone(
+        self, caller: User | None, command: Command, key: str | None, session_id: uuid.UUID | None
+    ) -> Done:
+        """One command in a transaction of its own, after waiting in its session's line."""
+        async with self.hold(session_id), self.uow() as uow:
+            stored = await self.claim(uow, caller, command, key)
+            if stored is not None:
+                return Done(stored, replayed=True)
+            result = await self.apply(uow, caller, command, key)
+            await uow.commit()
+        return Done.of(result)
+
+    async def stored(self, caller: User, key: str) -> Ref | None:
+        """The stored result of `key`, whatever its request; None if it was never used.
+
+        For front-ends that must know before slow work outside any transaction (the bot
+        decoding a photo of an update Telegram sent twice). Claims nothing: the look ends
+        with a rollback.
+        """
+        async with self.uow() as uow:
+            return await idempotency.peek(uow, caller, key)
+
+    async def session_of(self, command: Command) -> uuid.UUID | None:
+        """The session whose line the command waits in (one short read for package ids)."""
+        session_id = command.session_id_hint
+        if session_id is not None:
+            return session_id
+        package_id = command.package_id_hint
+        if package_id is None:
+            return None
+        async with self.uow() as uow:
+            return await uow.packages.session_of(package_id)
+
+    async def claim(
+        self, uow: UnitOfWork, caller: User | None, command: Command, key: str | None
+    ) -> Ref | None:
+        if key is None:
+            return None
+        if caller is None:
+            raise TypeError("idempotency keys belong to a caller")  # a bug, not user input
+        return await idempotency.begin(uow, caller, key, command.operation, command.fingerprint())
+
+    async def apply(
+        self, uow: UnitOfWork, caller: User | None, command: Command, key: str | None
+    ) -> Result:
+        result = await execute(uow, caller, command, self.deps)
+        if key is not None and caller is not None:
+            await idempotency.remember(uow, caller, key, result.ref)
+        return result
