@@ -45,7 +45,7 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def _fail(message: str) -> ValidationFailed:
-    return ValidationFailed(message, field="url")
+    return ValidationFailed(message, field="url", code="URL_REFUSED")
 
 
 async def check_url(url: str, *, production: bool, resolve: Resolver) -> CheckedUrl:
