@@ -167,7 +167,8 @@ _in_request: ContextVar[bool] = ContextVar("bench_in_request", default=False)
 
 def _for_requests() -> bool:
     """Made while serving a request: in a request's task, or in the group-commit worker
-    (domain/group_commit.py), which runs the transactions of waiting requests in a task of its own."""
+    (domain/group_commit.py), which runs the transactions of waiting requests in a task of
+    its own."""
     if _in_request.get():
         return True
     task = asyncio.current_task()

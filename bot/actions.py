@@ -1,8 +1,13 @@
-"""What each bot command does, as calls to the same domain services the API uses.
+"""What each bot command does: the domain command it builds and the words it answers.
 
-Every function runs inside a unit of work opened by the caller (bot/handlers.py), which
-commits it together with the update's idempotency key. Functions here never commit and never
-talk to Telegram: they return the words to send (a Reply) or a text.
+Commands run through the domain's runner (bot/handlers.py); nothing here writes or commits.
+Three kinds of functions, none of which talks to Telegram:
+
+- reads (a whole answer from a read unit of work: menus, the dashboard, the history);
+- builders (`*_command`): the lookups a command needs (the package of a typed code, the
+  deliverer of a Telegram id), done as reads, and the command;
+- replies (`*_reply`): the words for a command's outcome, from the rows it committed or, on
+  a replay (the same update delivered again), from its stored reference and the state now.
 """
 
 from __future__ import annotations
@@ -14,12 +19,19 @@ from decimal import Decimal
 from typing import Any
 
 from bot import texts
-from bot.context import LIST_LIMIT, Reply, chat_of, is_manager
-from db.enums import DeliveryStatus, Role, SessionStatus
-from db.models import DeliverySession, SessionDeliverer, User
-from domain import barcodes, deliverers, packages, sessions
-from domain import users as user_service
+from bot.context import LIST_LIMIT, Reply, chat_of
+from db.enums import DeliveryStatus, SessionStatus
+from db.models import DeliverySession, SessionDeliverer, SessionPackage, User
+from domain import barcodes, packages
+from domain.commands import (
+    AddDeliverer,
+    AddPackages,
+    AssignPackages,
+    Done,
+    UpdatePackageStatus,
+)
 from domain.errors import NotFound, ValidationFailed
+from domain.permissions import can_see_pay, is_manager, visible_pay
 from domain.uow import UnitOfWork
 
 
@@ -42,11 +54,53 @@ def whoami(user: User, current: DeliverySession | None) -> str:
     return "\n".join(lines)
 
 
+def _not_in_session(code: str) -> NotFound:
+    return NotFound(
+        f"package {code} is not in this session",
+        id=code,
+        code="PACKAGE_NOT_IN_SESSION",
+        params={"barcode": code},
+    )
+
+
+async def _session(uow: UnitOfWork, done: Done) -> DeliverySession:
+    """The session as the command left it or, on a replay, as it is now."""
+    row = done.rows.get("session")
+    if isinstance(row, DeliverySession):
+        return row
+    session = await uow.sessions.get(uuid.UUID(done.ref["session"]))
+    if session is None:
+        raise NotFound("session not found", id=done.ref["session"], code="SESSION_NOT_FOUND")
+    return session
+
+
+async def _package(uow: UnitOfWork, done: Done, package_id: str) -> SessionPackage:
+    for row in done.rows.get("packages", []):
+        if str(row.id) == package_id:
+            return row
+    package = await uow.packages.get(uuid.UUID(package_id))
+    if package is None:  # removed since the update this replays
+        raise NotFound("package not found", id=package_id, code="PACKAGE_NOT_FOUND")
+    return package
+
+
+async def _deliverer(uow: UnitOfWork, deliverer_id: uuid.UUID | str) -> SessionDeliverer:
+    """A deliverer with their user (for the name and the chat), read after the commit."""
+    found = await uow.deliverers.get_many_with_users([uuid.UUID(str(deliverer_id))])
+    if not found:
+        raise NotFound(
+            "deliverer not found in this session",
+            id=str(deliverer_id),
+            code="DELIVERER_NOT_IN_SESSION",
+        )
+    return found[0]
+
+
 # --- sessions ----------------------------------------------------------------------------------
 
 
-async def create(uow: UnitOfWork, user: User, name: str) -> Reply:
-    session = await sessions.create_session(uow, user, name)
+async def created_reply(uow: UnitOfWork, actor: User, done: Done) -> Reply:
+    session = await _session(uow, done)
     text = (
         f"✅ Sessão criada: {session.name}\n"
         "Agora envie as fotos dos códigos de barras dos pacotes (ou digite os códigos). "
@@ -55,8 +109,8 @@ async def create(uow: UnitOfWork, user: User, name: str) -> Reply:
     return Reply(text, current=session.id)
 
 
-async def reuse(uow: UnitOfWork, user: User, session_id: uuid.UUID) -> Reply:
-    session = await sessions.reuse_session(uow, user, session_id)
+async def reused_reply(uow: UnitOfWork, actor: User, done: Done) -> Reply:
+    session = await _session(uow, done)
     count = await uow.packages.count(session.id)
     text = (
         f"♻️ Sessão {session.name} reutilizada ({texts.plural(count, 'pacote', 'pacotes')}). "
@@ -65,8 +119,8 @@ async def reuse(uow: UnitOfWork, user: User, session_id: uuid.UUID) -> Reply:
     return Reply(text, current=session.id)
 
 
-async def start(uow: UnitOfWork, user: User, session_id: uuid.UUID) -> Reply:
-    session = await sessions.start_session(uow, user, session_id)
+async def started_reply(uow: UnitOfWork, actor: User, done: Done) -> Reply:
+    session = await _session(uow, done)
     total = await uow.packages.count(session.id)
     team = await uow.deliverers.for_sessions_with_users([session.id])
     unassigned = sum(1 for p in await uow.packages.not_final(session.id) if p.deliverer_id is None)
@@ -82,7 +136,7 @@ async def start(uow: UnitOfWork, user: User, session_id: uuid.UUID) -> Reply:
     notify = []
     for d in team:
         chat = chat_of(d.user)
-        if chat is not None and d.user_id != user.id:
+        if chat is not None and d.user_id != actor.id:
             notify.append(
                 (
                     chat,
@@ -125,17 +179,19 @@ async def open_sessions(uow: UnitOfWork, user: User) -> Reply:
 async def choose(uow: UnitOfWork, user: User, session_id: uuid.UUID) -> Reply:
     session = await uow.sessions.get_visible(session_id, user.id, user.role)
     if session is None:
-        raise NotFound("session not found", id=str(session_id))
+        raise NotFound("session not found", id=str(session_id), code="SESSION_NOT_FOUND")
     return Reply(f"📌 Sessão atual: {session_line(session)}", current=session.id)
 
 
 # --- deliverers ----------------------------------------------------------------------------------
 
 
-async def team_text(uow: UnitOfWork, session: DeliverySession) -> str:
+async def team_text(uow: UnitOfWork, session: DeliverySession, viewer: User) -> str:
     team = await uow.deliverers.for_sessions_with_users([session.id])
     lines = [f"👥 Entregadores da sessão {session.name}:"]
-    lines += [_deliverer_line(d) for d in team] or ["• nenhum ainda"]
+    lines += [_deliverer_line(d) for d in team if can_see_pay(viewer, d.user_id)] or [
+        "• nenhum ainda"
+    ]
     return "\n".join(lines)
 
 
@@ -148,26 +204,24 @@ def _deliverer_line(d: SessionDeliverer) -> str:
     )
 
 
-async def add_deliverer(
-    uow: UnitOfWork,
-    user: User,
-    session_id: uuid.UUID,
-    telegram_id: str,
-    salary: str,
-    commission: str,
-    name: str | None,
-) -> Reply:
-    person = await uow.users.by_telegram_id(telegram_id.strip())
-    created = False
-    if person is None:
-        if not name:
-            raise ValidationFailed("no user has this Telegram id", field="telegramId")
-        # Same rule as createUser: a MANAGER may create DELIVERER users only.
-        person = (await user_service.create_user(uow, user, name, Role.DELIVERER, telegram_id)).user
-        created = True
-    deliverer, session = await deliverers.add_deliverer(
-        uow, user, session_id, person.id, texts.parse_money(salary), texts.parse_money(commission)
+def add_deliverer_command(
+    session_id: uuid.UUID, telegram_id: str, salary: str, commission: str, name: str | None
+) -> AddDeliverer:
+    """By Telegram id; `name` registers that person as a DELIVERER if nobody uses it yet."""
+    return AddDeliverer(
+        session_id,
+        texts.parse_money(salary),
+        texts.parse_money(commission),
+        telegram_id=telegram_id,
+        new_user_name=name,
     )
+
+
+async def deliverer_reply(uow: UnitOfWork, actor: User, done: Done) -> Reply:
+    session = await _session(uow, done)
+    deliverer = await _deliverer(uow, done.ref["deliverer"])
+    person = deliverer.user
+    created = bool(done.ref.get("createdUser"))
     text = (
         f"👤 {person.name} {'cadastrado(a) e ' if created else ''}adicionado(a) à sessão "
         f"{session.name}: salário {texts.brl(deliverer.base_salary)} + "
@@ -176,45 +230,60 @@ async def add_deliverer(
     )
     notify = []
     chat = chat_of(person)
-    if chat is not None and person.id != user.id:
+    if chat is not None and person.id != actor.id:
         notify.append(
             (chat, f"👋 Você foi adicionado(a) como entregador(a) na sessão {session.name}.")
         )
     return Reply(text, notify=notify)
 
 
-async def assign(
-    uow: UnitOfWork, user: User, session_id: uuid.UUID, telegram_id: str, codes: Sequence[str]
-) -> Reply:
+async def assign_command(
+    uow: UnitOfWork, session_id: uuid.UUID, telegram_id: str, codes: Sequence[str]
+) -> AssignPackages:
+    """The listed packages, or (no codes) every one still without a deliverer."""
     person = await uow.users.by_telegram_id(telegram_id.strip())
     if person is None:
-        raise NotFound("user not found", id=telegram_id)
+        raise NotFound("user not found", id=telegram_id, code="USER_NOT_FOUND")
     deliverer = await uow.deliverers.by_user(session_id, person.id)
     if deliverer is None:
-        raise NotFound("deliverer not found in this session", id=telegram_id)
+        raise NotFound(
+            "deliverer not found in this session",
+            id=telegram_id,
+            code="DELIVERER_NOT_IN_SESSION",
+        )
+    ids: list[uuid.UUID] = []
     if codes:
-        ids = []
         for raw in codes:
-            package = await uow.packages.by_barcode(session_id, barcodes.normalize(raw))
+            code = barcodes.normalize(raw)
+            package = await uow.packages.by_barcode(session_id, code)
             if package is None:
-                raise NotFound(f"package {barcodes.normalize(raw)} is not in this session")
+                raise _not_in_session(code)
             ids.append(package.id)
     else:
+        # None left is the domain's refusal (NOTHING_TO_ASSIGN), like any empty list.
         ids = [p.id for p in await uow.packages.not_final(session_id) if p.deliverer_id is None]
-        if not ids:
-            raise ValidationFailed("packageIds must not be empty", field="packageIds")
-    assigned, session = await packages.assign_packages(uow, user, session_id, ids, deliverer.id)
+    return AssignPackages(session_id, tuple(ids), deliverer.id)
+
+
+async def assigned_reply(uow: UnitOfWork, actor: User, done: Done) -> Reply:
+    session = await _session(uow, done)
+    count = len(done.ref["packages"])
+    first = await _package(uow, done, done.ref["packages"][0])
+    if first.deliverer_id is None:  # unassigned since the update this replays
+        raise NotFound("deliverer not found in this session", code="DELIVERER_NOT_IN_SESSION")
+    deliverer = await _deliverer(uow, first.deliverer_id)
+    person = deliverer.user
     text = (
-        f"📦 {texts.plural(len(assigned), 'pacote atribuído', 'pacotes atribuídos')} a "
+        f"📦 {texts.plural(count, 'pacote atribuído', 'pacotes atribuídos')} a "
         f"{person.name} (agora com {deliverer.packages_assigned} na sessão {session.name})."
     )
     notify = []
     chat = chat_of(person)
-    if chat is not None and person.id != user.id:
+    if chat is not None and person.id != actor.id:
         notify.append(
             (
                 chat,
-                f"📦 Você recebeu {texts.plural(len(assigned), 'pacote', 'pacotes')} na sessão "
+                f"📦 Você recebeu {texts.plural(count, 'pacote', 'pacotes')} na sessão "
                 f"{session.name}. Quando a sessão começar, envie a foto do código de cada "
                 "pacote entregue.",
             )
@@ -225,29 +294,56 @@ async def assign(
 # --- packages ----------------------------------------------------------------------------------
 
 
-async def add_package(
+def add_package_command(
+    session_id: uuid.UUID, code: str, symbology: str | None, scan_report: dict[str, Any] | None
+) -> AddPackages:
+    item = packages.PackageData(code, symbology=symbology, scan_report=scan_report)
+    return AddPackages(session_id, (item,))
+
+
+async def status_command(
     uow: UnitOfWork,
-    user: User,
     session_id: uuid.UUID,
     code: str,
-    symbology: str | None,
+    status: DeliveryStatus,
+    reason: str | None,
     scan_report: dict[str, Any] | None,
-) -> Reply:
-    item = packages.PackageData(code, symbology=symbology, scan_report=scan_report)
-    result = await packages.add_packages(uow, user, session_id, [item])
-    if result.rejected:
-        barcode, reason = result.rejected[0]
-        raise ValidationFailed(f"{barcode}: {reason}", field="barcode")
-    total = await uow.packages.count(session_id)
-    if result.duplicates:
+) -> UpdatePackageStatus:
+    package = await uow.packages.by_barcode(session_id, code)
+    if package is None:
+        raise _not_in_session(code)
+    return UpdatePackageStatus(package.id, status, reason, scan_report=scan_report)
+
+
+async def package_reply(uow: UnitOfWork, actor: User, done: Done) -> Reply:
+    """The answer to a scan, a typed code or /falha: an added package or a new status."""
+    if "added" in done.ref:
+        return await _added_reply(uow, done)
+    return await _status_reply(uow, actor, done)
+
+
+async def _added_reply(uow: UnitOfWork, done: Done) -> Reply:
+    rejected = done.ref["rejected"]
+    if rejected:
+        # A refusal to the person, worded by its code like every other (bot/errors.py).
+        first = rejected[0]
+        raise ValidationFailed(
+            f"{first['barcode']}: {first['reason']}",
+            field="barcode",
+            code=first["code"],
+            params={"barcode": first["barcode"], **first.get("params", {})},
+        )
+    session = await _session(uow, done)
+    total = await uow.packages.count(session.id)
+    if done.ref["duplicates"]:
         return Reply(
-            f"🔁 O pacote {result.duplicates[0]} já estava na sessão "
+            f"🔁 O pacote {done.ref['duplicates'][0]} já estava na sessão "
             f"({texts.plural(total, 'pacote', 'pacotes')})."
         )
-    added = result.added[0]
+    added = await _package(uow, done, done.ref["added"][0])
     kind = f" ({added.symbology})" if added.symbology else ""
     return Reply(
-        f"📦 Pacote {added.barcode}{kind} adicionado. A sessão {result.session.name} tem "
+        f"📦 Pacote {added.barcode}{kind} adicionado. A sessão {session.name} tem "
         f"{texts.plural(total, 'pacote', 'pacotes')}."
     )
 
@@ -273,38 +369,28 @@ async def identify(uow: UnitOfWork, user: User, session: DeliverySession, code: 
     return Reply(text)
 
 
-async def change_status(
-    uow: UnitOfWork,
-    user: User,
-    session_id: uuid.UUID,
-    code: str,
-    status: DeliveryStatus,
-    reason: str | None,
-    scan_report: dict[str, Any] | None,
-) -> Reply:
-    package = await uow.packages.by_barcode(session_id, code)
-    if package is None:
-        raise NotFound(f"package {code} is not in this session", id=code)
-    package, session = await packages.update_package_status(
-        uow, user, package.id, status, reason, scan_report=scan_report
-    )
+def _done_label(status: DeliveryStatus) -> str:
+    return "✅ Entregue" if status is DeliveryStatus.DELIVERED else "❌ Falha registrada"
+
+
+async def _status_reply(uow: UnitOfWork, actor: User, done: Done) -> Reply:
+    session = await _session(uow, done)
+    package = await _package(uow, done, done.ref["package"])
     if session.status is SessionStatus.COMPLETED:
-        return await _completed(uow, user, session, package.barcode, status)
+        return await _completed(uow, actor, session, package)
     left = await uow.packages.count_not_final(session.id)
-    done = "✅ Entregue" if status is DeliveryStatus.DELIVERED else "❌ Falha registrada"
     return Reply(
-        f"{done}: {package.barcode}. Faltam {texts.plural(left, 'pacote', 'pacotes')} na sessão "
-        f"{session.name}.",
+        f"{_done_label(package.status)}: {package.barcode}. Faltam "
+        f"{texts.plural(left, 'pacote', 'pacotes')} na sessão {session.name}.",
         current=session.id,
     )
 
 
 async def _completed(
-    uow: UnitOfWork, actor: User, session: DeliverySession, code: str, status: DeliveryStatus
+    uow: UnitOfWork, actor: User, session: DeliverySession, package: SessionPackage
 ) -> Reply:
-    snapshot = session.financial_snapshot or {}
-    summary = texts.completion(session.name, snapshot)
-    done = "✅ Entregue" if status is DeliveryStatus.DELIVERED else "❌ Falha registrada"
+    """The change that made the last package final completed the session: everyone hears."""
+    summary = texts.completion(session.name, session.financial_snapshot or {})
     team = await uow.deliverers.for_session(session.id)
     people = await uow.users.get_many([session.owner_id, *(d.user_id for d in team)])
     notify = [
@@ -312,7 +398,11 @@ async def _completed(
         for person in people
         if person.id != actor.id and (chat := chat_of(person)) is not None
     ]
-    return Reply(f"{done}: {code}.\n\n{summary}", notify=notify, current=session.id)
+    return Reply(
+        f"{_done_label(package.status)}: {package.barcode}.\n\n{summary}",
+        notify=notify,
+        current=session.id,
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -334,17 +424,18 @@ async def dashboard(uow: UnitOfWork, session: DeliverySession, viewer: User) -> 
     manager = is_manager(viewer)
     if session.financial_snapshot:
         # A completed session shows its frozen snapshot: the numbers that were paid.
-        snapshot = dict(session.financial_snapshot)
-        if not manager:
-            mine = [d for d in snapshot.get("deliverers", []) if d.get("userId") == str(viewer.id)]
-            snapshot["deliverers"] = mine
+        snapshot = visible_pay(viewer, session.financial_snapshot)
         lines += ["Ganhos:" if manager else "Seus ganhos:", *texts.earnings_lines(snapshot)]
         if manager:
             lines.append(f"Custo total: {texts.brl(snapshot.get('totalCost'))}")
         return "\n".join(lines)
-    team = await uow.deliverers.for_sessions_with_users([session.id])
+    team = [
+        d
+        for d in await uow.deliverers.for_sessions_with_users([session.id])
+        if can_see_pay(viewer, d.user_id)
+    ]
     if not manager:
-        lines += ["Você:", *(_deliverer_line(d) for d in team if d.user_id == viewer.id)]
+        lines += ["Você:", *(_deliverer_line(d) for d in team)]
         return "\n".join(lines)
     lines.append("Entregadores:")
     lines += [_deliverer_line(d) for d in team] or ["• nenhum ainda (use /entregadores)"]
@@ -370,11 +461,9 @@ async def history(uow: UnitOfWork, user: User) -> str:
             f"• {s.name}: concluída em {texts.local_time(s.completed_at)} | "
             f"{snap.get('delivered', 0)} entregues, {snap.get('failed', 0)} falhas"
         )
-        if user.role is Role.DELIVERER:
-            mine = [d for d in snap.get("deliverers", []) if d.get("userId") == str(user.id)]
-            if mine:
-                line += f" | seus ganhos: {texts.brl(mine[0]['totalEarned'])}"
-        else:
+        if is_manager(user):
             line += f" | custo {texts.brl(snap.get('totalCost'))}"
+        elif mine := visible_pay(user, snap).get("deliverers"):
+            line += f" | seus ganhos: {texts.brl(mine[0]['totalEarned'])}"
         lines.append(line)
     return "\n".join(lines)

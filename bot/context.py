@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.enums import Role, SessionStatus
+from db.enums import SessionStatus
 from db.models import DeliverySession, User
 from domain.events import EventPublisher
+from domain.operations import Runner
+from domain.permissions import is_manager
 from domain.scanning import ScanPool
 from domain.uow import UnitOfWork
 
@@ -22,15 +23,22 @@ DELIVERING = frozenset({SessionStatus.ACTIVE, SessionStatus.PAUSED})
 
 @dataclass(frozen=True)
 class BotServices:
-    """Built by the composition root (bipa/bot_cli.py) exactly like the API's services."""
+    """Built by the composition root (bipa/bot_cli.py) exactly like the API's services.
+
+    Every command the bot runs goes through `runner`, the same one way as the API's; the
+    bot itself only reads (`runner.uow()`), it never commits.
+    """
 
     sessionmaker: async_sessionmaker[AsyncSession]
     scanner: ScanPool
     publisher: EventPublisher | None = None
     currency: str = "BRL"
+    runner: Runner = field(init=False, repr=False, compare=False)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker, self.publisher, currency=self.currency)
+    def __post_init__(self) -> None:
+        # Derived, so the composition root keeps building the services from the same fields.
+        runner = Runner(self.sessionmaker, self.publisher, currency=self.currency)
+        object.__setattr__(self, "runner", runner)
 
 
 Buttons = list[list[tuple[str, str]]]  # rows of (label, callback data)
@@ -38,35 +46,15 @@ Buttons = list[list[tuple[str, str]]]  # rows of (label, callback data)
 
 @dataclass
 class Reply:
-    """The answer to one update, JSON-serializable so a replayed update gets it again."""
+    """The answer to one update: rendered from a command's outcome or from reads."""
 
     text: str
     buttons: Buttons = field(default_factory=list)
-    # Messages for other chats (e.g. the deliverers when a session starts), sent after commit.
+    # Messages for other chats (e.g. the deliverers when a session starts), sent after commit
+    # and never for a replayed update.
     notify: list[tuple[int, str]] = field(default_factory=list)
     # The session this chat works on from now on.
     current: uuid.UUID | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "buttons": [[list(b) for b in row] for row in self.buttons],
-            "notify": [list(n) for n in self.notify],
-            "current": str(self.current) if self.current else None,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Reply:
-        return cls(
-            text=str(data.get("text", "")),
-            buttons=[[(str(b[0]), str(b[1])) for b in row] for row in data.get("buttons", [])],
-            notify=[(int(n[0]), str(n[1])) for n in data.get("notify", [])],
-            current=uuid.UUID(data["current"]) if data.get("current") else None,
-        )
-
-
-def is_manager(user: User) -> bool:
-    return user.role in (Role.ADMIN, Role.MANAGER)
 
 
 def chat_of(user: User) -> int | None:

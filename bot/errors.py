@@ -1,16 +1,19 @@
-"""Domain errors as friendly Portuguese messages.
+"""Domain errors as friendly Portuguese messages, chosen by the error's stable code.
 
-The domain speaks English (its messages also reach API clients and logs); the bot translates
-the expected failures it can meet. An unknown message still gets a sensible sentence chosen
-by the error's type, never a stack trace.
+The domain speaks English (its messages reach API clients and logs) and gives every refusal a
+`code` and the `params` its text needs; the bot words each code it can meet here, so a change
+to an English message never changes what people read. A code without a text here (one added
+to the domain later) still gets a sensible sentence chosen by the error's type, never a stack
+trace.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+from collections.abc import Callable, Mapping
 
 from bot import texts
-from db.enums import Role
+from db.enums import DeliveryStatus, SessionStatus
 from db.models import User
 from domain.errors import (
     DomainError,
@@ -18,21 +21,28 @@ from domain.errors import (
     InvalidImage,
     InvalidTransition,
     NotFound,
+    Overloaded,
     PermissionDenied,
     ReadOnlySession,
     ValidationFailed,
 )
-from domain.scanning import Overloaded
+from domain.permissions import is_manager
+
+log = logging.getLogger("bipa.bot")
 
 
 class NoSession(DomainError):
     """The chat has no session to act on; the message is already the Portuguese answer."""
 
+    default_code = "NO_SESSION"
+
     def __init__(self, user: User) -> None:
-        manager = user.role in (Role.ADMIN, Role.MANAGER)
-        super().__init__(texts.NO_SESSION_MANAGER if manager else texts.NO_SESSION_DELIVERER)
+        super().__init__(
+            texts.NO_SESSION_MANAGER if is_manager(user) else texts.NO_SESSION_DELIVERER
+        )
 
 
+# The bot's own words for the domain's input fields (ValidationFailed.field).
 FIELDS = {
     "baseSalary": "o salário",
     "commissionPerDelivery": "a comissão",
@@ -41,127 +51,162 @@ FIELDS = {
     "telegramId": "o id do Telegram",
 }
 
-# (pattern of the domain's English message, Portuguese message; {0}.. are the groups)
-KNOWN: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"only managers and admins can do this"), texts.MANAGERS_ONLY),
-    (
-        re.compile(r"you cannot change this session"),
-        "Só quem criou a sessão (ou um administrador) pode alterá-la.",
+Values = Mapping[str, str]
+READ_ONLY = "Esta sessão já foi concluída e agora é somente leitura."
+CONFLICT = "Esta mensagem já foi processada com outro conteúdo; envie de novo."
+
+
+def _session_not_active(values: Values) -> str:
+    if values.get("raw_from") == SessionStatus.OPEN.value:
+        return "A sessão ainda não começou: aguarde o gerente iniciar as entregas."
+    if values.get("raw_from") == SessionStatus.PAUSED.value:
+        return "A sessão está pausada: aguarde o gerente retomar as entregas."
+    return f"Não dá para fazer isso com a sessão {values['from']}."
+
+
+def _packages_still_open(values: Values) -> str:
+    count = int(values["count"])
+    return f"Ainda há {texts.plural(count, 'pacote', 'pacotes')} sem entrega ou falha."
+
+
+# Code -> text: a template over the error's params (statuses already in Portuguese, `field`
+# the field's name), or a function of them where the wording depends on a value.
+TEXTS: dict[str, str | Callable[[Values], str]] = {
+    # who may do what
+    "MANAGERS_ONLY": texts.MANAGERS_ONLY,
+    "NOT_SESSION_MANAGER": "Só quem criou a sessão (ou um administrador) pode alterá-la.",
+    "SESSION_HIDDEN": "Você não tem acesso a esta sessão.",
+    "NOT_YOUR_PACKAGE": (
+        "Este pacote não está atribuído a você. Confira o código ou fale com o gerente."
     ),
-    (re.compile(r"you cannot see this session"), "Você não tem acesso a esta sessão."),
-    (
-        re.compile(r"only the session's managers can add packages"),
-        "Só o gerente da sessão pode adicionar pacotes.",
+    # what is not there
+    "SESSION_NOT_FOUND": "Não encontrei esta sessão.",
+    "PACKAGE_NOT_FOUND": "Não encontrei este pacote nesta sessão.",
+    "PACKAGE_NOT_IN_SESSION": "Não encontrei o pacote {barcode} nesta sessão.",
+    "USER_NOT_FOUND": "Não encontrei este usuário no Bipa.",
+    "DELIVERER_NOT_IN_SESSION": (
+        "Esta pessoa não é entregadora desta sessão. Adicione antes com /entregadores."
     ),
-    (
-        re.compile(r"package (\S+) is not in this session"),
-        "Não encontrei o pacote {0} nesta sessão.",
-    ),
-    (re.compile(r"package not found"), "Não encontrei este pacote nesta sessão."),
-    (
-        re.compile(r"deliverer not found in this session"),
-        "Esta pessoa não é entregadora desta sessão. Adicione antes com /entregadores.",
-    ),
-    (
-        re.compile(r"no user has this Telegram id"),
+    # deliverers and users
+    "TELEGRAM_ID_UNKNOWN": (
         "Ninguém usa este Telegram no Bipa ainda. Para cadastrar, informe também o NOME: "
-        + texts.USAGE_ENTREGADORES.split("\n")[1],
+        + texts.USAGE_ENTREGADORES.split("\n")[1]
     ),
-    (re.compile(r"session not found"), "Não encontrei esta sessão."),
-    (re.compile(r"user not found"), "Não encontrei este usuário no Bipa."),
-    (
-        re.compile(r"(\d+) packages are not delivered or failed yet"),
-        "Ainda há {0} pacotes sem entrega ou falha.",
+    "TELEGRAM_ID_INVALID": "O id do Telegram deve ser numérico (ex.: 123456789).",
+    "TELEGRAM_ID_TAKEN": "Este Telegram já está vinculado a outro usuário do Bipa.",
+    "NOT_A_DELIVERER": (
+        "Essa pessoa não é entregadora no Bipa: só usuários entregadores podem receber pacotes."
     ),
-    (
-        re.compile(r"a session needs at least one package to start"),
-        "A sessão precisa de pelo menos um pacote para começar. Envie as fotos dos códigos.",
+    "DELIVERER_EXISTS": "Este entregador já está na sessão.",
+    # The same codes serve a session's name and a new deliverer's name.
+    "NAME_EMPTY": "O nome não pode ficar vazio.",
+    "NAME_TOO_LONG": "O nome pode ter no máximo {max} caracteres.",
+    "AMOUNT_INVALID": "{field} deve ser um valor como 12,50.",
+    "AMOUNT_NEGATIVE": "{field} não pode ser negativo.",
+    "AMOUNT_CENTS": "{field} pode ter no máximo dois decimais (centavos).",
+    "AMOUNT_TOO_LARGE": "{field} é grande demais.",
+    # sessions
+    "SESSION_EMPTY": (
+        "A sessão precisa de pelo menos um pacote para começar. Envie as fotos dos códigos."
     ),
-    (re.compile(r"session name must not be empty"), "O nome da sessão não pode ficar vazio."),
-    (
-        re.compile(r"session name must be at most (\d+) characters"),
-        "O nome da sessão pode ter no máximo {0} caracteres.",
+    "SESSION_READ_ONLY": READ_ONLY,
+    "SESSION_TRANSITION": "Não dá para fazer isso com a sessão {from}.",
+    "SESSION_NOT_ADDABLE": "Não dá para adicionar pacotes com a sessão {from}.",
+    "SESSION_NOT_ACTIVE": _session_not_active,
+    "PACKAGES_STILL_OPEN": _packages_still_open,
+    # packages
+    "NOTHING_TO_ASSIGN": "Nenhum pacote para atribuir.",
+    "TOO_MANY_PACKAGES": "No máximo {max} pacotes de uma vez.",
+    "PACKAGE_ALREADY_FINAL": "O pacote {barcode} já está {status}.",
+    "PACKAGE_TRANSITION": "Este pacote já está {from}.",
+    "REASON_REQUIRED": "Informe o motivo da falha. " + texts.USAGE_FALHA,
+    "REASON_TOO_LONG": "O motivo pode ter no máximo {max} caracteres.",
+    # barcodes (domain.barcodes.Rejected codes)
+    "BARCODE_CHECK_DIGIT": (
+        "O dígito verificador deste código (GTIN-{length}) não confere: confira os números."
     ),
-    (
-        re.compile(r"a failed delivery needs a reason"),
-        "Informe o motivo da falha. " + texts.USAGE_FALHA,
-    ),
-    (
-        re.compile(r"reason is longer than (\d+) characters"),
-        "O motivo pode ter no máximo {0} caracteres.",
-    ),
-    (
-        re.compile(r"only DELIVERER users can deliver packages"),
-        "Essa pessoa não é entregadora no Bipa: só usuários entregadores podem receber pacotes.",
-    ),
-    (re.compile(r"this deliverer is already in the session"), "Este entregador já está na sessão."),
-    (
-        re.compile(r"deliverers can only change their own packages"),
-        "Este pacote não está atribuído a você. Confira o código ou fale com o gerente.",
-    ),
-    (re.compile(r"package (\S+) is already (\w+)"), "O pacote {0} já está {1}."),
-    (re.compile(r"packageIds must not be empty"), "Nenhum pacote para atribuir."),
-    (
-        re.compile(r"this Telegram account is (already )?linked"),
-        "Este Telegram já está vinculado a outro usuário do Bipa.",
-    ),
-    (
-        re.compile(r"telegramId must be a numeric Telegram user id"),
-        "O id do Telegram deve ser numérico (ex.: 123456789).",
-    ),
-    (re.compile(r"(\w+) must be a decimal number like"), "{0} deve ser um valor como 12,50."),
-    (re.compile(r"(\w+) must not be negative"), "{0} não pode ser negativo."),
-    (
-        re.compile(r"(\w+) must have at most two decimal places"),
-        "{0} pode ter no máximo dois decimais (centavos).",
-    ),
-    (re.compile(r"(\w+) must be at most"), "{0} é grande demais."),
-    (re.compile(r"(\w+) must be a finite number"), "{0} deve ser um valor como 12,50."),
-    (
-        re.compile(r"invalid GTIN-(\d+) check digit"),
-        "O dígito verificador deste código (GTIN-{0}) não confere: confira os números.",
-    ),
-    (
-        re.compile(r"only printable ASCII characters are allowed"),
-        "Este código tem caracteres que não existem em códigos de barras.",
-    ),
-    (re.compile(r"longer than (\d+) characters"), "O código pode ter no máximo {0} caracteres."),
-]
+    "BARCODE_NOT_ASCII": "Este código tem caracteres que não existem em códigos de barras.",
+    "BARCODE_TOO_LONG": "O código pode ter no máximo {max} caracteres.",
+    "BARCODE_EMPTY": "Este código está vazio: envie a foto ou digite os números.",
+    # the scanner and the runner
+    "OVERLOADED": texts.SCANNER_BUSY,
+    "INVALID_IMAGE": texts.INVALID_IMAGE,
+    "IDEMPOTENCY_CONFLICT": CONFLICT,
+}
+
+# Codes of the domain the bot never meets, and why: the unit test holds every code of the
+# domain to either a text above or a line here.
+UNREACHABLE: dict[str, str] = {
+    "ADDRESS_EMPTY": "the bot adds packages by barcode only, without addresses",
+    "ADDRESS_TOO_LONG": "the bot adds packages by barcode only, without addresses",
+    "COORDINATE_OUT_OF_RANGE": "the bot adds packages by barcode only, without addresses",
+    "POSTAL_CODE_TOO_LONG": "the bot adds packages by barcode only, without addresses",
+    "RECIPIENT_TOO_LONG": "the bot adds packages by barcode only, without recipients",
+    "SESSION_NOT_OPEN": "the bot never removes packages",
+    "CANNOT_CREATE_ROLE": "the bot creates DELIVERERs only, and only for managers",
+    "UNAUTHENTICATED": "the bot runs every command as the Bipa user of the account",
+    "IDEMPOTENCY_KEY_INVALID": "the bot's keys (tg-update:<id>) are short and never empty",
+    "WEBHOOKS_DISABLED": "the bot has no webhook commands",
+    "WEBHOOK_NOT_FOUND": "the bot has no webhook commands",
+    "DELIVERY_NOT_FOUND": "the bot has no webhook commands",
+    "NO_EVENTS": "the bot has no webhook commands",
+    "TOO_MANY_EVENTS": "the bot has no webhook commands",
+    "UNKNOWN_EVENT": "the bot has no webhook commands",
+    "URL_REFUSED": "the bot has no webhook commands",
+}
 
 
-def _field(word: str) -> str:
-    return FIELDS.get(word, word).capitalize()
+# A package's status after "já está" ("Falhou" would read "já está falhou").
+PACKAGE_STATE = {
+    DeliveryStatus.PENDING: "pendente",
+    DeliveryStatus.PICKED_UP: "em rota",
+    DeliveryStatus.DELIVERED: "entregue",
+    DeliveryStatus.FAILED: "com falha registrada",
+}
 
 
 def _status(value: str) -> str:
-    for mapping in (texts.SESSION_STATUS, texts.PACKAGE_STATUS):
-        for key, label in mapping.items():
-            if key.value == value:
-                return label.lower()
+    """A session's or a package's status (their values differ) as the texts say it."""
+    for status, label in texts.SESSION_STATUS.items():
+        if status.value == value:
+            return label.lower()
+    for package_status, state in PACKAGE_STATE.items():
+        if package_status.value == value:
+            return state
     return value
+
+
+def _values(exc: DomainError) -> dict[str, str]:
+    """The error's params as its text uses them: statuses in Portuguese, the field named."""
+    values = dict(exc.params)
+    for name in ("status", "from"):
+        if name in values:
+            values["raw_" + name] = values[name]
+            values[name] = _status(values[name])
+    field = exc.field if isinstance(exc, ValidationFailed) else None
+    values["field"] = FIELDS.get(field, "o valor").capitalize() if field else "O valor"
+    return values
 
 
 def translate(exc: DomainError) -> str:
     if isinstance(exc, NoSession):
         return exc.message
-    for pattern, template in KNOWN:
-        match = pattern.search(exc.message)
-        if match is not None:
-            groups = [_field(g) if g in FIELDS else _status(g) for g in match.groups() if g]
-            return "⚠️ " + template.format(*groups)
+    text = TEXTS.get(exc.code)
+    if text is not None:
+        values = _values(exc)
+        try:
+            return "⚠️ " + (text.format_map(values) if isinstance(text, str) else text(values))
+        except (KeyError, ValueError):
+            # A param the text needs went missing: say something true rather than fail.
+            log.warning("error text without its params", extra={"code": exc.code})
     return "⚠️ " + _by_type(exc)
 
 
 def _by_type(exc: DomainError) -> str:
     if isinstance(exc, ReadOnlySession):
-        return "Esta sessão já foi concluída e agora é somente leitura."
+        return READ_ONLY
     if isinstance(exc, InvalidTransition):
-        # The message starts with the entity ("session ..." / "package ..."), see domain.errors.
-        if exc.to == "package status change" and exc.from_ == "OPEN":
-            return "A sessão ainda não começou: aguarde o gerente iniciar as entregas."
-        if exc.to == "package status change" and exc.from_ == "PAUSED":
-            return "A sessão está pausada: aguarde o gerente retomar as entregas."
-        if exc.message.startswith("package"):
+        if exc.entity == "package":
             return f"Este pacote já está {_status(exc.from_)}."
         return f"Não dá para fazer isso com a sessão {_status(exc.from_)}."
     if isinstance(exc, PermissionDenied):
@@ -173,7 +218,7 @@ def _by_type(exc: DomainError) -> str:
     if isinstance(exc, InvalidImage):
         return texts.INVALID_IMAGE
     if isinstance(exc, IdempotencyConflict):
-        return "Esta mensagem já foi processada com outro conteúdo; envie de novo."
+        return CONFLICT
     if isinstance(exc, ValidationFailed):
         return "Algum dado não está certo. Confira e tente de novo (veja /help)."
     return "Não foi possível fazer isso agora."

@@ -2,12 +2,14 @@
 
 Every update goes through `_guarded`: a duplicate of an update this process already handled is
 dropped; the Telegram account must belong to a Bipa user (else a refusal and nothing else);
-domain errors become Portuguese sentences and anything unexpected a generic apology (logged
-with its stack trace, never shown).
+domain errors become Portuguese sentences (bot/errors.py) and anything unexpected a generic
+apology (logged with its stack trace, never shown).
 
-Writes run in one unit of work together with the idempotency key `tg-update:<update_id>`
-(domain/idempotency.py): an update redelivered after a restart finds its key, is not acted on
-again, and gets the stored reply once more (the first one may never have left).
+A write is one domain command run by the domain's runner (domain/operations.py) under the
+idempotency key `tg-update:<update_id>`; the bot only reads (lookups before, the reply
+after) and never commits. An update redelivered after a restart finds its key: it is not
+acted on again, and its reply is rendered once more from the stored reference (the first
+one may never have left), without telling other chats a second time.
 """
 
 from __future__ import annotations
@@ -40,19 +42,27 @@ from telegram.ext import (
 )
 
 from bot import actions, texts
-from bot.context import BotServices, CurrentSessions, Reply, is_manager
+from bot.context import BotServices, CurrentSessions, Reply
 from bot.errors import NoSession, translate
 from db.enums import DeliveryStatus, SessionStatus
 from db.models import DeliverySession, User
-from domain import barcodes, idempotency, scanning
+from domain import barcodes, scanning
+from domain.commands import Command, CreateSession, Done, ReuseSession, StartSession
 from domain.errors import DomainError, InvalidImage
+from domain.permissions import is_manager
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("bipa.bot")
 MAX_PHOTO_BYTES = 15 * 1024 * 1024  # the API's upload limit for scanBarcode
 RECENT_UPDATES = 10_000  # update ids remembered in memory to drop in-process duplicates
 Context = ContextTypes.DEFAULT_TYPE
-Action = Callable[[UnitOfWork, User], Awaitable[Reply]]
+# A read: the whole answer from a read unit of work.
+Read = Callable[[UnitOfWork, User], Awaitable[Reply]]
+# The lookups of a write and its command; or, when the lookups show there is nothing to
+# write (a manager's scan in a session under way), the answer itself.
+Build = Callable[[UnitOfWork], Awaitable[Command | Reply]]
+# The words for a command's outcome (fresh or replayed), with reads of committed state.
+Render = Callable[[UnitOfWork, User, Done], Awaitable[Reply]]
 
 
 class PhotoProblem(Exception):
@@ -68,6 +78,20 @@ class Caller:
     user: User
     chat_id: int
     update_id: int
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: Telegram redelivers an update with the same id."""
+        return f"tg-update:{self.update_id}"
+
+
+def _given(command: Command) -> Build:
+    """A write that needs no lookups."""
+
+    async def build(uow: UnitOfWork) -> Command:
+        return command
+
+    return build
 
 
 Body = Callable[[Caller, Update, Context], Awaitable[None]]
@@ -97,20 +121,6 @@ def as_barcode(text: str) -> str | None:
     if len(code) < 4 or not any(c.isdigit() for c in code):
         return None
     return code
-
-
-def _payload(update: Update) -> dict[str, Any]:
-    """What the update asked for: the idempotency key's request hash covers it."""
-    chat = update.effective_chat
-    payload: dict[str, Any] = {"chat": chat.id if chat else None}
-    if update.callback_query is not None:
-        payload["data"] = update.callback_query.data
-    message = update.message
-    if message is not None:
-        payload["text"] = message.text
-        media = message.photo[-1] if message.photo else message.document
-        payload["file"] = media.file_unique_id if media else None
-    return payload
 
 
 class BipaBot:
@@ -199,6 +209,7 @@ class BipaBot:
                     extra={
                         "update_id": update.update_id,
                         "error": type(exc).__name__,
+                        "code": exc.code,
                         "detail": exc.message,
                     },
                 )
@@ -211,54 +222,67 @@ class BipaBot:
         return handle
 
     async def _identify(self, telegram_id: int) -> User | None:
-        async with self.services.uow() as uow:
+        async with self.services.runner.uow() as uow:
             return await uow.users.by_telegram_id(str(telegram_id))
 
     # --- writing once ---------------------------------------------------------------------------
 
     async def _write(
-        self, caller: Caller, update: Update, context: Context, operation: str, action: Action
+        self,
+        caller: Caller,
+        update: Update,
+        context: Context,
+        build: Build,
+        render: Render,
+        *,
+        peeked: bool = False,
     ) -> None:
-        """Runs `action` and claims the update's idempotency key in the same transaction."""
-        key = f"tg-update:{caller.update_id}"
-        payload = _payload(update)
-        async with self.services.uow() as uow:
-            stored = await idempotency.begin(uow, caller.user, key, operation, payload)
-            if stored is not None:
-                reply = Reply.from_dict(stored)
-            else:
-                reply = await action(uow, caller.user)
-                await idempotency.remember(uow, caller.user, key, reply.to_dict())
-                await uow.commit()
-        if stored is not None:
-            log.info("redelivered update replayed", extra={"update_id": caller.update_id})
-            await self._respond(caller, update, context, reply, replay=True)
-            return
-        log.info(
-            "bot action done",
-            extra={
-                "update_id": caller.update_id,
-                "operation": operation,
-                "user_id": str(caller.user.id),
-            },
-        )
-        await self._respond(caller, update, context, reply)
+        """Looks up what the command needs, runs it once through the runner, answers.
 
-    async def _replayed(self, caller: Caller, update: Update, context: Context, op: str) -> bool:
-        """Before slow work outside the transaction (a photo): was this update done already?"""
-        async with self.services.uow() as uow:
-            # Claims the key only to look; leaving without commit gives it back.
-            stored = await idempotency.begin(
-                uow, caller.user, f"tg-update:{caller.update_id}", op, _payload(update)
+        A redelivered update is answered from its stored result before any lookup: what the
+        lookups found then (an active session, an unassigned package) may be gone by now.
+        `peeked`: the caller already looked (a photo, before decoding it).
+        """
+        if not peeked and await self._replayed(caller, update, context, render):
+            return
+        async with self.services.runner.uow() as uow:
+            built = await build(uow)
+        if isinstance(built, Reply):
+            await self._respond(caller, update, context, built)
+            return
+        done = await self.services.runner.run_once(caller.user, built, caller.key)
+        if not done.replayed:
+            log.info(
+                "bot action done",
+                extra={
+                    "update_id": caller.update_id,
+                    "operation": built.operation,
+                    "user_id": str(caller.user.id),
+                },
             )
+        await self._answer(caller, update, context, done, render)
+
+    async def _replayed(
+        self, caller: Caller, update: Update, context: Context, render: Render
+    ) -> bool:
+        """Was this update acted on already? If so it is answered again, and True."""
+        stored = await self.services.runner.stored(caller.user, caller.key)
         if stored is None:
             return False
-        log.info("redelivered update replayed", extra={"update_id": caller.update_id})
-        await self._respond(caller, update, context, Reply.from_dict(stored), replay=True)
+        await self._answer(caller, update, context, Done(stored, replayed=True), render)
         return True
 
-    async def _read(self, caller: Caller, update: Update, context: Context, action: Action) -> None:
-        async with self.services.uow() as uow:
+    async def _answer(
+        self, caller: Caller, update: Update, context: Context, done: Done, render: Render
+    ) -> None:
+        async with self.services.runner.uow() as uow:
+            reply = await render(uow, caller.user, done)
+        if done.replayed:
+            log.info("redelivered update replayed", extra={"update_id": caller.update_id})
+        await self._respond(caller, update, context, reply, replay=done.replayed)
+
+    async def _read(self, caller: Caller, update: Update, context: Context, action: Read) -> None:
+        async with self.services.runner.uow() as uow:
             reply = await action(uow, caller.user)
         await self._respond(caller, update, context, reply)
 
@@ -376,17 +400,16 @@ class BipaBot:
             await self._say(update, context, texts.USAGE_NOVA)
             return
 
-        async def create(uow: UnitOfWork, user: User) -> Reply:
-            return await actions.create(uow, user, name)
-
-        await self._write(caller, update, context, "bot.createSession", create)
+        await self._write(
+            caller, update, context, _given(CreateSession(name)), actions.created_reply
+        )
 
     async def _start_session(self, caller: Caller, update: Update, context: Context) -> None:
-        async def start(uow: UnitOfWork, user: User) -> Reply:
+        async def start(uow: UnitOfWork) -> Command:
             session = await self._session(uow, caller, working=True)
-            return await actions.start(uow, user, session.id)
+            return StartSession(session.id)
 
-        await self._write(caller, update, context, "bot.startSession", start)
+        await self._write(caller, update, context, start, actions.started_reply)
 
     async def _dashboard(self, caller: Caller, update: Update, context: Context) -> None:
         async def show(uow: UnitOfWork, user: User) -> Reply:
@@ -410,7 +433,7 @@ class BipaBot:
 
             async def show(uow: UnitOfWork, user: User) -> Reply:
                 session = await self._session(uow, caller, working=False)
-                text = await actions.team_text(uow, session)
+                text = await actions.team_text(uow, session, user)
                 return Reply(text + "\n\n" + texts.USAGE_ENTREGADORES)
 
             await self._read(caller, update, context, show)
@@ -421,13 +444,11 @@ class BipaBot:
         telegram_id, salary, commission = args[:3]
         name = " ".join(args[3:]) or None
 
-        async def add(uow: UnitOfWork, user: User) -> Reply:
+        async def add(uow: UnitOfWork) -> Command:
             session = await self._session(uow, caller, working=True)
-            return await actions.add_deliverer(
-                uow, user, session.id, telegram_id, salary, commission, name
-            )
+            return actions.add_deliverer_command(session.id, telegram_id, salary, commission, name)
 
-        await self._write(caller, update, context, "bot.addDeliverer", add)
+        await self._write(caller, update, context, add, actions.deliverer_reply)
 
     async def _assign(self, caller: Caller, update: Update, context: Context) -> None:
         args = list(context.args or [])
@@ -435,11 +456,11 @@ class BipaBot:
             await self._say(update, context, texts.USAGE_ATRIBUIR)
             return
 
-        async def assign(uow: UnitOfWork, user: User) -> Reply:
+        async def assign(uow: UnitOfWork) -> Command:
             session = await self._session(uow, caller, working=True)
-            return await actions.assign(uow, user, session.id, args[0], args[1:])
+            return await actions.assign_command(uow, session.id, args[0], args[1:])
 
-        await self._write(caller, update, context, "bot.assignPackages", assign)
+        await self._write(caller, update, context, assign, actions.assigned_reply)
 
     async def _fail(self, caller: Caller, update: Update, context: Context) -> None:
         args = list(context.args or [])
@@ -448,13 +469,13 @@ class BipaBot:
             return
         code, reason = barcodes.normalize(args[0]), " ".join(args[1:])
 
-        async def fail(uow: UnitOfWork, user: User) -> Reply:
+        async def fail(uow: UnitOfWork) -> Command:
             session = await self._session(uow, caller, working=True)
-            return await actions.change_status(
-                uow, user, session.id, code, DeliveryStatus.FAILED, reason, None
+            return await actions.status_command(
+                uow, session.id, code, DeliveryStatus.FAILED, reason, None
             )
 
-        await self._write(caller, update, context, "bot.failPackage", fail)
+        await self._write(caller, update, context, fail, actions.package_reply)
 
     # --- buttons --------------------------------------------------------------------------------
 
@@ -469,12 +490,12 @@ class BipaBot:
             except ValueError:
                 verb = "?"
         if data == "menu:new":
+            # Taken from the clock, so a redelivery would name it differently: _write answers
+            # a redelivery from its stored result before this name is ever used.
             name = actions.default_session_name(datetime.now(UTC))
-
-            async def create(uow: UnitOfWork, user: User) -> Reply:
-                return await actions.create(uow, user, name)
-
-            await self._write(caller, update, context, "bot.createSession", create)
+            await self._write(
+                caller, update, context, _given(CreateSession(name)), actions.created_reply
+            )
         elif data == "menu:mine":
             await self._read(caller, update, context, actions.my_sessions)
         elif data == "menu:reuse":
@@ -487,12 +508,9 @@ class BipaBot:
 
             await self._read(caller, update, context, choose)
         elif verb == "reuse" and target is not None:
-            reused = target
-
-            async def reuse(uow: UnitOfWork, user: User) -> Reply:
-                return await actions.reuse(uow, user, reused)
-
-            await self._write(caller, update, context, "bot.reuseSession", reuse)
+            await self._write(
+                caller, update, context, _given(ReuseSession(target)), actions.reused_reply
+            )
         else:
             await self._say(update, context, "Este botão não vale mais. Use /sessions de novo.")
 
@@ -522,9 +540,10 @@ class BipaBot:
         media = message.photo[-1] if message.photo else message.document  # largest size last
         if media is None:
             return
-        if await self._replayed(caller, update, context, "bot.scan"):
+        # A redelivered photo is answered before it is downloaded and decoded again.
+        if await self._replayed(caller, update, context, actions.package_reply):
             return
-        async with self.services.uow() as uow:
+        async with self.services.runner.uow() as uow:
             session = await self._session(uow, caller, working=True)
             intent = self._intent(caller.user, session)
             # Before spending CPU: may this person scan here? Also the manifest for the OCR.
@@ -553,6 +572,7 @@ class BipaBot:
             report.symbology,
             report.to_dict(),
             session.id,
+            peeked=True,
         )
 
     @staticmethod
@@ -578,16 +598,18 @@ class BipaBot:
         symbology: str | None,
         report: dict[str, Any] | None,
         session_id: uuid.UUID | None,
+        *,
+        peeked: bool = False,
     ) -> None:
-        async def apply(uow: UnitOfWork, user: User) -> Reply:
+        async def scan(uow: UnitOfWork) -> Command | Reply:
             session = await self._session(uow, caller, working=True, session_id=session_id)
-            intent = self._intent(user, session)
+            intent = self._intent(caller.user, session)
             if intent is scanning.ScanIntent.ADD:
-                return await actions.add_package(uow, user, session.id, code, symbology, report)
+                return actions.add_package_command(session.id, code, symbology, report)
             if intent is scanning.ScanIntent.DELIVER:
-                return await actions.change_status(
-                    uow, user, session.id, code, DeliveryStatus.DELIVERED, None, report
+                return await actions.status_command(
+                    uow, session.id, code, DeliveryStatus.DELIVERED, None, report
                 )
-            return await actions.identify(uow, user, session, code)
+            return await actions.identify(uow, caller.user, session, code)
 
-        await self._write(caller, update, context, "bot.scan", apply)
+        await self._write(caller, update, context, scan, actions.package_reply, peeked=peeked)

@@ -7,10 +7,11 @@ the bot, the CLI and background jobs all call it; nobody else opens a transactio
 command.
 
 Before any connection is taken, a command that changes a session waits in that session's
-line in this process (`SessionLines`): waiters park there instead of each holding a pooled
-connection idle in a transaction in front of the row lock, so a burst of writers on a few
-sessions can never exhaust the pool. Concurrent `AddPackages` on one session share a
-transaction (domain/group_commit.py): the runner's business, invisible to the caller.
+line in this process (`SessionLines`), then for one of a bounded number of transaction slots:
+waiters park there instead of each holding a pooled connection idle in a transaction in front
+of the row lock, so a burst of writers on many sessions never exhausts the pool. Concurrent
+`AddPackages` on one session share a transaction (domain/group_commit.py): the runner's
+business, invisible to the caller.
 
 Refusals are raised as `DomainError`s (each with its code); front-ends turn them into their
 own words (errors as data in GraphQL, Portuguese in the bot).
@@ -67,6 +68,7 @@ class Runner:
         currency: str = "BRL",
         deps: Deps | None = None,
         group_commit: bool = True,
+        max_transactions: int = 10,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.publisher = publisher
@@ -74,11 +76,18 @@ class Runner:
         self.deps = deps or Deps()
         self.group_commit = group_commit
         self.lines = SessionLines()
+        # Command transactions running at once in this process: with the pool's default of
+        # 10 (+10 overflow), writers never take the connections that reads and health checks
+        # need, however many sessions are busy.
+        self._slots = asyncio.Semaphore(max_transactions)
         self.batches = Batcher(self)
 
-    def hold(self, session_id: uuid.UUID | None) -> contextlib.AbstractAsyncContextManager[None]:
-        """Waits in the session's line (nothing to wait for without a session)."""
-        return self.lines.hold(session_id)
+    @contextlib.asynccontextmanager
+    async def hold(self, session_id: uuid.UUID | None) -> AsyncIterator[None]:
+        """Waits in the session's line, then for a transaction slot: a slot is never held
+        while waiting in a line, so the two cannot wait on each other."""
+        async with self.lines.hold(session_id), self._slots:
+            yield
 
     def uow(self) -> UnitOfWork:
         """A unit of work for reads (front-ends) and for the runner's own transactions."""

@@ -68,7 +68,9 @@ async def start_session(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> 
     permissions.ensure_writable(session)
     if session.status is not SessionStatus.OPEN:
         # PAUSED -> ACTIVE is resumeSession's move, not a start.
-        raise InvalidTransition("session", session.status.value, SessionStatus.ACTIVE.value)
+        raise InvalidTransition(
+            "session", session.status.value, SessionStatus.ACTIVE.value, code="SESSION_TRANSITION"
+        )
     if await uow.packages.count(session.id) == 0:
         raise ValidationFailed(
             "a session needs at least one package to start",
@@ -93,7 +95,9 @@ async def resume_session(uow: UnitOfWork, actor: User, session_id: uuid.UUID) ->
     session = await permissions.lock_for_change(uow, actor, session_id)
     permissions.ensure_writable(session)
     if session.status is not SessionStatus.PAUSED:
-        raise InvalidTransition("session", session.status.value, SessionStatus.ACTIVE.value)
+        raise InvalidTransition(
+            "session", session.status.value, SessionStatus.ACTIVE.value, code="SESSION_TRANSITION"
+        )
     _move(uow, session, actor, SessionStatus.ACTIVE, Action.SESSION_RESUMED)
     await uow.flush()
     return session

@@ -1,7 +1,7 @@
 """GraphQL documents used by the end-to-end tests."""
 
 ERR = """
-... on Error { message __typename }
+... on Error { message code __typename }
 ... on InvalidTransitionError { from to }
 ... on ValidationError { field }
 ... on NotFoundError { id }
