@@ -61,11 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"bipa: invalid setting: {exc}", file=sys.stderr)
+        # Even this one line is JSON: whatever reads our stderr parses every line.
+        logs.configure("INFO")
+        log.error(f"invalid setting: {exc}")
         return 2
     logs.configure(settings.log_level)
+    from bipa.database import DatabaseUnavailable
+
     try:
         return _dispatch(args, settings)
+    except DatabaseUnavailable as exc:
+        # The operator's to fix (address, name, credentials): one line, not a traceback.
+        log.error(str(exc))
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -94,7 +102,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     url = database.resolve_url(settings)
     if args.command == "migrate":
         database.migrate(url)
-        print("migrations applied", file=sys.stderr)
+        log.info("migrations applied")
         return 0
     database.migrate(url)
     if args.command == "users" and args.users_command == "create":
