@@ -50,9 +50,11 @@ def connection_problem(exc: BaseException) -> str | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, (*_REFUSALS, OSError)):
+        # A socket error has no file name; a missing alembic.ini, say, is not the database's.
+        socket_error = isinstance(current, OSError) and current.filename is None
+        if socket_error or isinstance(current, _REFUSALS):
             return str(current).splitlines()[0] if str(current) else type(current).__name__
-        # SQLAlchemy keeps the driver's exception in `.orig`; Python in the chain.
+        # SQLAlchemy keeps the driver's exception in `.orig`; Python chains the rest.
         todo += [getattr(current, "orig", None), current.__cause__, current.__context__]
     return None
 
