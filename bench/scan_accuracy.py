@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/scan_accuracy.py [DIR] [--seed N] [--sets ean13-2,upca-1]
 
-DIR defaults to $BIPA_BARCODES_DIR or the ``shared/barcodes`` folder next to the
-repository. Layout and conventions: DIR/README.md (``<set>/<name>.png`` plus a
+DIR defaults to $BIPA_BARCODES_DIR or the repository's ``tests/photos``. Layout and
+conventions: tests/photos/README.md (``<set>/<name>.png`` plus a
 byte-exact ``<name>.txt``; the set-name prefix gives the symbology).
 
 In one run, for every image: the pipeline without an expected list, pyzbar
@@ -47,7 +47,7 @@ def default_dir() -> Path:
     env = os.environ.get("BIPA_BARCODES_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "barcodes"
+    return Path(__file__).resolve().parents[1] / "tests" / "photos"
 
 
 @dataclass

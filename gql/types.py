@@ -1,4 +1,4 @@
-"""GraphQL object types of the contract (../shared/api-contract.graphql).
+"""GraphQL object types of the contract (schema.graphql).
 
 Each type wraps a database row (strawberry.Private) and resolves links through the
 per-operation DataLoaders, so a query's statement count does not grow with its size.

@@ -64,7 +64,10 @@ _ZBAR_SYMBOLS = [
 _ZBAR_NAMES = {"I25": "ITF"}
 
 # DX film edge and the EAN add-ons produce spurious hits on photos of text.
-_ZXING_FORMATS = zxingcpp.barcode_formats_from_str(
+# Kept as text and turned into zxing-cpp's BarcodeFormats per call (about 10 us): a nanobind
+# object held by a module global outlives the extension at interpreter exit, and nanobind then
+# prints a "leaked instances/types/functions" dump on every server shutdown.
+_ZXING_FORMATS = (
     "EAN13,EAN8,UPCA,UPCE,ITF,Code128,Code39,Code93,Codabar,DataBar,DataBarExpanded,"
     "QRCode,MicroQRCode,DataMatrix,PDF417,Aztec"
 )
@@ -151,11 +154,14 @@ def zbar_reads(
 
 
 def zxing_reads(gray: Gray, variant: str, view: str, *, thorough: bool = True) -> list[Read]:
-    """zxing-cpp; ``thorough`` adds its own rotated/downscaled/inverted passes."""
+    """zxing-cpp; ``thorough`` adds its own rotated/downscaled/inverted passes.
+
+    Only plain Python values leave this function: no zxing-cpp object outlives the call.
+    """
     out: list[Read] = []
     barcodes = zxingcpp.read_barcodes(
         gray,
-        formats=_ZXING_FORMATS,
+        formats=zxingcpp.barcode_formats_from_str(_ZXING_FORMATS),
         try_rotate=thorough,
         try_downscale=thorough,
         try_invert=thorough,

@@ -26,8 +26,7 @@ from starlette.routing import Route
 from tests.conftest import free_port
 
 BARCODES = Path(
-    os.environ.get("BIPA_BARCODES_DIR")
-    or Path(__file__).resolve().parents[3] / "shared" / "barcodes"
+    os.environ.get("BIPA_BARCODES_DIR") or Path(__file__).resolve().parents[1] / "photos"
 )
 TOKEN = "424242:FAKE-token-for-tests"
 BOT_USER = {"id": 424242, "is_bot": True, "first_name": "Bipa", "username": "bipa_test_bot"}
@@ -268,7 +267,7 @@ class Person:
         return self._message(**content)
 
     def photo(self, image: str | bytes) -> dict[str, Any]:
-        """`image`: a path under the shared barcodes folder (e.g. "ean13-2/01.png") or bytes."""
+        """`image`: a path under tests/photos (e.g. "ean13-2/01.png") or bytes."""
         data = image if isinstance(image, bytes) else (BARCODES / image).read_bytes()
         n = next(self._file_ids)
         big, small = f"photo{n}", f"photo{n}s"

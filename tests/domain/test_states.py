@@ -23,7 +23,7 @@ from domain.uow import UnitOfWork
 S = SessionStatus
 D = DeliveryStatus
 
-# From /work/shared/design.md, "State machines".
+# From the original design notes, "State machines".
 SESSION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
         ("OPEN", "ACTIVE"),

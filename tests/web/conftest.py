@@ -30,9 +30,7 @@ from domain.uow import UnitOfWork
 from tests.conftest import ROOT, LiveServer
 
 ARTIFACTS = ROOT / "test-artifacts" / "web"
-BARCODES = Path(
-    os.environ.get("BIPA_BARCODES_DIR", Path(__file__).resolve().parents[3] / "shared" / "barcodes")
-)
+BARCODES = Path(os.environ.get("BIPA_BARCODES_DIR") or ROOT / "tests" / "photos")
 CHROMIUM = os.environ.get("BIPA_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get(
     "BIPA_CHROMEDRIVER", shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -195,7 +193,7 @@ def y4m_from_photo(
 def barcode_photo(name: str) -> tuple[Path, str]:
     path = BARCODES / name
     if not path.exists():
-        pytest.fail(f"test photo missing: {path} (set BIPA_BARCODES_DIR)")
+        pytest.fail(f"test photo missing: {path}")
     return path, path.with_suffix(".txt").read_bytes().decode()
 
 
