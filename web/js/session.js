@@ -103,7 +103,9 @@ function renderDeliverers() {
   );
   $("deliverers-empty").hidden = list.length > 0;
   $("deliverers").hidden = list.length === 0;
-  $("deliverers-total").textContent = money(sumMoney(list.map((d) => d.totalEarned)));
+  // A deliverer sees only their own pay (the others' is null): no total for them.
+  const earned = list.map((d) => d.totalEarned);
+  $("deliverers-total").textContent = earned.includes(null) ? "—" : money(sumMoney(earned));
 
   const select = $("filter-deliverer");
   const chosen = select.value;
