@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from db.base import utcnow
 from db.enums import WebhookDeliveryStatus
@@ -220,7 +219,3 @@ def payload_bytes(delivery: WebhookDelivery) -> bytes:
     import json
 
     return json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True, default=str).encode()
-
-
-def describe(webhook: Webhook) -> dict[str, Any]:
-    return {"id": str(webhook.id), "url": webhook.url, "events": webhook.events}

@@ -76,11 +76,6 @@ def upca_to_upce(upca: str) -> str | None:
     return None
 
 
-def is_upce_expansion(digits: str) -> bool:
-    """True when a 12/13-digit code is the expansion of some valid UPC-E."""
-    return upca_to_upce(digits) is not None
-
-
 def restricted_prefix(gtin13: str) -> bool:
     """True for EAN-13 prefixes GS1 keeps out of trade-item numbering.
 

@@ -80,20 +80,6 @@ class AuditRepository:
             stmt = stmt.where(AuditEntry.sequence <= up_to)
         return list((await self.session.scalars(stmt)).unique())
 
-    async def between(
-        self, session_id: uuid.UUID, after_sequence: int, up_to: int
-    ) -> list[AuditEntry]:
-        stmt = (
-            select(AuditEntry)
-            .where(
-                AuditEntry.session_id == session_id,
-                AuditEntry.sequence > after_sequence,
-                AuditEntry.sequence <= up_to,
-            )
-            .order_by(AuditEntry.sequence)
-        )
-        return list(await self.session.scalars(stmt))
-
     async def count(self, session_id: uuid.UUID) -> int:
         stmt = select(func.count()).where(AuditEntry.session_id == session_id)
         return int(await self.session.scalar(stmt) or 0)

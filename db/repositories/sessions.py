@@ -87,14 +87,6 @@ class SessionRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def get_many_visible(
-        self, ids: Sequence[uuid.UUID], user_id: uuid.UUID, role: Role
-    ) -> list[DeliverySession]:
-        if not ids:
-            return []
-        stmt = select(DeliverySession).where(DeliverySession.id.in_(ids), visible_to(user_id, role))
-        return list(await self.session.scalars(stmt))
-
     async def is_visible(self, session_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> bool:
         stmt = select(DeliverySession.id).where(
             DeliverySession.id == session_id, visible_to(user_id, role)
@@ -142,9 +134,3 @@ class SessionRepository:
             first + 1
         )
         return list(await self.session.scalars(stmt)), int(total or 0)
-
-    async def visible_ids(self, user_id: uuid.UUID, role: Role) -> list[uuid.UUID]:
-        stmt = select(DeliverySession.id).where(
-            visible_to(user_id, role), DeliverySession.status != SessionStatus.ARCHIVED
-        )
-        return list(await self.session.scalars(stmt))
