@@ -20,8 +20,9 @@ def _parse_decimal(value: Any) -> Decimal:
         raise GraphQLError(f"not a decimal number: {value!r}") from None
 
 
+# A definition for StrawberryConfig.scalar_map (gql/schema.py), which replaces the built-in
+# Decimal scalar (it would accept floats and print any number of decimals).
 DecimalScalar = strawberry.scalar(
-    Decimal,
     name="Decimal",
     description='Exact money as a string with two decimals, e.g. "1234.50".',
     serialize=lambda v: format_amount(Decimal(v)),

@@ -236,12 +236,13 @@ def extensions(
 def build_schema(
     *, production: bool = False, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000
 ) -> strawberry.Schema:
-    config = StrawberryConfig(disable_field_suggestions=production)
+    config = StrawberryConfig(
+        disable_field_suggestions=production, scalar_map={Decimal: DecimalScalar}
+    )
     return BipaSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        scalar_overrides={Decimal: DecimalScalar},
         extensions=extensions(
             production=production,
             max_depth=max_depth,

@@ -217,6 +217,20 @@ def live_server(database_url: str) -> object:
     server.stop()
 
 
+# Fixtures that start a server (uvicorn, a fake Telegram Bot API, a bot) or the whole app.
+SERVER_FIXTURES = frozenset({"live_server", "web_server", "fake_api", "start_bot", "inproc"})
+SERVER_DIRS = ("e2e", "web", "bot")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`e2e` on every test that starts a server, so `-m "not e2e"` is the fast loop."""
+    for item in items:
+        parts = item.path.relative_to(ROOT).parts
+        uses_server = bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if uses_server or (len(parts) > 1 and parts[1] in SERVER_DIRS):
+            item.add_marker(pytest.mark.e2e)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a failure: every optional service must be there."""
     if not CI:

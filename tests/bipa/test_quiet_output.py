@@ -26,6 +26,8 @@ from domain.uow import UnitOfWork
 from gql.schema import build_schema, is_client_error
 from tests.conftest import ROOT, LiveServer, with_database
 
+pytestmark = pytest.mark.e2e  # these tests start servers
+
 PHOTO = ROOT / "tests" / "photos" / "ean13-2" / "01.png"
 UNREACHABLE = "postgresql://postgres:s3cret@127.0.0.1:1/bipa"
 

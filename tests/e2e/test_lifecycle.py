@@ -161,11 +161,14 @@ async def test_whole_lifecycle(make_user) -> None:  # type: ignore[no-untyped-de
     assert back == {
         "__typename": "InvalidTransitionError",
         "message": back["message"],
+        "code": "PACKAGE_TRANSITION",
         "from": "DELIVERED",
         "to": "PENDING",
     }
+    assert other["code"] == "NOT_YOUR_PACKAGE"
     no_reason = ana_caller(q.UPDATE_STATUS, pid=pids[1], status="FAILED")["updatePackageStatus"]
     assert no_reason["__typename"] == "ValidationError" and no_reason["field"] == "reason"
+    assert no_reason["code"] == "REASON_REQUIRED"
     failed = ana_caller(q.UPDATE_STATUS, pid=pids[1], status="FAILED", reason="ninguém em casa")
     assert failed["updatePackageStatus"]["package"]["failureReason"] == "ninguém em casa"
 

@@ -27,6 +27,8 @@ from domain.uow import UnitOfWork
 from tests.conftest import LiveServer, asyncpg_dsn
 from tests.e2e.conftest import Caller
 
+pytestmark = pytest.mark.e2e  # these tests start servers
+
 LEAKS = ("Traceback", 'File "/', "sqlalchemy", "asyncpg", "[SQL:", "<class '", "relation")
 
 # ---- helpers ------------------------------------------------------------------------------
