@@ -16,12 +16,11 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.base import utcnow
 from db.models import WebhookDelivery
-from domain import webhooks
+from domain import commands, webhooks
 from domain.crypto import SecretBox, sign
 from domain.errors import ValidationFailed
-from domain.uow import UnitOfWork
+from domain.operations import Runner
 from domain.webhook_urls import check_url
 
 log = logging.getLogger("bipa.worker")
@@ -48,7 +47,7 @@ class WebhookWorker:
         batch: int = 20,
         timeout_s: float = 10.0,
     ) -> None:
-        self.sessionmaker = sessionmaker
+        self.runner = Runner(sessionmaker)
         self.box = box
         self.production = production
         self.backoff = backoff
@@ -84,11 +83,9 @@ class WebhookWorker:
         await self.client.aclose()
 
     async def _purge(self) -> None:
-        """Idempotency keys live 48 h (at least the promised 24 h); older ones are dropped."""
         try:
-            async with UnitOfWork(self.sessionmaker) as uow:
-                removed = await uow.idempotency.purge_expired(utcnow())
-                await uow.commit()
+            done = await self.runner.run_once(None, commands.PurgeIdempotencyKeys())
+            removed = done.ref["removed"]
         except Exception as exc:
             log.warning("purging idempotency keys failed", extra={"error": type(exc).__name__})
             return
@@ -99,10 +96,11 @@ class WebhookWorker:
         self._stopping.set()
 
     async def _claim(self) -> list[tuple[WebhookDelivery, str, bytes]]:
-        async with UnitOfWork(self.sessionmaker) as uow:
-            rows = await webhooks.claim(uow, utcnow(), self.lease, self.batch)
-            hooks = {r.webhook_id: await uow.webhooks.get(r.webhook_id) for r in rows}
-            await uow.commit()
+        done = await self.runner.run_once(
+            None, commands.ClaimWebhookDeliveries(self.lease.total_seconds(), self.batch)
+        )
+        rows: list[WebhookDelivery] = done.rows["deliveries"]
+        hooks = done.rows["webhooks"]
         out = []
         for row in rows:
             hook = hooks.get(row.webhook_id)
@@ -143,17 +141,12 @@ class WebhookWorker:
             log.exception("webhook delivery crashed")
             error = type(exc).__name__
         try:
-            async with UnitOfWork(self.sessionmaker) as uow:
-                await webhooks.record_attempt(
-                    uow,
-                    delivery.id,
-                    ok=ok,
-                    status_code=status,
-                    error=error,
-                    backoff=self.backoff,
-                    disable_after=self.disable_after,
-                )
-                await uow.commit()
+            await self.runner.run_once(
+                None,
+                commands.RecordWebhookAttempt(
+                    delivery.id, ok, status, error, tuple(self.backoff), self.disable_after
+                ),
+            )
         except Exception as exc:  # the lease expires and the delivery is retried
             log.warning("recording a delivery failed", extra={"error": type(exc).__name__})
         log.info(

@@ -12,13 +12,15 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import ocr
+from db.base import utcnow
 from db.enums import DeliveryStatus, Role
 from db.models import DeliverySession, SessionPackage, User
-from domain import deliverers, packages, scanning, sessions, users, webhooks
+from domain import deliverers, idempotency, packages, scanning, sessions, users, webhooks
 from domain.errors import PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
 
@@ -242,6 +244,34 @@ class RedeliverWebhookDelivery(Command):
     delivery_id: uuid.UUID
 
 
+# --- system work (no caller: the worker, periodic tasks) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeIdempotencyKeys(Command):
+    operation: ClassVar[str] = "purgeIdempotencyKeys"
+
+
+@dataclass(frozen=True)
+class ClaimWebhookDeliveries(Command):
+    """Takes due deliveries for one worker, leased for `lease_s` seconds."""
+
+    operation: ClassVar[str] = "claimWebhookDeliveries"
+    lease_s: float
+    limit: int
+
+
+@dataclass(frozen=True)
+class RecordWebhookAttempt(Command):
+    operation: ClassVar[str] = "recordWebhookAttempt"
+    delivery_id: uuid.UUID
+    ok: bool
+    status_code: int | None
+    error: str | None
+    backoff: tuple[float, ...]
+    disable_after: int
+
+
 # --- execution -----------------------------------------------------------------------------------
 
 
@@ -400,6 +430,28 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
         case RedeliverWebhookDelivery():
             delivery = await webhooks.redeliver(uow, _actor(actor), command.delivery_id)
             return Result({"delivery": str(delivery.id)}, {"delivery": delivery})
+        case PurgeIdempotencyKeys():
+            return Result({"removed": await idempotency.purge_expired(uow)})
+        case ClaimWebhookDeliveries():
+            claimed = await webhooks.claim(
+                uow, utcnow(), timedelta(seconds=command.lease_s), command.limit
+            )
+            targets = {d.webhook_id: await uow.webhooks.get(d.webhook_id) for d in claimed}
+            return Result(
+                {"claimed": [str(d.id) for d in claimed]},
+                {"deliveries": claimed, "webhooks": targets},
+            )
+        case RecordWebhookAttempt():
+            await webhooks.record_attempt(
+                uow,
+                command.delivery_id,
+                ok=command.ok,
+                status_code=command.status_code,
+                error=command.error,
+                backoff=command.backoff,
+                disable_after=command.disable_after,
+            )
+            return Result({"delivery": str(command.delivery_id)})
     raise TypeError(f"no service for {type(command).__name__}")  # a bug, not user input
 
 

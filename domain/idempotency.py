@@ -61,3 +61,8 @@ async def peek(uow: UnitOfWork, actor: User, key: str) -> dict[str, Any] | None:
     if row is None or row.expires_at < utcnow():
         return None
     return dict(row.response)
+
+
+async def purge_expired(uow: UnitOfWork) -> int:
+    """Keys live 48 h (at least the promised 24 h); older ones are dropped."""
+    return await uow.idempotency.purge_expired(utcnow())
