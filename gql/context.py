@@ -15,13 +15,14 @@ from starlette.websockets import WebSocket
 from db.models import User
 from domain import users as user_service
 from domain.errors import Unauthenticated
-from domain.events import EventPublisher, LiveEvents
+from domain.events import EventPublisher
 from domain.scanning import ScanPool
 from domain.tokens import hash_token
 from domain.uow import UnitOfWork
 from domain.webhooks import WebhookConfig
 from gql.batching import Batcher
 from gql.loaders import Loaders
+from live.events import LiveEvents
 
 
 class TokenCache:

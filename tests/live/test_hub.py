@@ -7,14 +7,14 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bipa.live import LiveHub
 from db.engine import make_sessionmaker
 from db.enums import Role
 from domain import packages, sessions
 from domain import users as user_service
-from domain.events import SlowSubscriber
 from domain.packages import PackageData
 from domain.uow import UnitOfWork
+from live.events import SlowSubscriber
+from live.hub import LiveHub
 
 
 @pytest.fixture
