@@ -72,7 +72,7 @@ def compose_config() -> bool:
 def main() -> int:
     results = [
         _run("ruff", [str(BIN / "ruff"), "check", "."]),
-        _run("mypy", [str(BIN / "mypy"), "domain", "db", "ocr", "bipa", "gql", "bot"]),
+        _run("mypy", [str(BIN / "mypy"), "domain", "db", "ocr", "bipa", "gql", "bot", "live"]),
         _run("import-linter", [str(BIN / "lint-imports")]),
         alembic_check(),
         compose_config(),

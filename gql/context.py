@@ -59,6 +59,10 @@ class TokenCache:
         if len(self._users) > self.size:
             self._users.popitem(last=False)
 
+    def forget(self, token: str) -> None:
+        """Found invalid in the database (gql/live/transport.py): refused from now on."""
+        self._users.pop(hash_token(token), None)
+
 
 @dataclass
 class Services:

@@ -13,7 +13,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from domain import users as user_service
 from domain.errors import Unauthenticated
 from gql.context import Context, Services, bearer
-from gql.live.transport import TransportWSHandler
+from gql.live.transport import CallerWatch, TransportWSHandler
 
 
 class BipaGraphQL(GraphQL[Context, None]):
@@ -22,6 +22,7 @@ class BipaGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: Any, services: Services, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.services = services
+        self.callers = CallerWatch(services)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -1,7 +1,11 @@
-"""Our graphql-transport-ws handler: subscriptions write to its socket directly, or park."""
+"""Our graphql-transport-ws handler: subscriptions write to its socket directly, or park;
+the caller found at connect is re-checked for as long as the connection stays open."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -9,8 +13,15 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 
-from gql.context import Context
+from domain.tokens import hash_token
+from gql.context import Context, Services
 from gql.live.direct import DirectTarget, Parked, target_var
+from live.tasks import detached_task
+
+log = logging.getLogger("bipa.live")
+CLOSE_FORBIDDEN = 4403  # as at connect: the token is no good (clients stop)
+CLOSE_RECONNECT = 1012  # the caller changed (e.g. their role): reconnect to be decided again
+MIN_RECHECK_S = 0.5
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -44,3 +55,77 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_connection_init(message)
         # The finished timeout task would otherwise stay referenced for the connection's life.
         self.connection_init_timeout_task = None
+        if self.connection_acknowledged:
+            self.view.callers.add(self)  # type: ignore[attr-defined]
+
+    async def shutdown(self) -> None:
+        self.view.callers.discard(self)  # type: ignore[attr-defined]
+        await super().shutdown()
+
+    async def end(self, code: int, reason: str) -> None:
+        """Ends every operation first (nothing more is sent), then the connection."""
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
+        with contextlib.suppress(Exception):  # already gone
+            await self.websocket.close(code=code, reason=reason)
+
+
+class CallerWatch:
+    """Re-checks the caller of every open websocket of this process, all in one query.
+
+    A websocket's context lives as long as the connection, and its caller was found once, at
+    connect: a token revoked (or a user changed) in the database since must not keep
+    receiving. One timer per process, not one task per connection (an idle dashboard must
+    stay cheap); it runs only while connections are open. Every `interval` seconds, half the
+    token cache's lifetime, so a revoked token stops within BIPA_AUTH_CACHE seconds.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.interval = max(services.tokens.ttl / 2, MIN_RECHECK_S)
+        self._handlers: set[TransportWSHandler] = set()
+        self._timer: asyncio.Task[None] | None = None
+
+    def add(self, handler: TransportWSHandler) -> None:
+        self._handlers.add(handler)
+        if self._timer is None:
+            # Detached: the timer must not keep the first connection's context alive.
+            self._timer = detached_task(self._run())
+
+    def discard(self, handler: TransportWSHandler) -> None:
+        self._handlers.discard(handler)
+
+    async def _run(self) -> None:
+        try:
+            while self._handlers:
+                await asyncio.sleep(self.interval)
+                try:
+                    await self.recheck()
+                except Exception as exc:  # the database may be restarting: try next time
+                    log.warning("caller re-check failed", extra={"error": type(exc).__name__})
+        finally:
+            self._timer = None
+
+    async def recheck(self) -> None:
+        by_token: dict[str, list[TransportWSHandler]] = {}
+        for handler in self._handlers:
+            by_token.setdefault(handler.context.token, []).append(handler)
+        hashes = {hash_token(token): token for token in by_token}
+        async with self.services.uow() as uow:
+            found = await uow.users.by_token_hashes(sorted(hashes))
+        users = {hashes[token_hash]: user for token_hash, user in found.items()}
+        for token, handlers in by_token.items():
+            now = users.get(token)
+            if now is None:
+                self.services.tokens.forget(token)
+                log.info("websocket closed: token no longer valid")
+            else:
+                self.services.tokens.put(token, now)  # read just now: fresh for HTTP too
+            for handler in handlers:
+                before = handler.context._user
+                if now is None:
+                    await handler.end(CLOSE_FORBIDDEN, "Forbidden")
+                elif before is not None and (now.id, now.role) != (before.id, before.role):
+                    # What its subscriptions may see was decided for the caller as they were.
+                    log.info("websocket closed: caller changed", extra={"caller_id": str(now.id)})
+                    await handler.end(CLOSE_RECONNECT, "Caller changed; reconnect")

@@ -20,6 +20,8 @@ from tests.e2e import queries as q
 from tests.e2e.test_subscriptions import _post as _gql
 from tests.e2e.wsclient import EVENTS, MINE, PROGRESS, WsClient
 
+pytestmark = pytest.mark.e2e
+
 
 class App:
     def __init__(self, url: str, port: int, app: Any) -> None:
