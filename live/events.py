@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +51,9 @@ class Committed(Protocol):
 
 
 class Listener(Protocol):
+    @property
+    def viewer(self) -> Viewer | None: ...
+
     async def follow(self, session_id: uuid.UUID, after_sequence: int | None) -> None: ...
 
     def unfollow(self, session_id: uuid.UUID) -> None: ...
@@ -68,3 +71,7 @@ class LiveEvents(Protocol):
     def listener(self, viewer: Viewer | None = None) -> AbstractAsyncContextManager[Listener]: ...
 
     async def progress(self, session_id: uuid.UUID) -> dict[str, int]: ...
+
+    async def visible(
+        self, pairs: Collection[tuple[Viewer, uuid.UUID]]
+    ) -> set[tuple[Viewer, uuid.UUID]]: ...

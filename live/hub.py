@@ -21,7 +21,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -386,6 +386,11 @@ class LiveHub:
 
     async def progress(self, session_id: uuid.UUID) -> dict[str, int]:
         return await self.store.progress(session_id)
+
+    async def visible(
+        self, pairs: Collection[tuple[Viewer, uuid.UUID]]
+    ) -> set[tuple[Viewer, uuid.UUID]]:
+        return await self.store.visible(pairs)
 
     # --- publishing (domain.events.EventPublisher) -----------------------------------------------
     async def publish(self, events: Sequence[Committed]) -> None:

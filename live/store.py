@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import bindparam, func, select, true
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.enums import Role
 from db.models import AuditEntry, DeliverySession
 from db.repositories.audit import AuditRepository
 from db.repositories.packages import PackageRepository
@@ -20,6 +21,7 @@ from db.repositories.sessions import SessionRepository, visible_to
 from live.events import LiveEvent, Viewer
 
 FETCH_BATCH = 500
+_UUIDS = ARRAY(UUID(as_uuid=True))
 
 
 class Store:
@@ -50,33 +52,40 @@ class Store:
             return (await PackageRepository(session).progress([session_id]))[session_id]
 
     async def audience(self, session_id: uuid.UUID, viewers: Collection[Viewer]) -> set[Viewer]:
-        """Which of `viewers` may see the session now: one statement per role among them.
+        """Which of `viewers` may see the session now."""
+        pairs = await self.visible([(viewer, session_id) for viewer in viewers])
+        return {viewer for viewer, _ in pairs}
 
-        The rule is db's `visible_to`, applied to a column of candidate ids instead of one id,
-        so a thousand dashboards cost one query, not a thousand.
+    async def visible(
+        self, pairs: Collection[tuple[Viewer, uuid.UUID]]
+    ) -> set[tuple[Viewer, uuid.UUID]]:
+        """Which (viewer, session) pairs hold now: one statement per role among them.
+
+        The rule is db's `visible_to`, applied to columns of candidate (user, session) pairs
+        instead of one user, so a thousand dashboards cost one query, not a thousand.
         """
-        by_role: dict[Any, list[uuid.UUID]] = {}
-        for viewer in viewers:
-            by_role.setdefault(viewer.role, []).append(viewer.user_id)
-        visible: set[Viewer] = set()
+        by_role: dict[Role, list[tuple[uuid.UUID, uuid.UUID]]] = {}
+        for viewer, session_id in pairs:
+            by_role.setdefault(viewer.role, []).append((viewer.user_id, session_id))
+        visible: set[tuple[Viewer, uuid.UUID]] = set()
         async with self.sessionmaker() as session:
-            for role, ids in by_role.items():
-                candidates = (
-                    func.unnest(bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True))))
-                    .table_valued("user_id")
+            for role, candidates in by_role.items():
+                table = (
+                    func.unnest(
+                        bindparam("users", [u for u, _ in candidates], type_=_UUIDS),
+                        bindparam("sessions", [s for _, s in candidates], type_=_UUIDS),
+                    )
+                    .table_valued("user_id", "session_id")
                     .render_derived()
                 )
-                user_id = candidates.c.user_id
                 stmt = (
-                    select(user_id)
-                    .select_from(DeliverySession)
-                    .join(candidates, true())
-                    .where(
-                        DeliverySession.id == session_id,
-                        visible_to(cast(uuid.UUID, user_id), role),
-                    )
+                    select(table.c.user_id, table.c.session_id)
+                    .select_from(table)
+                    .join(DeliverySession, DeliverySession.id == table.c.session_id)
+                    .where(visible_to(cast(uuid.UUID, table.c.user_id), role))
                 )
-                visible.update(Viewer(uid, role) for uid in await session.scalars(stmt))
+                for user_id, session_id in await session.execute(stmt):
+                    visible.add((Viewer(user_id, role), session_id))
         return visible
 
 

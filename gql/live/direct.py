@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -167,6 +168,13 @@ class Parked:
             self.close()
         finally:
             self.writer = None
+
+    async def lost(self, session_id: uuid.UUID) -> None:
+        """The caller may no longer see the session: as if they subscribed now."""
+        if self.listener.viewer is not None:  # a front page: only that session leaves it
+            self.listener.unfollow(session_id)
+        else:
+            await self._fail("session not found", "NOT_FOUND")
 
     async def _fail(self, message: str, code: str) -> None:
         """As Strawberry ends a subscription whose resolver raised: the error, then complete."""

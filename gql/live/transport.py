@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -16,6 +17,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from domain.tokens import hash_token
 from gql.context import Context, Services
 from gql.live.direct import DirectTarget, Parked, target_var
+from live.events import Viewer
 from live.tasks import detached_task
 
 log = logging.getLogger("bipa.live")
@@ -37,6 +39,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if self._parked is None:
             self._parked = {}
         self._parked[operation_id] = parked
+
+    def parked(self) -> list[Parked]:
+        return list(self._parked.values()) if self._parked else []
 
     def unpark(self, operation_id: str) -> Parked | None:
         return self._parked.pop(operation_id, None) if self._parked else None
@@ -107,6 +112,11 @@ class CallerWatch:
             self._timer = None
 
     async def recheck(self) -> None:
+        await self._recheck_visibility(await self._recheck_callers())
+
+    async def _recheck_callers(self) -> list[TransportWSHandler]:
+        """Closes the connections whose caller is gone or changed; returns the others."""
+        kept: list[TransportWSHandler] = []
         by_token: dict[str, list[TransportWSHandler]] = {}
         for handler in self._handlers:
             by_token.setdefault(handler.context.token, []).append(handler)
@@ -129,3 +139,30 @@ class CallerWatch:
                     # What its subscriptions may see was decided for the caller as they were.
                     log.info("websocket closed: caller changed", extra={"caller_id": str(now.id)})
                     await handler.end(CLOSE_RECONNECT, "Caller changed; reconnect")
+                else:
+                    kept.append(handler)
+        return kept
+
+    async def _recheck_visibility(self, handlers: list[TransportWSHandler]) -> None:
+        """Ends (or, on a front page, drops) what a caller may no longer see: a session is
+        checked at subscribe, and a deliverer removed from it in the database since must
+        not keep receiving it. One query per role for every open subscription."""
+        live = self.services.live
+        if live is None:
+            return
+        followed: dict[tuple[Viewer, uuid.UUID], list[Parked]] = {}
+        for handler in handlers:
+            user = handler.context._user
+            if user is None:
+                continue
+            viewer = Viewer(user.id, user.role)
+            for parked in handler.parked():
+                for session_id in parked.listener.following():
+                    followed.setdefault((viewer, session_id), []).append(parked)
+        if not followed:
+            return
+        visible = await live.visible(list(followed))
+        for pair, parkeds in followed.items():
+            if pair not in visible:
+                for parked in parkeds:
+                    await parked.lost(pair[1])

@@ -159,3 +159,42 @@ async def test_a_caller_whose_role_changed_is_asked_to_reconnect(
             msg["type"] == "next"
             and msg["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         )
+
+
+async def test_a_deliverer_removed_from_a_session_stops_receiving_it(
+    short_cache_server: LiveServer, database_url: str, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    """Visibility is checked at subscribe; taken away in the database since, the session's
+    subscription ends with NOT_FOUND (as a new one would) and the front page drops it, while
+    the sessions still visible go on."""
+    manager = await make_user("MANAGER")
+    deliverer = await make_user("DELIVERER")
+    server = short_cache_server
+    gone = await _session(server, manager.token, "Saiu")
+    stays = await _session(server, manager.token, "Ficou")
+    for sid in (gone, stays):
+        await _add_deliverer(server, manager.token, sid, deliverer.id)
+    async with WsClient(server.ws_url, deliverer.token) as ws:
+        assert await ws.acked()
+        events = await ws.subscribe(EVENTS, sid=gone, after=None)
+        mine = await ws.subscribe(MINE)
+        await asyncio.sleep(0.5)
+        await _post(server, manager.token, q.ADD_PACKAGES, sid=gone, packages=[{"barcode": "R1"}])
+        assert [e["action"] for e in await ws.take(events, 1)] == ["package.added"]
+        assert [e["sessionId"] for e in await ws.take(mine, 1)] == [gone]
+        await _sql(
+            database_url,
+            "DELETE FROM session_deliverers WHERE session_id = $1 AND user_id = $2",
+            gone,
+            deliverer.id,
+        )
+        ended = await ws.next(events, timeout=AUTH_CACHE_S + 2.0)
+        assert ended["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert (await ws.next(events))["type"] == "complete"
+        await _post(server, manager.token, q.ADD_PACKAGES, sid=gone, packages=[{"barcode": "R2"}])
+        await _post(server, manager.token, q.ADD_PACKAGES, sid=stays, packages=[{"barcode": "R3"}])
+        assert [(e["sessionId"], e["action"]) for e in await ws.take(mine, 1)] == [
+            (stays, "package.added")
+        ]
+        await asyncio.sleep(0.3)
+        assert ws.queues[mine].empty() and ws.queues[events].empty()
