@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from bipa.live import LiveHub
 from bipa.middleware import RequestMiddleware
 from bipa.secrets import secret_box
 from bipa.settings import Settings
@@ -30,6 +29,7 @@ from domain.webhooks import WebhookConfig
 from gql.context import Services, TokenCache
 from gql.schema import build_schema
 from gql.view import BipaGraphQL
+from live.hub import LiveHub
 
 log = logging.getLogger("bipa.app")
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024

@@ -11,12 +11,12 @@ import traceback
 from telegram.error import InvalidToken
 
 from bipa.app import broadcast_url
-from bipa.live import LiveHub
 from bipa.settings import Settings
 from bot.app import build_application, run_polling
 from bot.context import BotServices
 from db.engine import make_engine, make_sessionmaker
 from domain.scanning import ScanPool
+from live.hub import LiveHub
 
 log = logging.getLogger("bipa.bot")
 REDACTED = "<TELEGRAM_BOT_TOKEN>"

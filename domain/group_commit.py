@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from db.models import User
+from db.tasks import detached_task
 from domain.commands import AddPackages, Command, Done, Ref, Result
 from domain.errors import DomainError
-from domain.tasks import detached_task
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("bipa.group_commit")

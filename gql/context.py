@@ -17,13 +17,14 @@ from db.models import User
 from domain import users as user_service
 from domain.commands import Deps
 from domain.errors import Unauthenticated
-from domain.events import EventPublisher, LiveEvents
+from domain.events import EventPublisher
 from domain.operations import Runner
 from domain.scanning import ScanPool
 from domain.tokens import hash_token
 from domain.uow import ReadSnapshot, UnitOfWork
 from domain.webhooks import WebhookConfig
 from gql.loaders import Loaders
+from live.events import LiveEvents
 
 
 class TokenCache:
@@ -59,6 +60,10 @@ class TokenCache:
         self._users.move_to_end(key)
         if len(self._users) > self.size:
             self._users.popitem(last=False)
+
+    def forget(self, token: str) -> None:
+        """Found invalid in the database (gql/live/transport.py): refused from now on."""
+        self._users.pop(hash_token(token), None)
 
 
 @dataclass

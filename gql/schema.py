@@ -30,7 +30,7 @@ from strawberry.utils.logging import StrawberryLogger
 from domain.uow import ReadSnapshot
 from gql import reads
 from gql.context import Context
-from gql.executor import BipaExecutionContext
+from gql.live.executor import BipaExecutionContext
 from gql.mutations import Mutation
 from gql.scalars import DecimalScalar
 from gql.subscriptions import Subscription

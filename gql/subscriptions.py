@@ -13,10 +13,10 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain.events import Listener, LiveEvent, LiveEvents, SlowSubscriber
 from gql.context import Context
-from gql.direct import DirectStream, Pick
+from gql.live.direct import DirectStream, Pick
 from gql.types import Role, SessionProgress, UserType, progress_from_counts
+from live.events import Listener, LiveEvent, LiveEvents, SlowSubscriber, Viewer
 
 
 @strawberry.type
@@ -36,7 +36,7 @@ _payloads: weakref.WeakKeyDictionary[LiveEvent, SessionEvent] = weakref.WeakKeyD
 
 
 def event_type(e: LiveEvent) -> SessionEvent:
-    """One payload object per live event, shared by all its subscribers (gql/executor.py)."""
+    """One payload object per live event, shared by all its subscribers (gql/live/encoding.py)."""
     shared = _payloads.get(e)
     if shared is None:
         shared = _payloads[e] = _event_type(e)
@@ -86,7 +86,7 @@ def _progress_changes(current: SessionProgress) -> Pick:
 async def _deliver(
     listener: Listener, direct: DirectStream | None, pick: Pick
 ) -> AsyncGenerator[Any, None]:
-    """Parks the subscription (gql/direct.py), or else yields what `pick` makes of each batch."""
+    """Parks the subscription (gql/live/direct.py), or else yields what `pick` makes of it."""
     if direct is not None and direct.park(listener, pick):
         return
     while True:
@@ -158,18 +158,9 @@ class Subscription:
         self, info: Info[Context, None]
     ) -> AsyncGenerator[SessionEvent, None]:
         caller = await info.context.caller()
-        services = info.context.services
-        visible: dict[uuid.UUID, bool] = {}
-
-        async def discover(session_id: uuid.UUID) -> bool:
-            if session_id not in visible:
-                async with services.uow() as uow:
-                    visible[session_id] = await uow.sessions.is_visible(
-                        session_id, caller.id, caller.role
-                    )
-            return visible[session_id]
-
         direct = DirectStream.current()
-        async with _live(info).listener(discover) as listener:
+        # The hub decides what the caller may see at each new session's events, not once:
+        # a deliverer added to a session later sees it from then on.
+        async with _live(info).listener(Viewer(caller.id, caller.role)) as listener:
             async for payload in _deliver(listener, direct, _each_event):
                 yield payload

@@ -9,48 +9,11 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-)
 
 from domain import users as user_service
 from domain.errors import Unauthenticated
 from gql.context import Context, Services, bearer
-from gql.direct import DirectTarget, Parked, target_var
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    _parked: dict[str, Parked] | None = None
-
-    async def run_operation(self, operation: Operation[Context, None]) -> None:
-        # The operation's task runs the subscription resolver, which writes its events to
-        # this socket directly, or parks the subscription (gql/direct.py).
-        target_var.set(DirectTarget(self, operation, self.websocket.ws))  # type: ignore[attr-defined]
-        await super().run_operation(operation)
-
-    def park(self, operation_id: str, parked: Parked) -> None:
-        if self._parked is None:
-            self._parked = {}
-        self._parked[operation_id] = parked
-
-    def unpark(self, operation_id: str) -> Parked | None:
-        return self._parked.pop(operation_id, None) if self._parked else None
-
-    async def cleanup_operation(self, operation_id: str) -> None:
-        # A client `complete`, or the connection's end, for a parked subscription too (its
-        # task has ended and is no longer referenced, so there is nothing to cancel).
-        parked = self.unpark(operation_id)
-        if parked is not None:
-            parked.close()
-            self.operations.pop(operation_id, None)
-            return
-        await super().cleanup_operation(operation_id)
-
-    async def handle_connection_init(self, message: Any) -> None:
-        await super().handle_connection_init(message)
-        # The finished timeout task would otherwise stay referenced for the connection's life.
-        self.connection_init_timeout_task = None
+from gql.live.transport import CallerWatch, TransportWSHandler
 
 
 class BipaGraphQL(GraphQL[Context, None]):
@@ -59,6 +22,7 @@ class BipaGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: Any, services: Services, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.services = services
+        self.callers = CallerWatch(services)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

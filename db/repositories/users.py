@@ -42,6 +42,18 @@ class UserRepository:
         result = await self.session.scalars(_BY_TOKEN_HASH, {"token_hash": token_hash})
         return result.one_or_none()
 
+    async def by_token_hashes(self, token_hashes: Sequence[str]) -> dict[str, User]:
+        """The users of the tokens still valid among `token_hashes`, by hash: one statement
+        however many (the periodic re-check of open websockets)."""
+        if not token_hashes:
+            return {}
+        stmt = (
+            select(ApiToken.token_hash, User)
+            .join(User, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash.in_(token_hashes), ApiToken.revoked_at.is_(None))
+        )
+        return {token_hash: user for token_hash, user in await self.session.execute(stmt)}
+
     async def by_telegram_id(self, telegram_id: str) -> User | None:
         stmt = select(User).where(User.telegram_id == telegram_id)
         return (await self.session.scalars(stmt)).one_or_none()

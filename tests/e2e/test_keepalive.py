@@ -7,7 +7,11 @@ import base64
 import os
 import struct
 
+import pytest
+
 from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.e2e
 
 
 async def _upgrade(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

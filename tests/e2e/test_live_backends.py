@@ -15,6 +15,8 @@ from tests.e2e import queries as q
 from tests.e2e.test_subscriptions import _post
 from tests.e2e.wsclient import EVENTS, WsClient
 
+pytestmark = pytest.mark.e2e
+
 
 class RedisServer:
     """A private redis-server on a free port, so a test can restart it."""

@@ -1,4 +1,4 @@
-"""Parked subscriptions (gql/direct.py), in-process so the hub can be looked at: an idle
+"""Parked subscriptions (gql/live/direct.py), in-process so the hub can be looked at: an idle
 `sessionEvents` holds no task; it is released on `complete`, on disconnect and when too slow."""
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import pytest
 import uvicorn
 
 from bipa.app import create_app
-from bipa.live import LiveHub
 from bipa.settings import Settings
+from live.hub import LiveHub
 from tests.conftest import free_port
 from tests.e2e import queries as q
 from tests.e2e.test_subscriptions import _post as _gql
 from tests.e2e.wsclient import EVENTS, MINE, PROGRESS, WsClient
+
+pytestmark = pytest.mark.e2e
 
 
 class App:
@@ -322,23 +324,22 @@ async def test_front_page_discovery_sends_each_event_once_and_stops_when_closed(
         assert Counter((e["sessionId"], e["sequence"]) for e in events).most_common(1)[0][1] == 1
 
         # Completed while a discovery is in flight: the session's feed must not keep it.
-        (listener,) = hub.discoverers
-        real = listener.discover
+        real = hub.store.audience
         gate, started = asyncio.Event(), asyncio.Event()
 
-        async def slow(session_id: uuid.UUID) -> bool:
+        async def slow(session_id: uuid.UUID, viewers: Any) -> Any:
             started.set()
             await gate.wait()
-            return await real(session_id)  # type: ignore[misc]
+            return await real(session_id, viewers)
 
-        listener.discover = slow
-        del listener
+        hub.store.audience = slow  # type: ignore[method-assign]
         _, key = await _session(served, manager.token, "Corrida")
         await asyncio.wait_for(started.wait(), 5)
         await ws.stop(mine)
         await _until(lambda: not hub.discoverers)
         gate.set()
         await asyncio.sleep(0.3)
+        del hub.store.audience
         assert key not in hub.feeds
 
 

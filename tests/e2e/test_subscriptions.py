@@ -6,10 +6,13 @@ import asyncio
 import json
 
 import httpx
+import pytest
 
 from tests.conftest import LiveServer
 from tests.e2e import queries as q
 from tests.e2e.wsclient import EVENTS, MINE, PROGRESS, WsClient
+
+pytestmark = pytest.mark.e2e
 
 
 async def _post(server: LiveServer, token: str, query: str, **variables: object) -> dict:

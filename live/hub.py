@@ -1,42 +1,39 @@
-"""Live events: pub/sub signals (broadcaster) backed by the audit table, never missing one.
+"""The hub: one feed per watched session, listeners that never miss an event.
 
 Pub/sub is at-most-once and its backends do not reconnect by themselves, so it only carries
-small signals ("session S reached sequence Q"). The audit table is the source of truth:
+small signals (live/backend.py). The audit table is the source of truth:
 
-* one `SessionFeed` per session with local subscribers reads new entries once and hands the
+* one `SessionFeed` per session with local listeners reads new entries once and hands the
   same objects to every listener of this process (fan-out without a query per subscriber);
 * a listener that sees a gap reads the missing entries itself; `follow(after_sequence)`
   replays stored entries first, and duplicates are dropped by sequence;
 * a supervisor reconnects a dead backend and then re-reads every feed; a periodic poll of
-  `last_sequence` catches signals that another instance failed to publish.
+  `last_sequence` catches signals that another instance failed to publish;
+* listeners with a viewer discover new sessions: on a signal of a session some of them do
+  not follow yet, the hub asks once which of them may see it now (never remembering "no":
+  a deliverer added to a session later must then start receiving it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Sequence
 from typing import Any
 
-from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AuditEntry
-from domain.events import CommittedEvent, LiveEvent, SlowSubscriber
-from domain.tasks import detached_task
-from domain.uow import UnitOfWork
+from db.tasks import detached_task
+from live.backend import SignalBus
+from live.events import Committed, LiveEvent, SlowSubscriber, Viewer
+from live.store import FETCH_BATCH, Store
 
 log = logging.getLogger("bipa.live")
-GLOBAL_CHANNEL = "bipa_sessions"
-FETCH_BATCH = 500
 MAX_PENDING = 5000  # events buffered for one subscriber before it is closed as too slow
-
-
-def session_channel(session_id: uuid.UUID) -> str:
-    return f"session:{session_id}"
+CHECKED_SESSIONS = 10_000  # sessions whose last audience check is remembered (echo dedupe)
 
 
 class HubListener:
@@ -48,22 +45,19 @@ class HubListener:
 
     __slots__ = (
         "closed",
-        "discover",
-        "discovering",
         "hub",
         "last",
         "max_pending",
         "overflowed",
         "pending",
         "sink",
+        "viewer",
         "wake",
     )
 
-    def __init__(
-        self, hub: LiveHub, discover: Callable[[uuid.UUID], Awaitable[bool]] | None
-    ) -> None:
+    def __init__(self, hub: LiveHub, viewer: Viewer | None) -> None:
         self.hub = hub
-        self.discover = discover
+        self.viewer = viewer
         self.last: dict[uuid.UUID, int] = {}
         self.pending: list[LiveEvent] = []
         self.wake: asyncio.Event | None = None  # made when a task first waits
@@ -71,7 +65,6 @@ class HubListener:
         self.max_pending = MAX_PENDING
         self.overflowed = False
         self.closed = False
-        self.discovering: set[uuid.UUID] | None = None
 
     def deliver(self, events: list[LiveEvent]) -> None:
         if self.closed or self.overflowed:
@@ -96,6 +89,9 @@ class HubListener:
     def parked(self) -> bool:
         return self.sink is not None
 
+    def following(self) -> list[uuid.UUID]:
+        return list(self.last)
+
     async def follow(self, session_id: uuid.UUID, after_sequence: int | None) -> None:
         feed = await self.hub.feed(session_id)
         if self.closed or session_id in self.last:
@@ -105,10 +101,23 @@ class HubListener:
             return
         if after_sequence is None:
             after_sequence = feed.last_fetched
-        self.last[session_id] = after_sequence
-        feed.listeners.add(self)
+        self.join(feed, after_sequence)
         if after_sequence < feed.last_fetched:
             self.deliver(await self.hub.fetch(session_id, after_sequence, feed.last_fetched))
+
+    def join(self, feed: SessionFeed, after_sequence: int) -> None:
+        self.last[feed.session_id] = after_sequence
+        feed.listeners.add(self)
+
+    def unfollow(self, session_id: uuid.UUID) -> None:
+        """Stops one session (e.g. the viewer may no longer see it); the rest go on."""
+        if self.last.pop(session_id, None) is None:
+            return
+        self.pending = [e for e in self.pending if e.session_id != session_id]
+        feed = self.hub.feeds.get(session_id)
+        if feed is not None:
+            feed.listeners.discard(self)
+            self.hub.release(feed)
 
     async def next_batch(self, wait: bool = True) -> list[LiveEvent]:
         """The pending events in order, gaps filled from the table; [] if none and not `wait`."""
@@ -135,32 +144,14 @@ class HubListener:
         if len(batch) > 1:
             batch.sort(key=_order)
         for event in batch:
-            last = self.last[event.session_id]
-            if event.sequence <= last:
-                continue  # a duplicate (replay overlapping live, or a re-read)
+            last = self.last.get(event.session_id)
+            if last is None or event.sequence <= last:
+                continue  # unfollowed meanwhile, or a duplicate (replay overlapping live)
             if event.sequence > last + 1:
                 out.extend(await self.hub.fetch(event.session_id, last, event.sequence - 1))
             out.append(event)
             self.last[event.session_id] = event.sequence
         return out
-
-    async def discovered(self, session_id: uuid.UUID, sequence: int) -> None:
-        """A session not followed yet had an event: follow it if the subscriber may see it.
-
-        The same discovery arrives twice (from this process's commit and from pub/sub), so one
-        in flight per session is enough."""
-        if self.closed or session_id in self.last or self.discover is None:
-            return
-        if self.discovering is None:
-            self.discovering = set()
-        if session_id in self.discovering:
-            return
-        self.discovering.add(session_id)
-        try:
-            if await self.discover(session_id) and not self.closed:
-                await self.follow(session_id, sequence - 1)
-        finally:
-            self.discovering.discard(session_id)
 
     def close(self) -> None:
         self.closed = True
@@ -169,11 +160,7 @@ class HubListener:
             if feed is not None:
                 feed.listeners.discard(self)
                 self.hub.release(feed)
-        hub = self.hub
-        if self in hub.discoverers:
-            hub.discoverers.discard(self)
-            if not hub.discoverers:
-                hub._unlisten(GLOBAL_CHANNEL)
+        self.hub.leave(self)
 
 
 class SessionFeed:
@@ -183,7 +170,6 @@ class SessionFeed:
         self.last_fetched = last_fetched
         self.listeners: set[HubListener] = set()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
         async with self._lock:
@@ -206,83 +192,40 @@ class LiveHub:
     def __init__(
         self, url: str, sessionmaker: async_sessionmaker[AsyncSession], *, poll_s: float = 5.0
     ) -> None:
-        self.url = url
-        self.sessionmaker = sessionmaker
+        self.store = Store(sessionmaker)
+        self.bus = SignalBus(url, self._on_signal)
         self.poll_s = poll_s
         self.feeds: dict[uuid.UUID, SessionFeed] = {}
         self.discoverers: set[HubListener] = set()
-        self._broadcast: Broadcast | None = None
-        self._lock = asyncio.Lock()  # one backend operation at a time (shared asyncpg connection)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._channel_tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._outgoing: dict[uuid.UUID, int] = {}
         self._outgoing_ready = asyncio.Event()
+        # Discovery: per session, the lowest and highest sequence signalled since its check.
+        self._unchecked: dict[uuid.UUID, tuple[int, int]] = {}
+        self._checked: OrderedDict[uuid.UUID, int] = OrderedDict()
+        self._discovery: asyncio.Task[None] | None = None
         self.reconnects = 0
+
+    @property
+    def url(self) -> str:
+        return self.bus.url
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         try:
-            await self._connect()
+            await self.bus.connect()
         except Exception as exc:  # the supervisor keeps trying; the audit log covers the gap
             log.warning("pub/sub backend unavailable at start", extra={"error": type(exc).__name__})
         self._supervisor = asyncio.create_task(self._supervise())
         self._publisher = asyncio.create_task(self._publish_loop())
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-        if self._publisher is not None:
-            self._publisher.cancel()
-        for task in [*self._channel_tasks.values(), *self._tasks]:
-            task.cancel()
-        await self._disconnect()
-
-    async def _connect(self) -> None:
-        broadcast = Broadcast(self.url)
-        await broadcast.connect()
-        self._broadcast = broadcast
-        for channel in self._wanted_channels():
-            self._listen(channel)
-
-    async def _disconnect(self) -> None:
-        broadcast, self._broadcast = self._broadcast, None
-        for task in self._channel_tasks.values():
-            task.cancel()
-        self._channel_tasks.clear()
-        if broadcast is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(broadcast.disconnect(), 2)
-
-    def _healthy(self) -> bool:
-        broadcast = self._broadcast
-        if broadcast is None:
-            return False
-        listener = getattr(broadcast, "_listener_task", None)
-        if listener is not None and listener.done():
-            return False
-        backend: Any = broadcast._backend
-        conn = getattr(backend, "_conn", None)
-        if conn is not None and hasattr(conn, "is_closed") and conn.is_closed():
-            return False
-        redis_listener = getattr(backend, "_listener", None)
-        return not (isinstance(redis_listener, asyncio.Task) and redis_listener.done())
-
-    async def _ping(self) -> bool:
-        broadcast = self._broadcast
-        if broadcast is None:
-            return False
-        backend: Any = broadcast._backend
-        try:
-            async with self._lock:
-                if hasattr(backend, "_pubsub"):  # redis: the pubsub connection itself
-                    await asyncio.wait_for(backend._pubsub.ping(), 2)
-                elif hasattr(backend, "_conn") and hasattr(backend._conn, "fetchval"):
-                    await asyncio.wait_for(backend._conn.fetchval("SELECT 1"), 2)
-        except Exception:
-            return False
-        return True
+        for task in (self._supervisor, self._publisher, self._discovery, *self._tasks):
+            if task is not None:
+                task.cancel()
+        await self.bus.disconnect()
 
     async def _supervise(self) -> None:
         delay = 0.2
@@ -290,14 +233,12 @@ class LiveHub:
         while True:
             await asyncio.sleep(1.0)
             ticks += 1
-            healthy = self._healthy() and (ticks % 5 != 0 or await self._ping())
+            healthy = self.bus.healthy() and (ticks % 5 != 0 or await self.bus.ping())
             if not healthy:
-                log.warning(
-                    "pub/sub backend lost; reconnecting", extra={"backend": self.url.split(":")[0]}
-                )
-                await self._disconnect()
+                log.warning("pub/sub backend lost; reconnecting", extra={"backend": self.bus.kind})
+                await self.bus.disconnect()
                 try:
-                    await self._connect()
+                    await self.bus.connect()
                 except Exception as exc:
                     log.warning("pub/sub reconnect failed", extra={"error": type(exc).__name__})
                     await asyncio.sleep(delay)
@@ -306,21 +247,17 @@ class LiveHub:
                 delay = 0.2
                 self.reconnects += 1
                 log.info("pub/sub backend reconnected", extra={"reconnects": self.reconnects})
-                await self._refresh_all()
+                for feed in list(self.feeds.values()):
+                    self.spawn(feed.refresh())
             elif ticks % max(1, int(self.poll_s)) == 0:
                 await self._poll()
-
-    async def _refresh_all(self) -> None:
-        for feed in list(self.feeds.values()):
-            self.spawn(feed.refresh())
 
     async def _poll(self) -> None:
         """Catches signals lost between instances: compare each feed with the session row."""
         if not self.feeds:
             return
         try:
-            async with UnitOfWork(self.sessionmaker) as uow:
-                latest = await uow.sessions.last_sequences(list(self.feeds))
+            latest = await self.store.last_sequences(list(self.feeds))
         except Exception as exc:
             log.warning("live poll failed", extra={"error": type(exc).__name__})
             return
@@ -329,87 +266,48 @@ class LiveHub:
             if feed is not None:
                 feed.signal(sequence)
 
-    # --- channels ----------------------------------------------------------------------------
-    def _wanted_channels(self) -> list[str]:
-        channels = [session_channel(s) for s in self.feeds]
-        if self.discoverers:
-            channels.append(GLOBAL_CHANNEL)
-        return channels
-
-    def _listen(self, channel: str) -> None:
-        if channel in self._channel_tasks or self._broadcast is None:
-            return
-        self._channel_tasks[channel] = detached_task(self._consume(self._broadcast, channel))
-
-    async def _consume(self, broadcast: Broadcast, channel: str) -> None:
-        try:
-            async with self._lock:
-                subscription = broadcast.subscribe(channel)
-                subscriber = await subscription.__aenter__()
-            try:
-                async for event in subscriber:  # type: ignore[union-attr]
-                    if event is not None:
-                        self._on_message(event.message)
-            finally:
-                async with self._lock:
-                    with contextlib.suppress(Exception):
-                        await subscription.__aexit__(None, None, None)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning(
-                "pub/sub channel failed", extra={"channel": channel, "error": type(exc).__name__}
-            )
-
-    def _on_message(self, message: str) -> None:
-        try:
-            data = json.loads(message)
-            session_id, sequence = uuid.UUID(data["s"]), int(data["q"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("malformed pub/sub message dropped")
-            return
+    def _on_signal(self, session_id: uuid.UUID, sequence: int) -> None:
         feed = self.feeds.get(session_id)
         if feed is not None:
             feed.signal(sequence)
-        for listener in list(self.discoverers):
-            self.spawn(listener.discovered(session_id, sequence))
-
-    def _unlisten(self, channel: str) -> None:
-        task = self._channel_tasks.pop(channel, None)
-        if task is not None:
-            task.cancel()
+        self._discover(session_id, sequence)
 
     # --- feeds and listeners -----------------------------------------------------------------
     async def feed(self, session_id: uuid.UUID) -> SessionFeed:
         feed = self.feeds.get(session_id)
         if feed is None:
-            async with UnitOfWork(self.sessionmaker) as uow:
-                latest = await uow.sessions.last_sequences([session_id])
+            latest = await self.store.last_sequences([session_id])
             feed = self.feeds.get(session_id)  # another task may have created it meanwhile
             if feed is None:
                 feed = SessionFeed(self, session_id, latest.get(session_id, 0))
                 self.feeds[session_id] = feed
-                self._listen(session_channel(session_id))
+                self.bus.watch(session_id)
         return feed
 
     def release(self, feed: SessionFeed) -> None:
         if not feed.listeners and self.feeds.get(feed.session_id) is feed:
             del self.feeds[feed.session_id]
-            self._unlisten(session_channel(feed.session_id))
+            self.bus.unwatch(feed.session_id)
 
     @contextlib.asynccontextmanager
-    async def listener(
-        self, discover: Callable[[uuid.UUID], Awaitable[bool]] | None = None
-    ) -> AsyncIterator[HubListener]:
-        listener = HubListener(self, discover)
-        if discover is not None:
+    async def listener(self, viewer: Viewer | None = None) -> AsyncIterator[HubListener]:
+        """With a `viewer`, the listener also follows every session the viewer may see as
+        soon as it has an event (a front page of sessions)."""
+        listener = HubListener(self, viewer)
+        if viewer is not None:
             self.discoverers.add(listener)
-            self._listen(GLOBAL_CHANNEL)
+            self.bus.watch(None)
         try:
             yield listener
         finally:
-            if not listener.parked:  # a parked one is closed by its owner (gql/direct.py)
+            if not listener.parked:  # a parked one is closed by its owner (gql/live/)
                 listener.close()
+
+    def leave(self, listener: HubListener) -> None:
+        if listener in self.discoverers:
+            self.discoverers.discard(listener)
+            if not self.discoverers:
+                self.bus.unwatch(None)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = detached_task(coro)
@@ -422,12 +320,61 @@ class LiveHub:
             # A failed read is retried by the next signal or poll; never a silent hole.
             log.warning("live refresh failed", exc_info=task.exception())
 
+    # --- discovery ---------------------------------------------------------------------------
+    def _discover(self, session_id: uuid.UUID, sequence: int) -> None:
+        if not self.discoverers or self._checked.get(session_id, -1) >= sequence:
+            return  # nobody discovers, or the echo of a signal already checked
+        if all(session_id in listener.last for listener in self.discoverers):
+            return
+        low, high = self._unchecked.get(session_id, (sequence, sequence))
+        self._unchecked[session_id] = (min(low, sequence), max(high, sequence))
+        if self._discovery is None:
+            self._discovery = detached_task(self._discover_all())
+
+    async def _discover_all(self) -> None:
+        """One audience query per session and round, whatever the number of listeners;
+        signals arriving meanwhile make the next round."""
+        try:
+            while self._unchecked:
+                batch, self._unchecked = self._unchecked, {}
+                for session_id, (low, high) in batch.items():
+                    try:
+                        await self._discover_session(session_id, low - 1, high)
+                    except Exception as exc:  # the session's next event tries again
+                        log.warning("live discovery failed", extra={"error": type(exc).__name__})
+        finally:
+            self._discovery = None
+
+    async def _discover_session(self, session_id: uuid.UUID, after: int, high: int) -> None:
+        candidates = [
+            lst for lst in self.discoverers if session_id not in lst.last and not lst.closed
+        ]
+        if not candidates:
+            return
+        viewers = {lst.viewer for lst in candidates if lst.viewer is not None}
+        audience = await self.store.audience(session_id, viewers)
+        self._checked[session_id] = high
+        self._checked.move_to_end(session_id)
+        if len(self._checked) > CHECKED_SESSIONS:
+            self._checked.popitem(last=False)
+        if not audience:
+            return
+        feed = await self.feed(session_id)
+        joined = []
+        for lst in candidates:
+            # Closed, or followed by another path, while we read: leave it be.
+            if lst.viewer in audience and not lst.closed and session_id not in lst.last:
+                lst.join(feed, after)
+                joined.append(lst)
+        self.release(feed)  # none joined: the feed goes again
+        if joined and after < feed.last_fetched:
+            backlog = await self.fetch(session_id, after, feed.last_fetched)
+            for lst in joined:
+                lst.deliver(backlog)
+
     # --- reads ---------------------------------------------------------------------------------
     async def fetch(self, session_id: uuid.UUID, after: int, up_to: int | None) -> list[LiveEvent]:
-        async with UnitOfWork(self.sessionmaker) as uow:
-            entries = await uow.audit.after_with_actors(session_id, after, up_to, FETCH_BATCH)
-            progress = (await uow.packages.progress([session_id]))[session_id] if entries else {}
-        events = [_live(e, progress) for e in entries]
+        events = await self.store.entries(session_id, after, up_to)
         if (
             up_to is not None
             and events
@@ -438,11 +385,15 @@ class LiveHub:
         return events
 
     async def progress(self, session_id: uuid.UUID) -> dict[str, int]:
-        async with UnitOfWork(self.sessionmaker) as uow:
-            return (await uow.packages.progress([session_id]))[session_id]
+        return await self.store.progress(session_id)
 
-    # --- publishing (EventPublisher) -------------------------------------------------------------
-    async def publish(self, events: list[CommittedEvent]) -> None:
+    async def visible(
+        self, pairs: Collection[tuple[Viewer, uuid.UUID]]
+    ) -> set[tuple[Viewer, uuid.UUID]]:
+        return await self.store.visible(pairs)
+
+    # --- publishing (domain.events.EventPublisher) -----------------------------------------------
+    async def publish(self, events: Sequence[Committed]) -> None:
         """Called after each commit; returns at once.
 
         Signals are coalesced per session (the newest sequence wins) and sent by one
@@ -452,11 +403,7 @@ class LiveHub:
         for event in events:
             sid = event.session_id
             self._outgoing[sid] = max(self._outgoing.get(sid, 0), event.sequence)
-            feed = self.feeds.get(sid)
-            if feed is not None:
-                feed.signal(event.sequence)
-            for listener in list(self.discoverers):
-                self.spawn(listener.discovered(sid, event.sequence))
+            self._on_signal(sid, event.sequence)
         self._outgoing_ready.set()
 
     async def _publish_loop(self) -> None:
@@ -464,35 +411,13 @@ class LiveHub:
             await self._outgoing_ready.wait()
             self._outgoing_ready.clear()
             batch, self._outgoing = self._outgoing, {}
-            broadcast = self._broadcast
-            if broadcast is None or not batch:
-                continue  # reconnecting: other instances catch up through their poll
+            if not batch:
+                continue
             try:
-                async with self._lock:
-                    for session_id, sequence in batch.items():
-                        message = json.dumps({"s": str(session_id), "q": sequence})
-                        await broadcast.publish(session_channel(session_id), message)
-                        await broadcast.publish(GLOBAL_CHANNEL, message)
+                await self.bus.publish(batch)
             except Exception as exc:  # at-most-once: the audit log and the poll cover it
                 log.warning("publishing signals failed", extra={"error": type(exc).__name__})
 
 
 def _order(event: LiveEvent) -> tuple[uuid.UUID, int]:
     return event.session_id, event.sequence
-
-
-def _live(entry: AuditEntry, progress: dict[str, int]) -> LiveEvent:
-    actor = entry.actor
-    return LiveEvent(
-        session_id=entry.session_id,
-        sequence=entry.sequence,
-        action=entry.action,
-        actor_id=entry.actor_id,
-        actor_name=actor.name if actor else None,
-        actor_role=actor.role.value if actor else None,
-        actor_telegram_id=actor.telegram_id if actor else None,
-        actor_created_at=actor.created_at if actor else None,
-        details=entry.details,
-        created_at=entry.created_at,
-        progress=progress,
-    )

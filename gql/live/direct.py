@@ -1,16 +1,16 @@
-"""Direct sends: a live event is encoded once per (document, variables) and written as-is.
+"""Direct sends: parked subscriptions, and events written to their sockets as-is.
 
 Through Strawberry's result stream every subscriber pays, per event, for graphql-core's map
 step, the schema extensions' result hooks, a message dict and its JSON encoding; with 1,000
 dashboards on one session that was five to seven times the cost of writing the bytes.
 
-A subscription running under our graphql-transport-ws handler (gql/view.py) instead *parks*
-once subscribed: the resolver returns (Strawberry is told the operation is already complete,
-so no `complete` is sent), which frees the operation's task, executor and extension state; the
-live listener stays registered with its session's feed and, when events arrive, a short-lived
-writer task sends ``{"type":"next","id":<its id>,"payload":<shared text>}``, the shared text
-being built once per event for all subscribers that sent the same document and selection
-variables. An idle dashboard costs a few small objects instead of a suspended coroutine stack.
+A subscription running under our graphql-transport-ws handler (gql/live/transport.py) instead
+*parks* once subscribed: the resolver returns (Strawberry is told the operation is already
+complete, so no `complete` is sent), which frees the operation's task, executor and extension
+state; the live listener stays registered with its session's feed and, when events arrive, a
+short-lived writer task sends ``{"type":"next","id":<its id>,"payload":<shared text>}``, the
+shared text being built once per event for its group (gql/live/encoding.py). An idle
+dashboard costs a few small objects instead of a suspended coroutine stack.
 
 An event whose result has errors is logged and ends the subscription with an error (the
 client resubscribes with afterSequence). Subscriptions on other transports (and direct calls
@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import logging
-import weakref
+import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from graphql import ExecutionResult, Node, OperationType, VariableNode
-from graphql.pyutils import is_awaitable
+from graphql import OperationType
 from starlette.websockets import WebSocket
 
-from domain.events import Listener, LiveEvent, SlowSubscriber
+from gql.live.encoding import Group, group_for
+from live.events import Listener, LiveEvent, SlowSubscriber
 
 log = logging.getLogger("bipa.live")
 
@@ -65,100 +64,6 @@ Pick = Callable[[list[LiveEvent]], list[tuple[LiveEvent, Any]]]
 target_var: ContextVar[DirectTarget | None] = ContextVar("bipa_direct_target", default=None)
 executor_var: ContextVar[Any] = ContextVar("bipa_subscription_executor", default=None)
 
-# Per event, the encoded payload of each group; "" marks a result with errors.
-_texts: weakref.WeakKeyDictionary[LiveEvent, dict[tuple[int, str], str]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _variables_key(variables: Any) -> str:
-    try:
-        return json.dumps(variables, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        return repr(variables)
-
-
-class Group:
-    """The subscribers that sent one document with the same selection variables.
-
-    It keeps a copy of the first subscriber's executor, without its context (the payload types
-    resolve from the event alone, never from the caller), to encode each event once for all of
-    them. Its key holds the id of the document's operation node, which the executor keeps
-    alive, so ids cannot collide.
-    """
-
-    __slots__ = ("__weakref__", "executor", "key")
-
-    def __init__(self, executor: Any, key: tuple[int, str]) -> None:
-        executor = copy.copy(executor)
-        executor.context_value = None  # not the first subscriber's connection, once it is gone
-        self.executor = executor
-        self.key = key
-
-    async def text(self, event: LiveEvent, payload: Any) -> str:
-        texts = _texts.get(event)
-        if texts is None:
-            texts = _texts[event] = {}
-        text = texts.get(self.key)
-        if text is None:
-            result = self.executor.build_per_event_executor(payload).execute_operation(False)
-            if is_awaitable(result):
-                result = await result
-            assert isinstance(result, ExecutionResult)
-            if result.errors:
-                text = ""
-                for error in result.errors:
-                    log.error(
-                        "subscription event could not be encoded: %s",
-                        error.message,
-                        exc_info=error.original_error,
-                        extra={"sequence": event.sequence},
-                    )
-            else:
-                text = json.dumps({"data": result.data}, separators=(",", ":"))
-            texts[self.key] = text
-        return text
-
-
-_groups: weakref.WeakValueDictionary[tuple[int, str], Group] = weakref.WeakValueDictionary()
-
-
-def _variables_in(node: Any, names: set[str]) -> None:
-    if isinstance(node, VariableNode):
-        names.add(node.name.value)
-        return
-    for key in node.keys:
-        value = getattr(node, key, None)
-        if isinstance(value, Node):
-            _variables_in(value, names)
-        elif isinstance(value, tuple | list):
-            for item in value:
-                if isinstance(item, Node):
-                    _variables_in(item, names)
-
-
-def _selection_variables(executor: Any) -> dict[str, Any]:
-    """The variables the payload can depend on: those used below the root field or in its
-    directives, not those that only choose the events (`sessionId`, `afterSequence`)."""
-    found: set[str] = set()
-    for selection in executor.operation.selection_set.selections:
-        for directive in selection.directives or ():
-            _variables_in(directive, found)
-        if getattr(selection, "selection_set", None) is not None:
-            _variables_in(selection.selection_set, found)
-    for fragment in executor.fragment_definitions.values():
-        _variables_in(fragment, found)
-    values = executor.variable_values.coerced
-    return {name: values.get(name) for name in sorted(found)}
-
-
-def _group(executor: Any) -> Group:
-    key = (id(executor.operation), _variables_key(_selection_variables(executor)))
-    group = _groups.get(key)
-    if group is None:
-        group = _groups[key] = Group(executor, key)
-    return group
-
 
 class DirectStream:
     """What a subscription needs to park: its socket and operation, and its group."""
@@ -178,7 +83,7 @@ class DirectStream:
         if executor.operation.operation is not OperationType.SUBSCRIPTION:
             return None
         try:
-            group = _group(executor)
+            group = group_for(executor)
         except Exception:  # never fail a subscription over an optimization: it just yields
             log.exception("direct sends unavailable for this subscription")
             return None
@@ -263,6 +168,13 @@ class Parked:
             self.close()
         finally:
             self.writer = None
+
+    async def lost(self, session_id: uuid.UUID) -> None:
+        """The caller may no longer see the session: as if they subscribed now."""
+        if self.listener.viewer is not None:  # a front page: only that session leaves it
+            self.listener.unfollow(session_id)
+        else:
+            await self._fail("session not found", "NOT_FOUND")
 
     async def _fail(self, message: str, code: str) -> None:
         """As Strawberry ends a subscription whose resolver raised: the error, then complete."""

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bipa.live import LiveHub
 from db.engine import make_sessionmaker
 from db.enums import Role
 from domain import packages, sessions
 from domain import users as user_service
-from domain.events import SlowSubscriber
 from domain.packages import PackageData
 from domain.uow import UnitOfWork
+from live.events import SlowSubscriber
+from live.hub import LiveHub
 
 
 @pytest.fixture
@@ -89,3 +90,31 @@ async def test_lost_signal_is_caught_by_the_poll(engine: AsyncEngine) -> None:
             ] == "SILENT"
     finally:
         await live.stop()
+
+
+async def test_visibility_of_many_viewers_is_db_rule(engine: AsyncEngine, hub: LiveHub) -> None:
+    from db.enums import Role as R
+    from domain import deliverers
+    from live.events import Viewer
+
+    maker = make_sessionmaker(engine)
+    async with UnitOfWork(maker) as uow:
+        owner = (await user_service.create_user(uow, None, "Dona", Role.MANAGER)).user
+        other = (await user_service.create_user(uow, None, "Outra", Role.MANAGER)).user
+        member = (await user_service.create_user(uow, None, "Membro", Role.DELIVERER)).user
+        outsider = (await user_service.create_user(uow, None, "Fora", Role.DELIVERER)).user
+        admin = (await user_service.create_user(uow, None, "Admin", Role.ADMIN)).user
+        row = await sessions.create_session(uow, owner, "Quem ve")
+        await deliverers.add_deliverer(uow, owner, row.id, member.id, "1", "1")
+        await uow.commit()
+    viewers = {Viewer(u.id, R(u.role)): u.name for u in (owner, other, member, outsider, admin)}
+    missing = uuid.uuid4()
+    pairs = [(v, row.id) for v in viewers] + [(Viewer(admin.id, R.ADMIN), missing)]
+    seen = await hub.visible(pairs)
+    assert sorted(viewers[v] for v, _ in seen) == ["Admin", "Dona", "Membro"]
+    assert all(s == row.id for _, s in seen)  # nobody sees a session that does not exist
+    assert {viewers[v] for v in await hub.store.audience(row.id, viewers)} == {
+        "Admin",
+        "Dona",
+        "Membro",
+    }

@@ -1,4 +1,8 @@
-"""Background tasks that do not inherit their starter's context."""
+"""Background tasks that do not inherit their starter's context.
+
+In the bottom layer because both the domain (group commit) and live/ (feeds, pub/sub) start
+shared work, and neither may import the other.
+"""
 
 from __future__ import annotations
 
