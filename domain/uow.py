@@ -212,9 +212,29 @@ class ReadSnapshot:
             uow = UnitOfWork(self._sessionmaker)
             uow._session = self._session
             uow._bind(self._session)
-            yield uow
+            try:
+                yield uow
+            except BaseException:
+                # graphql-core cancels the sibling resolvers of a failed non-null field, and a
+                # read cancelled mid-statement leaves the connection unusable: drop it (a later
+                # read starts a new snapshot) instead of failing every read after it.
+                await self._discard()
+                raise
 
     async def close(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
-            await session.close()
+            try:
+                await session.close()
+            except Exception:
+                await self._invalidate(session)
+
+    async def _discard(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await self._invalidate(session)
+
+    @staticmethod
+    async def _invalidate(session: AsyncSession) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(session.invalidate())

@@ -80,7 +80,6 @@ class Services:
     webhooks: WebhookConfig | None = None
     production: bool = False
     currency: str = "BRL"
-    extras: dict[str, Any] = field(default_factory=dict)
     tokens: TokenCache = field(default_factory=lambda: TokenCache(0))
     group_commit: bool = True
     runner: Runner = field(init=False)

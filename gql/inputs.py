@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -99,22 +97,3 @@ class ScanBarcodeInput:
     image: Upload
     intent: ScanIntent | None = ScanIntent.IDENTIFY
     idempotency_key: str | None = None
-
-
-def payload(obj: Any) -> dict[str, Any]:
-    """The input as plain data for the idempotency hash (the key itself excluded)."""
-    data = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-    data.pop("idempotency_key", None)
-    return {k: _plain(v) for k, v in data.items()}
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if hasattr(value, "value") and not isinstance(value, (str, int, float)):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    return value

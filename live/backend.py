@@ -79,10 +79,6 @@ class SignalBus:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(broadcast.disconnect(), 2)
 
-    @property
-    def connected(self) -> bool:
-        return self._broadcast is not None
-
     def healthy(self) -> bool:
         """What can be seen without I/O: a dead listener task or a closed connection."""
         broadcast = self._broadcast

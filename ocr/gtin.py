@@ -74,15 +74,3 @@ def upca_to_upce(upca: str) -> str | None:
         if upce_to_upca(upce) == ns + m + check:
             return upce
     return None
-
-
-def restricted_prefix(gtin13: str) -> bool:
-    """True for EAN-13 prefixes GS1 keeps out of trade-item numbering.
-
-    140-199 are unassigned by GS1; Japanese books print a second, 192-prefixed
-    price/classification symbol next to the ISBN, so such a read is more likely
-    the secondary symbol than the item's identifier.
-    """
-    if len(gtin13) != 13 or not gtin13.isdigit():
-        return False
-    return 140 <= int(gtin13[:3]) <= 199

@@ -224,3 +224,24 @@ async def test_a_query_reads_all_its_parts_in_one_snapshot(
     monkeypatch.undo()
     after = (await call(inproc, manager, q.SESSION, id=sid))["session"]
     assert (after["lastSequence"], after["progress"]["total"]) == (3, 2)
+
+
+async def test_a_failing_field_beside_reads_in_flight_leaves_the_snapshot_clean(
+    make_user: Callable[..., Any],
+) -> None:
+    # A bad cursor nulls the whole list while its siblings' loaders are mid-read; graphql-core
+    # cancels them, and the snapshot's connection must not turn that into a driver error.
+    manager = await make_user("MANAGER")
+    for i in range(5):
+        sid = manager(q.CREATE_SESSION, name=f"Cancel {i}")["createSession"]["session"]["id"]
+        manager(q.ADD_PACKAGES, sid=sid, packages=[{"barcode": f"CANCEL-{i}"}])
+    doc = """{ sessions(first: 5) { edges { node {
+        owner { createdAt } progress { total } deliverers { id }
+        audit(first: 100, after: "") { totalCount } } } } }"""
+    for _ in range(20):
+        body = manager.raw(doc)
+        assert body["data"] is None
+        messages = [e["message"] for e in body["errors"]]
+        assert all(e["extensions"]["code"] == "BAD_USER_INPUT" for e in body["errors"]), messages
+        fine = manager.raw("{ sessions(first: 5) { edges { node { progress { total } } } } }")
+        assert "errors" not in fine and len(fine["data"]["sessions"]["edges"]) == 5
