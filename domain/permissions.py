@@ -106,11 +106,16 @@ async def ensure_can_see(uow: UnitOfWork, actor: User, session_id: uuid.UUID) ->
     return session
 
 
-async def lock_for_change(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> DeliverySession:
-    """Locks the session row for a manager's change; NotFound / PermissionDenied otherwise."""
+async def _locked(uow: UnitOfWork, session_id: uuid.UUID) -> DeliverySession:
     session = await uow.lock_session(session_id)
     if session is None:
         raise _session_not_found(session_id)
+    return session
+
+
+async def lock_for_change(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> DeliverySession:
+    """Locks the session row for a manager's change; NotFound / PermissionDenied otherwise."""
+    session = await _locked(uow, session_id)
     if not can_manage(actor, session):
         raise PermissionDenied("you cannot change this session", code="NOT_SESSION_MANAGER")
     return session
@@ -118,9 +123,7 @@ async def lock_for_change(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -
 
 async def lock_visible(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> DeliverySession:
     """Locks a session the actor may see (deliverers included)."""
-    session = await uow.lock_session(session_id)
-    if session is None:
-        raise _session_not_found(session_id)
+    session = await _locked(uow, session_id)
     if not await can_see(uow, actor, session):
         raise PermissionDenied("you cannot see this session", code="SESSION_HIDDEN")
     return session

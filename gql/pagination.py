@@ -77,3 +77,21 @@ def parse_id(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+def time_page(
+    first: int | None, after: str | None, kind: str, default: int
+) -> tuple[int, tuple[datetime, uuid.UUID] | None]:
+    """The page size and the (time, id) cursor of a list argument, or a BAD_USER_INPUT error."""
+    try:
+        return page_size(first, default), decode_time_id(after, kind)
+    except ValidationFailed as exc:
+        raise bad_input(exc) from None
+
+
+def sequence_page(first: int | None, after: str | None, kind: str, default: int) -> tuple[int, int]:
+    """The page size and the sequence cursor of a list argument, or a BAD_USER_INPUT error."""
+    try:
+        return page_size(first, default), decode_int(after, kind)
+    except ValidationFailed as exc:
+        raise bad_input(exc) from None

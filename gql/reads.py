@@ -5,10 +5,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from domain.errors import ValidationFailed
 from gql import pagination
 from gql.context import Context
-from gql.pagination import bad_input, parse_id
+from gql.pagination import parse_id
 from gql.types import (
     DeliverySessionType,
     PackageType,
@@ -41,11 +40,7 @@ async def list_sessions(
     after: str | None,
 ) -> SessionConnection:
     caller = await info.context.caller()
-    try:
-        size = pagination.page_size(first, 50)
-        cursor = pagination.decode_time_id(after, "ses")
-    except ValidationFailed as exc:
-        raise bad_input(exc) from None
+    size, cursor = pagination.time_page(first, after, "ses", 50)
     owner = parse_id(owner_id)
     if owner_id is not None and owner is None:
         return SessionConnection(

@@ -27,10 +27,9 @@ from db.models import (
     User,
 )
 from domain import permissions, scanning
-from domain.errors import ValidationFailed
 from gql import pagination
 from gql.context import Context
-from gql.pagination import bad_input, parse_id
+from gql.pagination import parse_id
 
 
 def _id(value: uuid.UUID) -> strawberry.ID:
@@ -523,11 +522,7 @@ async def package_connection(
     status: DeliveryStatus | None,
     deliverer_id: strawberry.ID | None,
 ) -> PackageConnection:
-    try:
-        size = pagination.page_size(first, 100)
-        cursor = pagination.decode_time_id(after, "pkg")
-    except ValidationFailed as exc:
-        raise bad_input(exc) from None
+    size, cursor = pagination.time_page(first, after, "pkg", 100)
     did = parse_id(deliverer_id)
     if deliverer_id is not None and did is None:
         return PackageConnection(
@@ -561,11 +556,7 @@ async def package_connection(
 async def audit_connection(
     info: Info[Context, None], session_id: uuid.UUID, first: int | None, after: str | None
 ) -> AuditConnection:
-    try:
-        size = pagination.page_size(first, 100)
-        after_sequence = pagination.decode_int(after, "aud")
-    except ValidationFailed as exc:
-        raise bad_input(exc) from None
+    size, after_sequence = pagination.sequence_page(first, after, "aud", 100)
     async with info.context.read() as uow:
         rows = await uow.audit.after(session_id, after_sequence, size + 1)
         total = await uow.audit.count(session_id)

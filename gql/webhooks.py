@@ -12,11 +12,10 @@ from db import enums
 from db.models import Webhook as WebhookRow
 from db.models import WebhookDelivery as DeliveryRow
 from domain import commands
-from domain.errors import NotFound, PermissionDenied, ValidationFailed
+from domain.errors import NotFound, PermissionDenied
 from gql import pagination
 from gql.context import Context
 from gql.errors import ERRORS
-from gql.pagination import bad_input
 from gql.runner import Renderer, parse_uuid, run
 from gql.types import PageInfo
 
@@ -128,11 +127,7 @@ class Webhook:
         after: str | None = None,
         status: WebhookDeliveryStatus | None = None,
     ) -> WebhookDeliveryConnection:
-        try:
-            size = pagination.page_size(first, 50)
-            cursor = pagination.decode_time_id(after, "whd")
-        except ValidationFailed as exc:
-            raise bad_input(exc) from None
+        size, cursor = pagination.time_page(first, after, "whd", 50)
         async with info.context.read() as uow:
             rows, total = await uow.webhooks.deliveries(
                 self.row.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,3 +78,33 @@ def committed_session_uow(engine: Any) -> Callable[[], UnitOfWork]:
 
     maker = make_sessionmaker(engine)
     return lambda: UnitOfWork(maker)
+
+
+async def acall(
+    client: httpx.AsyncClient, caller: Caller, doc: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One GraphQL call over an async client; it must be a clean answer (no `errors`)."""
+    r = await client.post(
+        "/graphql",
+        json={"query": doc, "variables": variables or {}},
+        headers={"authorization": f"Bearer {caller.token}"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def inproc(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app in this process (its runner and pool can be looked at), over ASGI."""
+    from bipa.app import create_app
+    from bipa.settings import Settings
+
+    settings = Settings.from_env({"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false"})
+    app = create_app(settings, database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bipa", timeout=120) as c:
+            c.app = app  # type: ignore[attr-defined]
+            yield c

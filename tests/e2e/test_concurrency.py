@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.e2e import queries as q
-from tests.e2e.conftest import Caller
+from tests.e2e.conftest import Caller, acall
 
 AUDIT = """query($id: ID!) { session(id: $id) {
   status lastSequence completedAt
@@ -40,18 +40,7 @@ async def gather(
 ) -> list[dict[str, Any]]:
     """All calls at once; each must be a clean GraphQL answer (no `errors`)."""
 
-    async def one(caller: Caller, doc: str, variables: dict[str, Any]) -> dict[str, Any]:
-        r = await client.post(
-            "/graphql",
-            json={"query": doc, "variables": variables},
-            headers={"authorization": f"Bearer {caller.token}"},
-        )
-        assert r.status_code == 200, r.text
-        body = r.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]  # type: ignore[no-any-return]
-
-    return await asyncio.gather(*[one(*call) for call in calls])
+    return await asyncio.gather(*[acall(client, *call) for call in calls])
 
 
 def check_audit(session: dict[str, Any]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import LiveServer, asyncpg_dsn
 from tests.e2e import queries as q
-from tests.e2e.conftest import Caller
+from tests.e2e.conftest import Caller, acall
 from tests.e2e.test_concurrency import AUDIT, aclient, check_audit
 
 __all__ = ["aclient"]  # the shared fixture, used by the tests below
@@ -23,15 +23,7 @@ __all__ = ["aclient"]  # the shared fixture, used by the tests below
 async def post(
     client: httpx.AsyncClient, caller: Caller, doc: str, variables: dict[str, Any]
 ) -> dict[str, Any]:
-    r = await client.post(
-        "/graphql",
-        json={"query": doc, "variables": variables},
-        headers={"authorization": f"Bearer {caller.token}"},
-    )
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]["addPackages"]  # type: ignore[no-any-return]
+    return (await acall(client, caller, doc, variables))["addPackages"]  # type: ignore[no-any-return]
 
 
 async def transactions(database_url: str, sid: str) -> int:
@@ -198,20 +190,6 @@ async def test_idempotency_keys_inside_shared_transactions(
 # ---------------------------------------------------------------------------------------------
 # Batches made on purpose: the app in-process, with the session's waiting line held while the
 # calls arrive, so they are taken together when it is released.
-
-
-@pytest.fixture
-async def inproc(database_url: str) -> AsyncIterator[Any]:
-    from bipa.app import create_app
-    from bipa.settings import Settings
-
-    settings = Settings.from_env({"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false"})
-    app = create_app(settings, database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bipa", timeout=60) as c:
-            c.app = app  # type: ignore[attr-defined]
-            yield c
 
 
 def _held(client: httpx.AsyncClient, sid: str) -> asyncio.Lock:

@@ -8,14 +8,14 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e import queries as q
-from tests.e2e.conftest import Caller
+from tests.e2e.conftest import Caller, acall
 
 pytestmark = pytest.mark.e2e
 
@@ -32,33 +32,10 @@ mutation($sid: ID!) { reuseSession(input: {sessionId: $sid}) {
 } }"""
 
 
-@pytest.fixture
-async def inproc(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app in this process (its runner and pool can be looked at), over ASGI."""
-    from bipa.app import create_app
-    from bipa.settings import Settings
-
-    settings = Settings.from_env({"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false"})
-    app = create_app(settings, database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bipa", timeout=120) as c:
-            c.app = app  # type: ignore[attr-defined]
-            yield c
-
-
 async def call(
     client: httpx.AsyncClient, caller: Caller, doc: str, **variables: Any
 ) -> dict[str, Any]:
-    r = await client.post(
-        "/graphql",
-        json={"query": doc, "variables": variables},
-        headers={"authorization": f"Bearer {caller.token}"},
-    )
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]  # type: ignore[no-any-return]
+    return await acall(client, caller, doc, variables)
 
 
 async def test_a_deliverer_reads_only_their_own_pay(make_user: Callable[..., Any]) -> None:
