@@ -250,6 +250,9 @@ class BipaServer(_Subprocess):
             "BIPA_PORT": str(self.port),
             "BIPA_LOG_LEVEL": "INFO",
             "BIPA_ENV": "development",
+            # Thousands of subscribers from one loopback address and one token, on purpose.
+            "BIPA_MAX_WS_PER_IP": "0",
+            "BIPA_MAX_WS_PER_TOKEN": "0",
         }
         if self.profile:
             env["BENCH_PROFILE"] = self.profile

@@ -28,7 +28,7 @@ from domain.scanning import ScanPool
 from domain.webhooks import WebhookConfig
 from gql.context import Services, TokenCache
 from gql.schema import build_schema
-from gql.view import BipaGraphQL
+from gql.view import BipaGraphQL, SocketCaps
 from live.hub import LiveHub
 
 log = logging.getLogger("bipa.app")
@@ -80,10 +80,12 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_nodes=settings.max_nodes,
     )
     graphql = BipaGraphQL(
         schema,
         services,
+        sockets=SocketCaps(per_token=settings.max_ws_per_token, per_ip=settings.max_ws_per_ip),
         graphql_ide=None if settings.production else "graphiql",
         allow_queries_via_get=False,
         keep_alive=True,

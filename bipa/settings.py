@@ -112,6 +112,9 @@ class Settings:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5_000
+    max_nodes: int = 100_000
+    max_ws_per_token: int = 100
+    max_ws_per_ip: int = 1_000
     allowed_origins: tuple[str, ...] = ()
     max_subscriptions_per_connection: int = 20
     auth_cache_s: float = 5.0
@@ -170,6 +173,10 @@ class Settings:
             max_depth=_int(e, "BIPA_MAX_DEPTH", 12, 2, 100),
             max_aliases=_int(e, "BIPA_MAX_ALIASES", 30, 1, 1_000),
             max_tokens=_int(e, "BIPA_MAX_TOKENS", 5_000, 100, 1_000_000),
+            max_nodes=_int(e, "BIPA_MAX_NODES", 100_000, 1, 100_000_000),
+            # 0: no cap (benchmarks hold thousands of sockets from one loopback address).
+            max_ws_per_token=_int(e, "BIPA_MAX_WS_PER_TOKEN", 100, 0, 1_000_000),
+            max_ws_per_ip=_int(e, "BIPA_MAX_WS_PER_IP", 1_000, 0, 1_000_000),
             allowed_origins=origins,
             max_subscriptions_per_connection=_int(e, "BIPA_MAX_SUBSCRIPTIONS", 20, 1, 1_000),
             auth_cache_s=_float(e, "BIPA_AUTH_CACHE", 5.0, 0.0, 300.0),

@@ -38,9 +38,42 @@ class CheckedUrl:
         return name if self.port == default else f"{name}:{self.port}"
 
 
+# IPv6 ranges that embed an IPv4 address a packet may end up at: the embedded address decides.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291, deprecated
+# Special-purpose IPv6 ranges (IANA registry) that Python's is_global still calls global here.
+_NOT_GLOBAL_V6 = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "64:ff9b:1::/48",  # RFC 8215 local-use IPv4/IPv6 translation
+        "3fff::/20",  # RFC 9637 documentation
+        "5f00::/16",  # RFC 9602 SRv6 SIDs
+        "fec0::/10",  # deprecated site-local
+    )
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped, 6to4, Teredo, NAT64, compatible."""
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)  # (server, client): both are reached
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_is_public(v4) for v4 in embedded)
+        if any(ip in network for network in _NOT_GLOBAL_V6):
+            return False
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 

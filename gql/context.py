@@ -102,6 +102,12 @@ def unauthenticated(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
 
 
+def connection_token(payload: dict[str, Any] | None) -> str:
+    """The bearer token of a graphql-transport-ws connection_init payload ("" if none)."""
+    raw = (payload or {}).get("authorization") or (payload or {}).get("Authorization")
+    return bearer(raw) if isinstance(raw, str) else ""
+
+
 def bearer(value: str | None) -> str:
     if not value:
         return ""

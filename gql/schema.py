@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, StringValueNode, ValidationRule
@@ -15,14 +17,10 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as aliases_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext, Info
 from strawberry.types.graphql import OperationType
 from strawberry.utils.logging import StrawberryLogger
@@ -30,6 +28,7 @@ from strawberry.utils.logging import StrawberryLogger
 from domain.uow import ReadSnapshot
 from gql import reads
 from gql.context import Context
+from gql.limits import Bounds, DocumentLimits
 from gql.live.executor import BipaExecutionContext
 from gql.mutations import Mutation
 from gql.scalars import DecimalScalar
@@ -112,40 +111,44 @@ class QuerySnapshot(SchemaExtension):
             await snapshot.close()
 
 
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
+# PostgreSQL text cannot hold NUL, and a lone UTF-16 surrogate (a JSON "\\ud800" escape) is
+# no character at all: the driver fails to encode either, deep inside a transaction.
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+UNSAFE_TEXT = "text must not contain NUL (\\u0000) or lone surrogate (\\ud800-\\udfff) characters"
+
+
+def _has_unsafe_text(value: object) -> bool:
+    stack = [value]
+    while stack:  # iterative: variables may nest deeply
+        current = stack.pop()
+        if isinstance(current, str):
+            if _UNSAFE.search(current):
+                return True
+        elif isinstance(current, dict):
+            stack.extend(current.keys())
+            stack.extend(current.values())
+        elif isinstance(current, (list, tuple)):
+            stack.extend(current)
     return False
 
 
-class NoNulInLiterals(ValidationRule):
+class NoUnsafeTextInLiterals(ValidationRule):
     """A validation rule, so the check is cached with the rest of validation per document."""
 
     def enter_string_value(self, node: StringValueNode, *_: object) -> None:
-        if "\x00" in node.value:
+        if _UNSAFE.search(node.value):
             self.report_error(
-                GraphQLError(
-                    "text must not contain NUL (\\u0000) characters",
-                    node,
-                    extensions={"code": "BAD_USER_INPUT"},
-                )
+                GraphQLError(UNSAFE_TEXT, node, extensions={"code": "BAD_USER_INPUT"})
             )
 
 
-class RejectNulCharacters(SchemaExtension):
-    """PostgreSQL text cannot hold NUL: refuse such variables as a malformed request, up front."""
+class RejectUnsafeText(SchemaExtension):
+    """Such variables are refused as a malformed request, up front, before any SQL."""
 
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
-        if _has_nul(ec.variables):
-            error = GraphQLError(
-                "text must not contain NUL (\\u0000) characters",
-                extensions={"code": "BAD_USER_INPUT"},
-            )
+        if _has_unsafe_text(ec.variables) or _has_unsafe_text(ec.operation_name):
+            error = GraphQLError(UNSAFE_TEXT, extensions={"code": "BAD_USER_INPUT"})
             ec.result = GraphQLExecutionResult(data=None, errors=[error])
         yield
 
@@ -205,27 +208,40 @@ class HideSuggestions(SchemaExtension):
             error.message = _SUGGESTION.sub("", error.message)
 
 
+# Connection fields and the page size they return when `first` is not given.
+PAGE_DEFAULTS = {"sessions": 50, "packages": 100, "audit": 100, "deliveries": 50}
+
+
+@functools.lru_cache(maxsize=256)
+def _validate(schema: Any, document: Any, rules: tuple[Any, ...]) -> list[GraphQLError]:
+    # Keyed by the parsed document, which the parser cache hands out again for the same text.
+    return validate_document(schema, document, rules)
+
+
 def extensions(
-    *, production: bool, max_depth: int, max_aliases: int, max_tokens: int
+    *,
+    production: bool,
+    max_depth: int,
+    max_aliases: int,
+    max_tokens: int,
+    max_nodes: int = 100_000,
 ) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
-    # The rule classes are made once: the validation cache is keyed by them, and Strawberry's
-    # QueryDepthLimiter / MaxAliasesLimiter would make new classes (cache misses) per request.
-    rules: list[type[ASTValidationRule]] = [
-        depth_validator(max_depth, None),
-        aliases_validator(max_aliases),
-        NoNulInLiterals,
-    ]
+    # The rule classes are made once: the validation cache is keyed by them.
+    rules: list[type[ASTValidationRule]] = [NoUnsafeTextInLiterals]
+    bounds = Bounds(max_depth=max_depth, max_aliases=max_aliases, max_nodes=max_nodes)
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
     result: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         OperationLog,
-        RejectNulCharacters,
+        RejectUnsafeText,
         QuerySnapshot,
-        # Dashboards and scanners send the same few documents again and again.
-        lambda: ParserCache(maxsize=256),
         lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=256),
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        # In place of Strawberry's ParserCache, MaxTokensLimiter, depth/alias validators and
+        # ValidationCache: cached parsing, linear bounds, then graphql-core's rules (cached),
+        # which never see an unbounded document.
+        lambda: DocumentLimits(
+            bounds=bounds, max_tokens=max_tokens, page_defaults=PAGE_DEFAULTS, validate=_validate
+        ),
     ]
     if production:
         result.append(HideSuggestions)
@@ -234,7 +250,12 @@ def extensions(
 
 
 def build_schema(
-    *, production: bool = False, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000
+    *,
+    production: bool = False,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 5000,
+    max_nodes: int = 100_000,
 ) -> strawberry.Schema:
     config = StrawberryConfig(
         disable_field_suggestions=production, scalar_map={Decimal: DecimalScalar}
@@ -248,6 +269,7 @@ def build_schema(
             max_depth=max_depth,
             max_aliases=max_aliases,
             max_tokens=max_tokens,
+            max_nodes=max_nodes,
         ),
         config=config,
         execution_context_class=BipaExecutionContext,

@@ -2,26 +2,126 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from domain import users as user_service
 from domain.errors import Unauthenticated
-from gql.context import Context, Services, bearer
-from gql.live.transport import CallerWatch, TransportWSHandler
+from gql.context import Context, Services, bearer, connection_token
+from gql.live.transport import CLOSE_TOO_MANY, CallerWatch, TransportWSHandler
+
+log = logging.getLogger("bipa.graphql")
+
+
+class SocketCaps:
+    """Open websockets per client IP (from the first byte) and per token (from connect).
+
+    One client must not hold thousands of sockets; 0 means no cap. Counted in this process:
+    several processes behind one address each apply the cap on their own.
+    """
+
+    def __init__(self, *, per_token: int, per_ip: int) -> None:
+        self.per_token = per_token
+        self.per_ip = per_ip
+        self._ips: dict[str, int] = {}
+        self._tokens: dict[str, int] = {}
+
+    @staticmethod
+    def _take(counts: dict[str, int], key: str, cap: int) -> bool:
+        if cap and counts.get(key, 0) >= cap:
+            return False
+        counts[key] = counts.get(key, 0) + 1
+        return True
+
+    @staticmethod
+    def _give(counts: dict[str, int], key: str) -> None:
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+
+    def take_ip(self, ip: str) -> bool:
+        return self._take(self._ips, ip, self.per_ip)
+
+    def give_ip(self, ip: str) -> None:
+        self._give(self._ips, ip)
+
+    def take_token(self, token_hash: str) -> bool:
+        return self._take(self._tokens, token_hash, self.per_token)
+
+    def give_token(self, token_hash: str) -> None:
+        self._give(self._tokens, token_hash)
+
+
+async def _refuse_socket(websocket: WebSocket, reason: str) -> None:
+    """Accepted only to be closed with a code the client can read (a refused handshake would
+    be an opaque HTTP 403)."""
+    offered = websocket.scope.get("subprotocols") or []
+    subprotocol = "graphql-transport-ws" if "graphql-transport-ws" in offered else None
+    await websocket.accept(subprotocol=subprotocol)
+    await websocket.close(code=CLOSE_TOO_MANY, reason=reason)
+
+
+def refusal(status: int, message: str, code: str) -> JSONResponse:
+    """A request refused before GraphQL runs, still answered as GraphQL errors with a code."""
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+    )
 
 
 class BipaGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
 
-    def __init__(self, schema: Any, services: Services, **kwargs: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            client = scope.get("client")
+            ip = client[0] if client else "?"
+            if not self.sockets.take_ip(ip):
+                log.info("websocket refused: too many from one address")
+                await _refuse_socket(WebSocket(scope, receive, send), "Too many connections")
+                return
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                self.sockets.give_ip(ip)
+            return
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = refusal(exc.status_code, exc.reason, "BAD_REQUEST")
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body must be one JSON object in UTF-8; anything else is the client's mistake."""
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise HTTPException(400, "the JSON body is nested too deeply") from None
+        except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes not in UTF-8
+            raise HTTPException(400, "the body is not valid JSON in UTF-8") from None
+        if not isinstance(value, dict):
+            raise HTTPException(400, "the body must be a JSON object") from None
+        return value
+
+    def __init__(
+        self, schema: Any, services: Services, *, sockets: SocketCaps | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(schema, **kwargs)
         self.services = services
+        self.sockets = sockets or SocketCaps(per_token=0, per_ip=0)
         self.callers = CallerWatch(services)
 
     async def get_context(
@@ -35,9 +135,7 @@ class BipaGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Token from the connection_init payload; a bad one closes the socket with 4403."""
-        payload = context.connection_params or {}
-        raw = payload.get("authorization") or payload.get("Authorization")
-        token = bearer(raw) if isinstance(raw, str) else ""
+        token = connection_token(context.connection_params)
         # Dashboards of one user share the cached user object (gql/context.py TokenCache).
         user = self.services.tokens.get(token)
         if user is None:

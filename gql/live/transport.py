@@ -16,12 +16,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from db.tasks import detached_task
 from domain.tokens import hash_token
-from gql.context import Context, Services
+from gql.context import Context, Services, connection_token
 from gql.live.direct import DirectTarget, Parked, target_var
 from live.events import Viewer
 
 log = logging.getLogger("bipa.live")
 CLOSE_FORBIDDEN = 4403  # as at connect: the token is no good (clients stop)
+CLOSE_TOO_MANY = 4429  # graphql-transport-ws: "too many"; the client may retry later
 CLOSE_RECONNECT = 1012  # the caller changed (e.g. their role): reconnect to be decided again
 MIN_RECHECK_S = 0.5
 
@@ -56,7 +57,19 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().cleanup_operation(operation_id)
 
+    _counted: str | None = None  # the token hash this connection counts against
+
     async def handle_connection_init(self, message: Any) -> None:
+        payload = message.get("payload") if isinstance(message, dict) else None
+        token_hash = hash_token(connection_token(payload if isinstance(payload, dict) else None))
+        sockets = self.view.sockets  # type: ignore[attr-defined]
+        first = not self.connection_init_received and self._counted is None
+        if first and not sockets.take_token(token_hash):
+            log.info("websocket refused: too many for one token")
+            await self.websocket.close(code=CLOSE_TOO_MANY, reason="Too many connections")
+            return
+        if first:
+            self._counted = token_hash
         await super().handle_connection_init(message)
         # The finished timeout task would otherwise stay referenced for the connection's life.
         self.connection_init_timeout_task = None
@@ -65,6 +78,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def shutdown(self) -> None:
         self.view.callers.discard(self)  # type: ignore[attr-defined]
+        if self._counted is not None:
+            self.view.sockets.give_token(self._counted)  # type: ignore[attr-defined]
+            self._counted = None
         await super().shutdown()
 
     async def end(self, code: int, reason: str) -> None:

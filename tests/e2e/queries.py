@@ -101,3 +101,5 @@ query($id: ID!) {{ session(id: $id) {{ {SESSION_FIELDS}
   packages(first: 100) {{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ id barcode status deliverer {{ id }} address {{ line }} failureReason }} }} }}
   audit(first: 200) {{ totalCount edges {{ node {{ sequence action actor {{ id }} details createdAt }} }} }}
 }} }}"""
+
+SESSIONS_COUNT = "{ sessions(first: 1) { totalCount } }"

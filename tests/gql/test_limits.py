@@ -33,7 +33,8 @@ LEAKS = ("Traceback", 'File "/', "sqlalchemy", "asyncpg", "[SQL:", "<class '", "
 
 # ---- helpers ------------------------------------------------------------------------------
 
-CHAIN = ["packages", "edges", "node", "session"]
+# `first: 1`: the depth tests are about depth, not about the node limit (tested below).
+CHAIN = ["packages(first: 1)", "edges", "node", "session"]
 
 
 def nested(depth: int) -> str:
@@ -53,7 +54,7 @@ def nested_in_fragments(depth: int) -> str:
     fields = ['session(id: "00000000-0000-0000-0000-000000000000")']
     types = ["DeliverySession"]
     nxt = {
-        "packages": "PackageConnection",
+        "packages(first: 1)": "PackageConnection",
         "edges": "PackageEdge",
         "node": "Package",
         "session": "DeliverySession",

@@ -181,3 +181,28 @@ async def test_the_executor_reaches_the_resolver_and_encodes_an_event_alone() ->
     assert json.loads(text) == {"data": {"ticks": {"sequence": 7, "name": "seven"}}}
     assert group.executor.context_value is None
     await stream.aclose()  # type: ignore[union-attr]
+
+
+def test_execution_context_keeps_the_operation_name_as_asked() -> None:
+    """gql/limits.py tells "no operationName" from the fallback name Strawberry fills in."""
+    from graphql import parse
+    from strawberry.types import ExecutionContext
+
+    doc = "query A { __typename } query B { __typename }"
+    context = ExecutionContext(
+        query=doc,
+        schema=None,
+        allowed_operations=(),
+        provided_operation_name=None,  # type: ignore[arg-type]
+    )
+    context.graphql_document = parse(doc)
+    assert getattr(context, "_provided_operation_name", "missing") is None, (
+        "Strawberry no longer stores the operation name as asked in _provided_operation_name"
+    )
+    named = ExecutionContext(
+        query=doc,
+        schema=None,
+        allowed_operations=(),
+        provided_operation_name="B",  # type: ignore[arg-type]
+    )
+    assert named._provided_operation_name == "B"
