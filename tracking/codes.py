@@ -119,6 +119,8 @@ def identify(raw: str, symbology: str | None = None) -> Code:
 
 
 def _code_of(upper: str, sym: str | None, raw: str) -> Code:
+    if sym in RETAIL and not (upper.isascii() and upper.isdigit()):
+        sym = None  # no decoder reads letters as EAN/UPC: the symbology was a guess
     if sym in RETAIL or (sym == "ITF" and len(upper) == 14):
         return _gtin(upper, sym, raw)
     if upper.isascii() and upper.isdigit():
