@@ -48,11 +48,25 @@ DAMAGES = (
 )
 FIRST = ("Maria", "João", "Ana", "Francisco", "Juliana", "Carlos", "Patrícia", "Luiz", "Beatriz")
 LAST = ("Silva", "Santos", "Oliveira", "Souza", "Pereira", "Costa", "Rodrigues", "Almeida")
-STREETS = ("Rua das Flores", "Avenida Paulista", "Rua Augusta", "Rua XV de Novembro",
-           "Avenida Brasil", "Rua São Bento", "Travessa do Comércio", "Alameda Santos")
+STREETS = (
+    "Rua das Flores",
+    "Avenida Paulista",
+    "Rua Augusta",
+    "Rua XV de Novembro",
+    "Avenida Brasil",
+    "Rua São Bento",
+    "Travessa do Comércio",
+    "Alameda Santos",
+)
 HOODS = ("Jardim Paulista", "Centro", "Vila Mariana", "Boa Vista", "Moema", "Santa Cecília")
-CITIES = (("São Paulo", "SP"), ("Rio de Janeiro", "RJ"), ("Belo Horizonte", "MG"),
-          ("Curitiba", "PR"), ("Porto Alegre", "RS"), ("Recife", "PE"))
+CITIES = (
+    ("São Paulo", "SP"),
+    ("Rio de Janeiro", "RJ"),
+    ("Belo Horizonte", "MG"),
+    ("Curitiba", "PR"),
+    ("Porto Alegre", "RS"),
+    ("Recife", "PE"),
+)
 
 
 @dataclass(frozen=True)
@@ -94,12 +108,19 @@ def _ean13(rng: random.Random) -> str:
 def make_label(rng: random.Random, carrier: str) -> Label:
     city, uf = rng.choice(CITIES)
     cep = f"{rng.randint(1000, 99999):05d}{rng.randint(0, 999):03d}"
-    nfe_body = "35" + "2411" + _digits(rng, 14) + "55" + "001" + _digits(rng, 9) + "1" + _digits(rng, 8)
+    nfe_body = (
+        "35" + "2411" + _digits(rng, 14) + "55" + "001" + _digits(rng, 9) + "1" + _digits(rng, 8)
+    )
     nfe = nfe_body + str(nfe_check_digit(nfe_body))
     two_d_format = "QRCode"
     if carrier == "CORREIOS":
         serial = _digits(rng, 8)
-        tracking = rng.choice(("AA", "OB", "QB", "NL", "JT")) + serial + str(s10_check_digit(serial)) + "BR"
+        tracking = (
+            rng.choice(("AA", "OB", "QB", "NL", "JT"))
+            + serial
+            + str(s10_check_digit(serial))
+            + "BR"
+        )
         code128 = tracking
         # The Correios DataMatrix packs CEPs, the code and more; nothing we key by.
         two_d = f"{cep}00000{cep}0000{tracking}01{_digits(rng, 20)}"
@@ -189,12 +210,19 @@ def render_label(label: Label, rng: random.Random) -> Img:
     page = Image.new("L", (w, h), 255)
     draw = ImageDraw.Draw(page)
     draw.rectangle((6, 6, w - 7, h - 7), outline=0, width=3)
-    header = {"CORREIOS": "Correios  SEDEX", "MERCADO_LIVRE": "Mercado Envios",
-              "SHOPEE": "Shopee Xpress", "JADLOG": "Jadlog .Package",
-              "AMAZON": "Amazon Logistics", "LOGGI": "Loggi"}[label.carrier]
+    header = {
+        "CORREIOS": "Correios  SEDEX",
+        "MERCADO_LIVRE": "Mercado Envios",
+        "SHOPEE": "Shopee Xpress",
+        "JADLOG": "Jadlog .Package",
+        "AMAZON": "Amazon Logistics",
+        "LOGGI": "Loggi",
+    }[label.carrier]
     draw.text((30, 24), header, font=_font(40, True), fill=0)
     if label.two_d:
-        two_d = _barcode(label.two_d, label.two_d_format, 5 if label.two_d_format == "QRCode" else 6)
+        two_d = _barcode(
+            label.two_d, label.two_d_format, 5 if label.two_d_format == "QRCode" else 6
+        )
         two_d.thumbnail((230, 230))
         page.paste(two_d, (w - 30 - two_d.width, 20))
     # The tracking code: the biggest Code 128 of the label, text under it.
@@ -208,8 +236,15 @@ def render_label(label: Label, rng: random.Random) -> Img:
     draw.line((20, y, w - 20, y), fill=0, width=2)
     body = _font(28)
     draw.text((30, y + 12), "DESTINATÁRIO", font=_font(26, True), fill=0)
-    street = f"{label.street}, {label.number}" + (f" {label.complement}" if label.complement else "")
-    lines = [label.name, street, label.hood, f"{label.cep[:5]}-{label.cep[5:]} {label.city}/{label.uf}"]
+    street = f"{label.street}, {label.number}" + (
+        f" {label.complement}" if label.complement else ""
+    )
+    lines = [
+        label.name,
+        street,
+        label.hood,
+        f"{label.cep[:5]}-{label.cep[5:]} {label.city}/{label.uf}",
+    ]
     for i, line in enumerate(lines):
         draw.text((30, y + 50 + i * 36), line, font=body, fill=0)
     cep_bars = _barcode(label.cep, "Code128", 3).resize((260, 90))
@@ -234,7 +269,11 @@ def render_label(label: Label, rng: random.Random) -> Img:
 def _background(rng: random.Random, w: int, h: int) -> Img:
     """A brown cardboard box top with some texture."""
     base = np.full((h, w), rng.randint(120, 170), np.float32)
-    noise = cv2.GaussianBlur(np.random.default_rng(rng.randint(0, 2**31)).normal(0, 18, (h, w)).astype(np.float32), (0, 0), 3)
+    noise = cv2.GaussianBlur(
+        np.random.default_rng(rng.randint(0, 2**31)).normal(0, 18, (h, w)).astype(np.float32),
+        (0, 0),
+        3,
+    )
     return np.clip(base + noise, 0, 255).astype(np.uint8)
 
 

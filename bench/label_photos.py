@@ -140,15 +140,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--per", type=int, default=1, help="photos per carrier and damage")
-    parser.add_argument("--budget", type=float, default=1.5, help="seconds per photo (BIPA_SCAN_BUDGET)")
-    parser.add_argument("--no-e2e", action="store_true")
     parser.add_argument(
-        "--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres"
+        "--budget", type=float, default=1.5, help="seconds per photo (BIPA_SCAN_BUDGET)"
     )
+    parser.add_argument("--no-e2e", action="store_true")
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     started = time.perf_counter()
     photos = label_gen.photos(args.seed, args.per)
-    print(f"{len(photos)} photos generated (seed {args.seed}) in {time.perf_counter() - started:.1f} s")
+    print(
+        f"{len(photos)} photos generated (seed {args.seed}) in {time.perf_counter() - started:.1f} s"
+    )
     rng = random.Random(args.seed + 1)
     expected = [p.label.tracking for p in photos] + _random_codes(rng)
     tallies: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
@@ -182,27 +184,63 @@ def main() -> int:
             for g in groups:
                 tallies[g]["end-to-end"].add(answer, photo.label.tracking)
 
-    print(f"\n{'group':28} {'method':18} {'n':>4} {'right':>6} {'rate':>7} {'wrong':>6} {'median ms':>10}")
+    print(
+        f"\n{'group':28} {'method':18} {'n':>4} {'right':>6} {'rate':>7} {'wrong':>6} {'median ms':>10}"
+    )
     for group, methods in tallies.items():
         for method, t in methods.items():
             med = f"{statistics.median(t.ms):10.1f}" if t.ms else " " * 10
-            print(f"{group:28} {method:18} {t.total:4d} {t.right:6d} {pct(t.rate()):>7} {t.wrong:6d} {med}")
+            print(
+                f"{group:28} {method:18} {t.total:4d} {t.right:6d} {pct(t.rate()):>7} {t.wrong:6d} {med}"
+            )
         print()
     overall = tallies["all"]
-    med_ratio = statistics.median(overall["pipeline"].ms) / max(statistics.median(overall["zxing-cpp"].ms), 1e-6)
+    med_ratio = statistics.median(overall["pipeline"].ms) / max(
+        statistics.median(overall["zxing-cpp"].ms), 1e-6
+    )
     checks: list[tuple[str, float, str, bool]] = []
     for method in ("pipeline", "pipeline+expected", "end-to-end"):
         if method in overall:
             rate = overall[method].rate()
-            checks.append((f"read right: {method}", rate, f">= {pct(TARGETS[method])}", rate >= TARGETS[method]))
+            checks.append(
+                (
+                    f"read right: {method}",
+                    rate,
+                    f">= {pct(TARGETS[method])}",
+                    rate >= TARGETS[method],
+                )
+            )
     wrong = overall["pipeline"].wrong + overall["pipeline+expected"].wrong
     checks.append(("misreads (both pipelines)", float(wrong), "== 0", wrong == 0))
-    checks.append(("CEP read right (recipient block)", cep.rate(), f">= {pct(TARGETS['cep'])}", cep.rate() >= TARGETS["cep"]))
-    checks.append(("median time pipeline / zxing-cpp", med_ratio, f"<= {MAX_MEDIAN_RATIO:.1f}", med_ratio <= MAX_MEDIAN_RATIO))
+    checks.append(
+        (
+            "CEP read right (recipient block)",
+            cep.rate(),
+            f">= {pct(TARGETS['cep'])}",
+            cep.rate() >= TARGETS["cep"],
+        )
+    )
+    checks.append(
+        (
+            "median time pipeline / zxing-cpp",
+            med_ratio,
+            f"<= {MAX_MEDIAN_RATIO:.1f}",
+            med_ratio <= MAX_MEDIAN_RATIO,
+        )
+    )
     worst = max(unreadable_ms, default=0.0) / 1000.0
-    checks.append(("worst time, photo answered 'not found' (s)", worst, f"<= {args.budget + 0.25:.2f}", worst <= args.budget + 0.25))
+    checks.append(
+        (
+            "worst time, photo answered 'not found' (s)",
+            worst,
+            f"<= {args.budget + 0.25:.2f}",
+            worst <= args.budget + 0.25,
+        )
+    )
     for method in ("zxing-cpp", "pyzbar"):
-        print(f"baseline read right: {method:12} {pct(overall[method].rate())}  wrong {overall[method].wrong}")
+        print(
+            f"baseline read right: {method:12} {pct(overall[method].rate())}  wrong {overall[method].wrong}"
+        )
     for title, value, target, ok in checks:
         shown = pct(value) if "read right" in title else f"{value:.2f}"
         print(f"{title:48} {shown:>8}  target {target:10} {'PASS' if ok else 'FAIL'}")

@@ -113,9 +113,22 @@ def identify(raw: str, symbology: str | None = None) -> Code:
     upper = compact.upper()
     code = _code_of(upper, sym, raw)
     if code.kind is Kind.OTHER and sym in TWO_DIMENSIONAL:
+        inner = _embedded_s10(upper)
+        if inner is not None:
+            # The Correios DataMatrix packs CEPs, the object code and service data in one run
+            # of digits and letters: the object code inside is the parcel's.
+            return Code(inner, Role.TRACKING, Kind.S10, Carrier.CORREIOS, raw)
         # Unknown 2D payloads keep their case: URLs and tokens are case-sensitive.
         return Code(compact, Role.OTHER, Kind.OTHER, None, raw)
     return code
+
+
+_EMBEDDED_S10 = re.compile(r"(?<![A-Z])([A-Z]{2}\d{9}BR)")
+
+
+def _embedded_s10(text: str) -> str | None:
+    found = {m.group(1) for m in _EMBEDDED_S10.finditer(text) if s10_check_ok(m.group(1))}
+    return found.pop() if len(found) == 1 else None
 
 
 def _code_of(upper: str, sym: str | None, raw: str) -> Code:

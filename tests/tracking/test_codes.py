@@ -192,3 +192,10 @@ def test_find_in_text_finds_checked_codes_only() -> None:
     text = f"DESTINATARIO\nObjeto: JT 124 720 455 BR\nNF-e {NFE_KEY[:22]} {NFE_KEY[22:]}\nRR123456784BR"
     found = find_in_text(text)
     assert [c.code for c in found] == ["JT124720455BR", NFE_KEY]
+
+
+def test_correios_datamatrix_gives_the_object_code_inside() -> None:
+    payload = "0131010000000013101000000JT124720455BR0133562764279873673090"
+    found = identify(payload, "DATAMATRIX")
+    assert (found.code, found.carrier, found.raw) == ("JT124720455BR", Carrier.CORREIOS, payload)
+    assert identify(payload.replace("455BR", "454BR"), "DATAMATRIX").role is Role.OTHER
