@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the report table lines are wider than code lines)
 """Parcel-label photos: does the scan answer the label's tracking code, and fast enough?
 
     .venv/bin/python bench/label_photos.py [--seed 13] [--per 1] [--no-e2e] [--database-url URL]
@@ -34,10 +35,10 @@ from pyzbar import pyzbar  # type: ignore[import-untyped,unused-ignore]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import label_gen  # noqa: E402
+import label_gen
 
-import ocr  # noqa: E402
-from domain.barcodes import canonical  # noqa: E402
+import ocr
+from domain.barcodes import canonical
 
 RANDOM_CODES = 200
 TARGETS = {
