@@ -126,7 +126,7 @@ TEXTS: dict[str, str | Callable[[Values], str]] = {
         "O dígito verificador deste código (GTIN-{length}) não confere: confira os números."
     ),
     "TRACKING_CHECK_DIGIT": (
-        "O dígito verificador deste código de rastreio ({format}) não confere: "
+        "O dígito verificador deste código de rastreio não confere: "
         "confira as letras e os números."
     ),
     "BARCODE_NOT_ASCII": "Este código tem caracteres que não existem em códigos de barras.",

@@ -287,7 +287,7 @@ async function localTick() {
   if (video.readyState < 2) return;
   const codes = await detector.detect(video);
   const found = codes.find((c) => c.rawValue);
-  if (found) onLocalCode(found.rawValue, "camera");
+  if (found) onLocalCode(found.rawValue, "camera", symbologyOf(found.format));
 }
 
 async function serverTick() {
@@ -336,10 +336,10 @@ function isRepeat(code, windowMs) {
   return repeat;
 }
 
-function onLocalCode(raw, source) {
+function onLocalCode(raw, source, symbology = null) {
   const code = String(raw).trim();
   if (!code || isRepeat(code, LOCAL_DEDUP_MS)) return;
-  process(makeJob({ kind: "code", barcode: code, source }));
+  process(makeJob({ kind: "code", barcode: code, symbology, source }));
 }
 
 async function shutter() {
