@@ -39,6 +39,11 @@ def _parser() -> _Parser:
         "--expected", type=Path, help="file with one expected barcode per line (a manifest)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+    parser.add_argument(
+        "--label",
+        action="store_true",
+        help="parcel labels: also the carrier, every code with its role, and the recipient read",
+    )
     return parser
 
 
@@ -61,6 +66,19 @@ def read_expected(path: Path) -> list[str]:
     # Only line terminators are stripped: spaces can be part of a Code 39/128 payload.
     with open(path, encoding="utf-8", newline="") as fh:
         return [line.rstrip("\r\n") for line in fh if line.rstrip("\r\n")]
+
+
+def _print_label(row: dict[str, object]) -> None:
+    """Carrier, the label's codes by role and the recipient read (this machine's terminal only)."""
+    print(f"    carrier: {row.get('carrier') or '-'}")
+    for code in row.get("codes") or []:  # type: ignore[attr-defined]
+        print(f"    {code['role']:12s} {code['code']}  ({code['symbology']})")
+    rec = row.get("recipient")
+    if isinstance(rec, dict):
+        parts = [rec.get(k) for k in ("name", "street", "number", "complement", "neighbourhood")]
+        where = f"{rec.get('city') or ''}/{rec.get('state') or ''} {rec.get('postalCode') or ''}"
+        shown = ", ".join(str(p) for p in parts if p)
+        print(f"    recipient ({rec['confidence']:.2f}): {shown} - {where.strip()}")
 
 
 def _progress(out: TextIO, index: int, total: int, path: Path) -> None:
@@ -108,7 +126,7 @@ def main(argv: list[str]) -> int:
         _progress(sys.stderr, index, len(images), path)
         row: dict[str, object] = {"file": str(path)}
         try:
-            report = scan(path.read_bytes(), expected)
+            report = scan(path.read_bytes(), expected, read_recipient=args.label)
         except (ImageError, OSError) as exc:
             row.update(barcode=None, symbology=None, method=None, confidence=0.0, elapsed_ms=0.0)
             row["error"] = str(exc)
@@ -122,6 +140,13 @@ def main(argv: list[str]) -> int:
                 confidence=round(report.confidence, 3),
                 elapsed_ms=round(report.elapsed_ms, 1),
             )
+            if args.label:
+                row.update(
+                    carrier=report.carrier,
+                    raw_text=report.raw_text,
+                    codes=[c.to_dict() for c in report.codes],
+                    recipient=report.recipient.to_dict() if report.recipient else None,
+                )
         if args.json:
             print(json.dumps(row, ensure_ascii=False), flush=True)
         else:
@@ -130,6 +155,8 @@ def main(argv: list[str]) -> int:
                 f"{str(path)[-50:]:50s} {str(shown)[:24]:24s} {row['symbology'] or '-':9s}"
                 f" {row['method'] or '-':14s} {row['confidence']:4.2f} {row['elapsed_ms']:7.1f}"
             )
+            if args.label:
+                _print_label(row)
     median = statistics.median(times) if times else 0.0
     summary = (
         f"images: {len(images)}  decoded: {decoded}  failed: {len(images) - decoded}"

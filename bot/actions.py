@@ -254,7 +254,7 @@ async def assign_command(
     ids: list[uuid.UUID] = []
     if codes:
         for raw in codes:
-            code = barcodes.normalize(raw)
+            code = barcodes.canonical(raw)
             package = await uow.packages.by_barcode(session_id, code)
             if package is None:
                 raise _not_in_session(code)
@@ -309,6 +309,7 @@ async def status_command(
     reason: str | None,
     scan_report: dict[str, Any] | None,
 ) -> UpdatePackageStatus:
+    code = barcodes.canonical(code)
     package = await uow.packages.by_barcode(session_id, code)
     if package is None:
         raise _not_in_session(code)
@@ -342,14 +343,29 @@ async def _added_reply(uow: UnitOfWork, done: Done) -> Reply:
         )
     added = await _package(uow, done, done.ref["added"][0])
     kind = f" ({added.symbology})" if added.symbology else ""
-    return Reply(
-        f"📦 Pacote {added.barcode}{kind} adicionado. A sessão {session.name} tem "
+    carrier = f" · {texts.carrier_name(added.carrier)}" if added.carrier else ""
+    text = (
+        f"📦 Pacote {added.barcode}{kind}{carrier} adicionado. A sessão {session.name} tem "
         f"{texts.plural(total, 'pacote', 'pacotes')}."
     )
+    if added.recipient_from_label:
+        text += "\n" + await _label_lines(uow, added)
+    return Reply(text)
+
+
+async def _label_lines(uow: UnitOfWork, package: SessionPackage) -> str:
+    """What was read from the label, said as such so the manager checks it."""
+    parts = [f"👤 {package.recipient_name}"] if package.recipient_name else []
+    if package.address_id is not None:
+        address = (await uow.addresses.get_many([package.address_id]))[0]
+        where = ", ".join(p for p in (address.line, address.city, address.postal_code) if p)
+        parts.append(f"📍 {where}")
+    return "Lido da etiqueta (confira): " + " · ".join(parts)
 
 
 async def identify(uow: UnitOfWork, user: User, session: DeliverySession, code: str) -> Reply:
     """A manager's scan once the session is under way: what is this package's situation?"""
+    code = barcodes.canonical(code)
     package = await uow.packages.by_barcode(session.id, code)
     if package is None:
         text = f"🔎 O pacote {code} não está na sessão {session.name}."

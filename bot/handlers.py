@@ -467,7 +467,7 @@ class BipaBot:
         if len(args) < 2:
             await self._say(update, context, texts.USAGE_FALHA)
             return
-        code, reason = barcodes.normalize(args[0]), " ".join(args[1:])
+        code, reason = barcodes.canonical(args[0]), " ".join(args[1:])
 
         async def fail(uow: UnitOfWork) -> Command:
             session = await self._session(uow, caller, working=True)
@@ -568,7 +568,8 @@ class BipaBot:
             caller,
             update,
             context,
-            barcodes.normalize(report.barcode),
+            # The text as decoded: a QR's JSON keeps its case; lookups canonicalize it.
+            report.raw_text or report.barcode,
             report.symbology,
             report.to_dict(),
             session.id,

@@ -207,3 +207,18 @@ def completion(name: str, snapshot: Mapping[str, Any]) -> str:
         f"Custo total: {brl(snapshot.get('totalCost'))}",
     ]
     return "\n".join(lines)
+
+
+CARRIERS = {
+    "CORREIOS": "Correios",
+    "POSTAL": "correio estrangeiro",
+    "MERCADO_LIVRE": "Mercado Livre",
+    "SHOPEE": "Shopee",
+    "JADLOG": "Jadlog",
+    "AMAZON": "Amazon",
+    "LOGGI": "Loggi",
+}
+
+
+def carrier_name(carrier: str) -> str:
+    return CARRIERS.get(carrier, carrier)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -37,6 +38,8 @@ from db.base import Base, CreatedAtMixin, new_id, utcnow
 from db.enums import DeliveryStatus, Role, SessionStatus, WebhookDeliveryStatus
 
 Money = Numeric(12, 2)
+# A label's 2D payload (Mercado Livre's QR JSON, a tracking URL) is kept whole, within reason.
+RAW_TEXT_MAX = 4096
 
 
 def _enum(cls: type[Any], name: str) -> Enum:
@@ -196,12 +199,22 @@ class SessionPackage(CreatedAtMixin, Base):
     session_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("delivery_sessions.id", ondelete="CASCADE"), nullable=False
     )
+    # The canonical code (tracking.identify): what dedup and matching use. A label read
+    # through its QR, its Code 128 or typed by hand has one canonical code.
     barcode: Mapped[str] = mapped_column(String(64), nullable=False)
     symbology: Mapped[str | None] = mapped_column(String(32))
+    carrier: Mapped[str | None] = mapped_column(String(32))
+    # The text as read or typed (a QR's JSON or URL, case kept); NULL on rows older than 0003,
+    # whose raw text was their barcode.
+    raw_text: Mapped[str | None] = mapped_column(Text)
     status: Mapped[DeliveryStatus] = mapped_column(
         _enum(DeliveryStatus, "delivery_status"), nullable=False, default=DeliveryStatus.PENDING
     )
     recipient_name: Mapped[str | None] = mapped_column(String(200))
+    # The recipient and address were read from the label's photo, not given by the request.
+    recipient_from_label: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=false()
+    )
     address_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     deliverer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     failure_reason: Mapped[str | None] = mapped_column(Text)
@@ -244,6 +257,7 @@ class SessionPackage(CreatedAtMixin, Base):
         # Packages per address (Address.packageCount checks and address loaders).
         Index("ix_session_packages_address", "address_id"),
         CheckConstraint("length(barcode) BETWEEN 1 AND 64", name="barcode_length"),
+        CheckConstraint(f"length(raw_text) <= {RAW_TEXT_MAX}", name="raw_text_length"),
         CheckConstraint(
             "(status = 'DELIVERED') = (delivered_at IS NOT NULL)", name="delivered_at_iff_delivered"
         ),

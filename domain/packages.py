@@ -31,6 +31,8 @@ class PackageData:
     deliverer_id: uuid.UUID | None = None
     symbology: str | None = None
     scan_report: dict[str, Any] | None = None
+    # The recipient and address were read from the label (a scan), not given by the caller.
+    recipient_from_label: bool = False
 
 
 @dataclass
@@ -119,15 +121,18 @@ async def add_packages(
     result = AddResult(session=session)
     seen: set[str] = set()
     accepted: list[tuple[int, PackageData, str]] = []
+    checks: dict[int, barcodes.BarcodeCheck] = {}
     for i, item in enumerate(items):
-        checked = barcodes.check(item.barcode)
+        checked = barcodes.check(item.barcode, item.symbology)
         if checked.rejected is not None:
             # Reported as sent, so the client can match it to its own input.
             result.rejected.append(dataclasses.replace(checked.rejected, barcode=item.barcode))
         elif checked.barcode in seen:
+            # Canonical codes: the QR and the Code 128 of one label are one package.
             result.duplicates.append(checked.barcode)
         else:
             seen.add(checked.barcode)
+            checks[i] = checked
             accepted.append((i, item, checked.barcode))
     existing = await uow.packages.existing_barcodes(session.id, [code for _, _, code in accepted])
     fresh = [(i, item, code) for i, item, code in accepted if code not in existing]
@@ -139,13 +144,17 @@ async def add_packages(
     for i, item, code in fresh:
         address = address_rows.get(i)
         deliverer = deliverer_rows.get(item.deliverer_id) if item.deliverer_id else None
+        checked = checks[i]
         package = SessionPackage(
             id=uuid.uuid4(),
             session_id=session.id,
             barcode=code,
-            symbology=item.symbology or barcodes.guess_symbology(code),
+            symbology=item.symbology or _guessed_symbology(checked),
+            carrier=checked.carrier,
+            raw_text=checked.raw_text,
             status=DeliveryStatus.PENDING,
             recipient_name=(item.recipient_name or "").strip() or None,
+            recipient_from_label=item.recipient_from_label,
             address_id=address.id if address else None,
             deliverer_id=deliverer.id if deliverer else None,
             scan_report=item.scan_report,
@@ -166,6 +175,7 @@ async def add_packages(
                 "packageId": str(package.id),
                 "barcode": code,
                 "symbology": package.symbology,
+                "carrier": package.carrier,
                 "addressId": str(address.id) if address else None,
                 "delivererId": str(deliverer.id) if deliverer else None,
                 "viaScan": item.scan_report is not None,
@@ -175,6 +185,14 @@ async def add_packages(
     return result
 
 
+def _guessed_symbology(checked: barcodes.BarcodeCheck) -> str | None:
+    """A typed code's symbology, only where its digits say it: a valid GTIN of no carrier."""
+    code = checked.barcode
+    if checked.carrier is not None or not barcodes.gtin_check_digit_ok(code):
+        return None
+    return barcodes.guess_symbology(code)
+
+
 def package_ref(p: SessionPackage) -> dict[str, Any]:
     """A package whole, as JSON: what a removal answers, now and on replays."""
     return {
@@ -182,8 +200,11 @@ def package_ref(p: SessionPackage) -> dict[str, Any]:
         "session_id": str(p.session_id),
         "barcode": p.barcode,
         "symbology": p.symbology,
+        "carrier": p.carrier,
+        "raw_text": p.raw_text,
         "status": p.status.value,
         "recipient_name": p.recipient_name,
+        "recipient_from_label": p.recipient_from_label,
         "address_id": str(p.address_id) if p.address_id else None,
         "deliverer_id": str(p.deliverer_id) if p.deliverer_id else None,
         "failure_reason": p.failure_reason,
@@ -205,8 +226,12 @@ def package_from_ref(data: dict[str, Any]) -> SessionPackage:
         session_id=uuid.UUID(data["session_id"]),
         barcode=data["barcode"],
         symbology=data["symbology"],
+        # References stored before 0003 have no carrier, raw text nor label flag.
+        carrier=data.get("carrier"),
+        raw_text=data.get("raw_text"),
         status=DeliveryStatus(data["status"]),
         recipient_name=data["recipient_name"],
+        recipient_from_label=bool(data.get("recipient_from_label", False)),
         address_id=uuid.UUID(data["address_id"]) if data["address_id"] else None,
         deliverer_id=uuid.UUID(data["deliverer_id"]) if data["deliverer_id"] else None,
         failure_reason=data["failure_reason"],

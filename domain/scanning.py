@@ -19,7 +19,7 @@ from typing import Any
 import ocr
 from db.enums import DeliveryStatus
 from db.models import DeliverySession, SessionPackage, User
-from domain import barcodes, packages, permissions
+from domain import addresses, barcodes, packages, permissions
 from domain.errors import InvalidImage, NotFound, Overloaded, PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
 
@@ -38,12 +38,20 @@ class ScanPool:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan")
         self._in_flight = 0
 
-    async def scan(self, image: bytes, expected: Collection[str]) -> ocr.ScanReport:
+    async def scan(
+        self, image: bytes, expected: Collection[str], *, read_recipient: bool = False
+    ) -> ocr.ScanReport:
         if self._in_flight >= self.capacity:
             raise Overloaded()
         self._in_flight += 1
         try:
-            job = functools.partial(ocr.scan, image, frozenset(expected), budget_s=self.budget_s)
+            job = functools.partial(
+                ocr.scan,
+                image,
+                frozenset(expected),
+                budget_s=self.budget_s,
+                read_recipient=read_recipient,
+            )
             return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         except ocr.ImageError as exc:
             raise InvalidImage(str(exc)) from None
@@ -52,6 +60,36 @@ class ScanPool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+# Below this, the recipient read from a label is not trusted to fill a package.
+MIN_RECIPIENT_CONFIDENCE = 0.45
+
+
+def _package_from_scan(
+    raw: str, report: ocr.ScanReport, data: dict[str, Any]
+) -> packages.PackageData:
+    """The package a scan adds: with the label's recipient and address when they were read
+    well enough (a scan's request carries none of its own, so nothing is overwritten)."""
+    found = report.recipient
+    if found is None or found.confidence < MIN_RECIPIENT_CONFIDENCE:
+        return packages.PackageData(raw, symbology=report.symbology, scan_report=data)
+    address = None
+    if found.street:
+        line = found.street + (f", {found.number}" if found.number else "")
+        line += f" {found.complement}" if found.complement else ""
+        line += f" - {found.neighbourhood}" if found.neighbourhood else ""
+        city = found.city and (f"{found.city}/{found.state}" if found.state else found.city)
+        address = addresses.AddressData(line[:500], city or None, found.postal_code)
+    name = (found.name or "")[:200] or None
+    return packages.PackageData(
+        raw,
+        recipient_name=name,
+        address=address,
+        symbology=report.symbology,
+        scan_report=data,
+        recipient_from_label=name is not None or address is not None,
+    )
 
 
 @dataclass
@@ -86,10 +124,11 @@ async def apply_scan(
     if report.barcode is None:
         session = await permissions.lock_visible(uow, actor, session_id)
         return ScanOutcome(data, None, session)
-    # Packages hold normalized codes (upper case, no spaces): look them up the same way.
-    code = barcodes.normalize(report.barcode)
+    # The text as decoded (a QR's JSON, case kept) gives the canonical code packages hold.
+    raw = report.raw_text or report.barcode
+    code = barcodes.canonical(raw, report.symbology)
     if intent is ScanIntent.ADD:
-        item = packages.PackageData(report.barcode, symbology=report.symbology, scan_report=data)
+        item = _package_from_scan(raw, report, data)
         result = await packages.add_packages(uow, actor, session_id, [item])
         if result.rejected:
             rejected = result.rejected[0]

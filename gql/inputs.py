@@ -25,6 +25,11 @@ class PackageInput:
     recipient_name: str | None = None
     address: AddressInput | None = None
     deliverer_id: strawberry.ID | None = None
+    symbology: str | None = strawberry.field(
+        default=None,
+        description="What a decoder read the code as (EAN13, CODE128, QRCODE, ...); null for "
+        "a typed code. EAN/UPC (and ITF-14) codes must pass the GTIN check; typed ones need not.",
+    )
 
 
 @strawberry.input

@@ -97,6 +97,7 @@ def _package_data(p: i.PackageInput) -> packages.PackageData:
         recipient_name=p.recipient_name,
         address=_address(p.address),
         deliverer_id=deliverer,
+        symbology=(p.symbology or "").strip().upper()[:32] or None,
     )
 
 

@@ -75,7 +75,7 @@ async def list_sessions(
 async def package_by_barcode(
     info: Info[Context, None], session_id: strawberry.ID, barcode: str
 ) -> PackageType | None:
-    from domain.barcodes import normalize
+    from domain.barcodes import canonical
 
     caller = await info.context.caller()
     sid = parse_id(session_id)
@@ -84,5 +84,5 @@ async def package_by_barcode(
     async with info.context.read() as uow:
         if not await uow.sessions.is_visible(sid, caller.id, caller.role):
             return None
-        row = await uow.packages.by_barcode(sid, normalize(barcode))
+        row = await uow.packages.by_barcode(sid, canonical(barcode))
     return PackageType.of(row) if row else None

@@ -49,7 +49,8 @@ async def scan_barcode(info: Info[Context, None], input: i.ScanBarcodeInput) -> 
         # A read before spending CPU: may the caller scan here? Also the session's codes.
         async with info.context.read() as uow:
             expected = await scanning.check_scan_allowed(uow, caller, session_id, intent)
-        report = await services.scanner.scan(image, expected)
+        read_recipient = intent is scanning.ScanIntent.ADD
+        report = await services.scanner.scan(image, expected, read_recipient=read_recipient)
     except DomainError as exc:
         return to_error(exc)
 

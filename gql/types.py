@@ -119,13 +119,50 @@ class ScanAttempt:
 
 
 @strawberry.type
+class ScanCode:
+    code: str = strawberry.field(description="Canonical code (what packages are keyed by).")
+    raw: str = strawberry.field(description="The text as decoded (a QR's JSON, case kept).")
+    symbology: str
+    role: str = strawberry.field(
+        description="TRACKING, INVOICE_KEY (NF-e), POSTAL_CODE (CEP), PRODUCT or OTHER."
+    )
+    carrier: str | None
+    confidence: float
+
+
+@strawberry.type
+class LabelRecipient:
+    """The recipient block read from the label's photo (Tesseract): check it."""
+
+    name: str | None
+    street: str | None
+    number: str | None
+    complement: str | None
+    neighbourhood: str | None
+    city: str | None
+    state: str | None
+    postal_code: str | None
+    confidence: float
+
+
+@strawberry.type
 class ScanReport:
-    barcode: str | None
+    barcode: str | None = strawberry.field(
+        description="The package's canonical code; null when nothing trustworthy was read."
+    )
     symbology: str | None
     method: ScanMethod | None
     confidence: float
     elapsed_ms: float
     attempts: list[ScanAttempt]
+    raw_text: str | None
+    carrier: str | None
+    codes: list[ScanCode] = strawberry.field(
+        description="Every trustworthy code on the picture with its role (CEP, NF-e, ...)."
+    )
+    recipient: LabelRecipient | None = strawberry.field(
+        description="Read from the label on ADD scans only."
+    )
 
 
 def scan_report_type(data: dict[str, Any] | None) -> ScanReport | None:
@@ -147,6 +184,58 @@ def scan_report_type(data: dict[str, Any] | None) -> ScanReport | None:
             )
             for a in data.get("attempts", [])
         ],
+        raw_text=data.get("rawText"),
+        carrier=data.get("carrier"),
+        codes=[
+            ScanCode(
+                code=str(c["code"]),
+                raw=str(c.get("raw", c["code"])),
+                symbology=str(c.get("symbology", "")),
+                role=str(c.get("role", "OTHER")),
+                carrier=c.get("carrier"),
+                confidence=float(c.get("confidence", 0.0)),
+            )
+            for c in data.get("codes", _plain_codes(data))
+        ],
+        recipient=_label_recipient(data.get("recipient")),
+    )
+
+
+_RETAIL = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
+
+
+def _plain_codes(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored report without ``codes`` read one plain code: its barcode (ocr.ScanReport)."""
+    barcode = data.get("barcode")
+    if not barcode:
+        return []
+    symbology = data.get("symbology") or ""
+    role = "PRODUCT" if symbology in _RETAIL else "OTHER"
+    return [
+        {
+            "code": barcode,
+            "raw": barcode,
+            "symbology": symbology,
+            "role": role,
+            "carrier": None,
+            "confidence": data.get("confidence", 0.0),
+        }
+    ]
+
+
+def _label_recipient(data: dict[str, Any] | None) -> LabelRecipient | None:
+    if not data:
+        return None
+    return LabelRecipient(
+        name=data.get("name"),
+        street=data.get("street"),
+        number=data.get("number"),
+        complement=data.get("complement"),
+        neighbourhood=data.get("neighbourhood"),
+        city=data.get("city"),
+        state=data.get("state"),
+        postal_code=data.get("postalCode"),
+        confidence=float(data.get("confidence", 0.0)),
     )
 
 
@@ -420,10 +509,23 @@ class DeliverySessionType:
 class PackageType:
     row: strawberry.Private[SessionPackage]
     id: strawberry.ID
-    barcode: str = strawberry.field(description="Normalized barcode text.")
+    barcode: str = strawberry.field(
+        description="Canonical code: the same label read via its QR, its Code 128 or typed "
+        "gives the same code."
+    )
     symbology: str | None
+    carrier: str | None = strawberry.field(
+        description="CORREIOS, MERCADO_LIVRE, SHOPEE, JADLOG, AMAZON, LOGGI, POSTAL; null "
+        "when the code says no carrier."
+    )
+    raw_text: str = strawberry.field(
+        description="The code as read or typed (a QR's JSON or URL, case kept)."
+    )
     status: DeliveryStatus
     recipient_name: str | None
+    recipient_from_label: bool = strawberry.field(
+        description="The recipient and address were read from the label's photo."
+    )
     failure_reason: str | None
     created_at: datetime
     updated_at: datetime
@@ -436,8 +538,11 @@ class PackageType:
             id=_id(row.id),
             barcode=row.barcode,
             symbology=row.symbology,
+            carrier=row.carrier,
+            raw_text=row.raw_text or row.barcode,
             status=row.status,
             recipient_name=row.recipient_name,
+            recipient_from_label=bool(row.recipient_from_label),
             failure_reason=row.failure_reason,
             created_at=row.created_at,
             updated_at=row.updated_at,

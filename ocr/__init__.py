@@ -10,10 +10,12 @@ See ``ocr.pipeline`` for the stages and ``ocr.evidence`` for the trust rules.
 from ocr.gtin import gtin_check_ok, upca_to_upce, upce_to_upca
 from ocr.image import ImageError
 from ocr.pipeline import scan
-from ocr.report import ScanAttempt, ScanReport
+from ocr.report import FoundCode, LabelRecipient, ScanAttempt, ScanReport
 
 __all__ = [
+    "FoundCode",
     "ImageError",
+    "LabelRecipient",
     "ScanAttempt",
     "ScanReport",
     "gtin_check_ok",

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import tracking
 from ocr.decoders import NUMERIC_SYMBOLOGIES, OCR, OPENCV, ZBAR, ZXING, Read
 from ocr.gtin import gtin_check_ok, upce_to_upca
 from ocr.manifest import Manifest
@@ -28,6 +29,17 @@ _LONG_RETAIL = frozenset({"EAN13", "UPCA"})
 _WEAK_TEXT = frozenset({"CODABAR"})
 _MIN_SINGLE_READ_LEN = 4
 _INDEPENDENT = frozenset({ZBAR, ZXING, OCR})
+# A code printed in the label's text (read by Tesseract), not decoded from bars.
+PRINTED = "PRINTED"
+# Which code a busy label's picture answers: the parcel's own code first; a CEP or an NF-e key
+# only says where it goes or what it carries.
+ROLE_RANK = {
+    tracking.Role.TRACKING: 3.0,
+    tracking.Role.OTHER: 2.0,
+    tracking.Role.PRODUCT: 2.0,
+    tracking.Role.INVOICE_KEY: 1.0,
+    tracking.Role.POSTAL_CODE: 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,16 @@ class Verdict:
     # True when the reads alone (without the expected list) make it trustworthy.
     self_evident: bool
     centre_distance: float
+    identity: tracking.Code | None = None
+
+    @property
+    def role(self) -> tracking.Role:
+        return self.identity.role if self.identity else tracking.Role.OTHER
+
+    @property
+    def names_parcel(self) -> bool:
+        """A code a package can be keyed by (not a CEP, not an NF-e key)."""
+        return self.role not in (tracking.Role.POSTAL_CODE, tracking.Role.INVOICE_KEY)
 
 
 def check_ok(text: str, symbology: str) -> bool:
@@ -145,6 +167,10 @@ def _outvoted(support: list[Read], rivals: list[list[Read]]) -> bool:
 
 def _text_confidence(symbology: str, text: str, support: list[Read]) -> float:
     decoders = {r.decoder for r in support}
+    if symbology == PRINTED:
+        # Only codes whose check character held (tracking.find_in_text) become PRINTED reads:
+        # S10's and the NF-e key's weighted mod 11 catch every single wrong digit.
+        return 0.75
     if {ZBAR, ZXING} <= decoders:
         return 1.0
     # One read is enough for symbologies with strong checks, but not for very
@@ -186,7 +212,14 @@ def trusted(
         if s not in NUMERIC_SYMBOLOGIES and any(r.decoder == ZXING for r in g)
     }
     verdicts: list[tuple[tuple[float, ...], Verdict]] = []
-    for (symbology, text), support in groups.items():
+    identities = {key: tracking.identify(key[1], key[0]) for key in groups}
+    printed = {identities[key].code: g for key, g in groups.items() if key[0] == PRINTED}
+    decoded = {identities[key].code for key in groups if key[0] != PRINTED}
+    for (symbology, text), group in groups.items():
+        support = list(group)
+        identity = identities[(symbology, text)]
+        if symbology == PRINTED and identity.code in decoded:
+            continue  # it confirms the decoded read instead (below)
         if symbology in NUMERIC_SYMBOLOGIES:
             confidence = _numeric_confidence(symbology, support)
             if confidence == 0.9:
@@ -197,15 +230,21 @@ def trusted(
             confidence = 0.0
         else:
             confidence = _text_confidence(symbology, text, support)
+        confirming = printed.get(identity.code) if symbology != PRINTED else None
+        if confirming:
+            # The bars and the digits printed under them say the same: two independent reads.
+            confidence = max(confidence, 0.95)
+            support = support + confirming
         self_evident = confidence > 0.0
-        expected_code = manifest.lookup(text)
+        expected_code = manifest.lookup(text) or manifest.lookup(identity.code)
         if expected_code is not None and any(r.decoder in _INDEPENDENT for r in support):
             confidence = 1.0
         if confidence <= 0.0:
             continue
         distance = centre_distance(support, centre)
         distinct = len({(r.decoder, r.view) for r in support})
-        key = (float(expected_code is not None), confidence, float(distinct), -distance)
+        rank = ROLE_RANK[identity.role]
+        key = (float(expected_code is not None), rank, confidence, float(distinct), -distance)
         verdict = Verdict(
             expected_code or text,
             symbology,
@@ -214,6 +253,7 @@ def trusted(
             expected_code is not None,
             self_evident,
             distance,
+            identity,
         )
         verdicts.append((key, verdict))
     verdicts.sort(key=lambda kv: kv[0], reverse=True)

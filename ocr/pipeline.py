@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 
+import tracking
+from ocr import label
 from ocr import variants as vt
 from ocr.decoders import MANIFEST_MATCH, NUMERIC_SYMBOLOGIES, OCR, OPENCV, ZBAR, ZXING, Read
 from ocr.digits import digit_strips, read_lines
-from ocr.evidence import Verdict, quad_centre
+from ocr.evidence import PRINTED, Verdict, quad_centre, trusted
 from ocr.gtin import gtin_check_ok, upce_to_upca
 from ocr.image import Gray, load_gray
 from ocr.manifest import Manifest, fuzzy_match
-from ocr.report import ScanReport
+from ocr.report import FoundCode, LabelRecipient, ScanReport
 from ocr.session import Session
 
 DEFAULT_MAX_BYTES = 15 * 1024 * 1024
@@ -52,6 +54,10 @@ _OCR_MIN_S = 0.3
 _KILL_MARGIN_S = 0.03
 _RETAIL = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
 _PLAIN_VARIANTS = frozenset({"gray", "roi", "thorough"})
+# Tesseract on a whole label takes 0.5-1.5 s; with less left it cannot finish.
+_LABEL_OCR_MIN_S = 0.6
+# Reading the recipient block (ADD only) may take this long past the barcode budget.
+DEFAULT_RECIPIENT_BUDGET_S = 2.0
 
 
 def scan(
@@ -61,6 +67,8 @@ def scan(
     budget_s: float = 1.5,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    read_recipient: bool = False,
+    recipient_budget_s: float = DEFAULT_RECIPIENT_BUDGET_S,
 ) -> ScanReport:
     """Find the barcode in ``image`` (PNG/JPEG/... bytes).
 
@@ -68,6 +76,11 @@ def scan(
     an exact read of one of them is trusted at once, and near misses may be
     matched to the clearly closest one. Raises ImageError for bytes that are
     not a usable image; never returns a barcode it does not trust.
+
+    On a parcel label the answer is the parcel's own code (``tracking.Role``): the CEP and
+    NF-e barcodes beside it are listed in ``codes`` but never answer. ``budget_s`` bounds
+    the search for a code; with ``read_recipient`` the recipient block is read too, within
+    ``recipient_budget_s`` more.
     """
     started = time.perf_counter()
     if isinstance(expected, str):
@@ -75,13 +88,24 @@ def scan(
     gray = load_gray(image, max_bytes=max_bytes, max_pixels=max_pixels)
     session = Session(gray, Manifest(expected), started + budget_s)
     verdict, method = _search(session)
+    ranked = trusted(session.reads, session.manifest, session.centre)
+    primary = next((v for v in ranked if v.names_parcel), None)
+    if primary is not None and (verdict is None or not verdict.names_parcel):
+        verdict = primary
+        method = _method_from_support(primary)
+    elif verdict is not None and not verdict.names_parcel:
+        verdict = None
     confidence = verdict.confidence if verdict else 0.0
-    barcode = verdict.text if verdict else None
-    symbology = verdict.symbology if verdict else None
+    barcode, raw_text, carrier = _answer(verdict) if verdict else (None, None, None)
+    symbology = _symbology(verdict) if verdict else None
     if verdict is None and session.manifest:
         match = _match_manifest(session)
         if match is not None:
             barcode, symbology, method, confidence = match
+            raw_text, carrier = barcode, None
+    recipient = None
+    if read_recipient:
+        recipient = _recipient(session, started + budget_s + recipient_budget_s)
     elapsed = (time.perf_counter() - started) * 1000.0
     return ScanReport(
         barcode,
@@ -90,15 +114,82 @@ def scan(
         confidence,
         elapsed,
         tuple(session.attempts),
+        raw_text,
+        carrier,
+        _codes(ranked),
+        recipient,
     )
 
 
+def _answer(verdict: Verdict) -> tuple[str, str, str | None]:
+    """(code to report, text as decoded, carrier): known formats answer their canonical code;
+    anything else is reported exactly as read."""
+    ident = verdict.identity
+    raw = next((r.text for r in verdict.support if r.symbology != PRINTED), verdict.text)
+    if verdict.in_expected or ident is None or ident.role is tracking.Role.OTHER:
+        return verdict.text, raw, None
+    return ident.code, raw, ident.carrier.value if ident.carrier else None
+
+
+def _symbology(verdict: Verdict) -> str:
+    if verdict.symbology != PRINTED:
+        return verdict.symbology
+    return "CODE128"  # carrier codes are printed under their Code 128
+
+
+def _codes(ranked: list[Verdict]) -> tuple[FoundCode, ...]:
+    out: dict[str, FoundCode] = {}
+    for v in ranked:
+        ident = v.identity or tracking.identify(v.text, v.symbology)
+        code = v.text if ident.role is tracking.Role.OTHER else ident.code
+        if code in out:
+            continue
+        raw = next((r.text for r in v.support if r.symbology != PRINTED), v.text)
+        out[code] = FoundCode(
+            code,
+            raw,
+            _symbology(v),
+            ident.role.value,
+            ident.carrier.value if ident.carrier else None,
+            v.confidence,
+        )
+    return tuple(out.values())
+
+
+def _label_words(session: Session, deadline: float) -> list[label.Word]:
+    if session.label_words is None:
+        started = time.perf_counter()
+        session.label_words = label.read_words(session.gray, deadline - time.perf_counter())
+        shown = f"{len(session.label_words)} words" if session.label_words else None
+        session.record(OCR, "label", shown, started)
+    return session.label_words
+
+
+def _recipient(session: Session, deadline: float) -> LabelRecipient | None:
+    return label.recipient(_label_words(session, deadline))
+
+
+def _printed(session: Session) -> str | None:
+    """Stage 4: the tracking code printed as text on the label (checked formats only)."""
+    if session.remaining() < _LABEL_OCR_MIN_S:
+        return None
+    if not any(r.symbology not in _RETAIL for r in session.reads):
+        # Nothing of a label was seen (no Code 128, QR, ...): a product's picture, where the
+        # digits stage reads what is printed.
+        return None
+    words = _label_words(session, session.deadline - _KILL_MARGIN_S)
+    for code in label.printed_codes(words):
+        session.reads.append(Read(code.code, PRINTED, OCR, "label", "ocr"))
+    verdict = session.verdict()
+    return OCR if verdict is not None and verdict.names_parcel else None
+
+
 def _search(session: Session) -> tuple[Verdict | None, str | None]:
-    for stage in (_plain, _variants, _digits):
+    for stage in (_plain, _variants, _printed, _digits):
         if session.remaining() <= 0:
             break
         verdict = session.verdict()
-        if stage is _digits and verdict is not None:
+        if stage in (_printed, _digits) and verdict is not None and verdict.names_parcel:
             # A read that already stands (or is expected) is not worth a
             # Tesseract call: OCR could only confirm what is known.
             break

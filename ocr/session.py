@@ -40,6 +40,8 @@ class Session:
         self.reads: list[Read] = []
         self.attempts: list[ScanAttempt] = []
         self.ocr_lines: list[str] = []
+        # Tesseract's words of the whole label (text, confidence 0-100, line key), once.
+        self.label_words: list[tuple[str, float, tuple[int, int, int]]] | None = None
         self._views: dict[str, vt.View] = {}
         self._regions: list[vt.Quad] | None = None
         # The lone expected read currently leading, and the attempt count when it took the lead.
@@ -187,6 +189,9 @@ class Session:
     def settled(self, verdict: Verdict | None) -> bool:
         """Whether searching further could still change the answer for the better."""
         if verdict is None:
+            return False
+        if not verdict.names_parcel:
+            # A CEP or an NF-e key was read: the label's tracking code is still to be found.
             return False
         if self.manifest and not verdict.in_expected:
             return False

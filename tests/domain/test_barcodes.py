@@ -26,6 +26,10 @@ VALID_GTINS = [
 ]
 
 
+# The symbology a decoder reports for each GTIN length.
+READ_AS = {8: "EAN8", 12: "UPCA", 13: "EAN13", 14: "ITF"}
+
+
 def gs1_check_digit(body: str) -> int:
     """The GS1 rule, written differently from the code under test: pad to 17 digits and
     weight 3,1,3,1,... from the left."""
@@ -52,7 +56,8 @@ def test_valid_gtins(code: str) -> None:
 def test_every_wrong_check_digit_is_refused(code: str, wrong: str) -> None:
     bad = code[:-1] + wrong
     assert not gtin_check_digit_ok(bad)
-    result = check(bad)
+    # The GTIN check applies to codes read as EAN/UPC (ITF-14); typed ones: see below.
+    result = check(bad, READ_AS[len(bad)])
     assert not result.ok
     assert result.rejected is not None
     assert result.rejected.reason == f"invalid GTIN-{len(bad)} check digit"
@@ -70,7 +75,8 @@ def test_every_wrong_check_digit_is_refused(code: str, wrong: str) -> None:
 def test_check_digit_matches_the_gs1_rule(body: str, last: int) -> None:
     code = f"{body}{last}"
     assert gtin_check_digit_ok(code) is (last == gs1_check_digit(body))
-    assert check(code).ok is (last == gs1_check_digit(body))
+    assert check(code, READ_AS[len(code)]).ok is (last == gs1_check_digit(body))
+    assert check(code).ok, "a typed code of a GTIN length may be a carrier's number (#13)"
 
 
 @pytest.mark.parametrize("code", ["1234567", "123456789", "12345678901", "123456789012345", "1"])
@@ -98,8 +104,8 @@ def test_normalization(raw: str, expected: str) -> None:
 
 
 def test_a_gtin_is_checked_after_normalization() -> None:
-    assert check(" 4006 3813 3393 1 ").ok
-    assert _reason(check(" 4006 3813 3393 2 ")) == "invalid GTIN-13 check digit"
+    assert check(" 4006 3813 3393 1 ", "EAN13").ok
+    assert _reason(check(" 4006 3813 3393 2 ", "EAN13")) == "invalid GTIN-13 check digit"
 
 
 @pytest.mark.parametrize(

@@ -149,7 +149,7 @@ async def test_add_packages_dedups_rejects_with_codes_and_shares_addresses(
                 PackageData("ADD-1", address=address),
                 PackageData("add-1"),
                 PackageData("ADD-2", address=same),
-                PackageData("7891000315508"),  # wrong GTIN check digit
+                PackageData("7891000315508", symbology="EAN13"),  # wrong GTIN check digit
             ],
         )
         assert [p.barcode for p in result.added] == ["ADD-1", "ADD-2"]

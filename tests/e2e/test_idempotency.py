@@ -81,7 +81,7 @@ async def test_add_packages_replay_returns_the_first_result(make_user: Callable[
         {"barcode": "7891000315507", "address": {"line": "Rua A, 1"}},
         {"barcode": "96385074"},
         {"barcode": "LBR-0"},  # already in the session
-        {"barcode": "4006381333932"},  # bad check digit
+        {"barcode": "4006381333932", "symbology": "EAN13"},  # read as EAN-13: bad check digit
     ]
     first = manager(q.ADD_PACKAGES, sid=sid, packages=batch, key=k)["addPackages"]
     assert first["__typename"] == "AddPackagesSuccess" and len(first["added"]) == 2

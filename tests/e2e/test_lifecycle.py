@@ -50,7 +50,7 @@ async def test_whole_lifecycle(make_user) -> None:  # type: ignore[no-untyped-de
         {"barcode": "9638 5074"},
         {"barcode": "lbr-000123-sp"},
         {"barcode": "7891000315507"},  # repeated in the request
-        {"barcode": "4006381333932"},  # bad check digit
+        {"barcode": "4006381333932", "symbology": "EAN13"},  # read as EAN-13: bad check digit
         {"barcode": "caixa com ç"},  # not printable ASCII
         {"barcode": "X" * 65},  # too long
     ]

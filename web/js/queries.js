@@ -109,8 +109,8 @@ query OpenSessions {
 }`;
 
 const SCAN_PACKAGE = `
-  id barcode symbology status recipientName createdAt
-  address { line city }
+  id barcode symbology carrier status recipientName recipientFromLabel createdAt
+  address { line city postalCode }
   deliverer { user { name } }
   scan { barcode elapsedMs }
 `;
@@ -148,7 +148,7 @@ mutation ScanBarcode($input: ScanBarcodeInput!) {
   scanBarcode(input: $input) {
     __typename
     ... on ScanBarcodeSuccess {
-      report { barcode symbology method confidence elapsedMs }
+      report { barcode symbology carrier method confidence elapsedMs }
       package { ${SCAN_PACKAGE} }
       session { id lastSequence ${PROGRESS} }
     }

@@ -287,7 +287,7 @@ async function localTick() {
   if (video.readyState < 2) return;
   const codes = await detector.detect(video);
   const found = codes.find((c) => c.rawValue);
-  if (found) onLocalCode(found.rawValue, "camera");
+  if (found) onLocalCode(found.rawValue, "camera", symbologyOf(found.format));
 }
 
 async function serverTick() {
@@ -336,10 +336,10 @@ function isRepeat(code, windowMs) {
   return repeat;
 }
 
-function onLocalCode(raw, source) {
+function onLocalCode(raw, source, symbology = null) {
   const code = String(raw).trim();
   if (!code || isRepeat(code, LOCAL_DEDUP_MS)) return;
-  process(makeJob({ kind: "code", barcode: code, source }));
+  process(makeJob({ kind: "code", barcode: code, symbology, source }));
 }
 
 async function shutter() {
@@ -354,7 +354,7 @@ async function shutter() {
       const found = codes.find((c) => c.rawValue);
       if (found) {
         last = { code: found.rawValue.trim(), at: Date.now() };
-        process(makeJob({ kind: "code", barcode: found.rawValue.trim(), source: "shutter" }));
+        process(makeJob({ kind: "code", barcode: found.rawValue.trim(), symbology: symbologyOf(found.format), source: "shutter" }));
         return;
       }
     } catch {
@@ -380,7 +380,7 @@ async function fromPhoto(file) {
       const codes = await detector.detect(canvas).catch(() => []);
       const found = codes.find((c) => c.rawValue);
       if (found) {
-        process(makeJob({ kind: "code", barcode: found.rawValue.trim(), source: "photo" }));
+        process(makeJob({ kind: "code", barcode: found.rawValue.trim(), symbology: symbologyOf(found.format), source: "photo" }));
         return;
       }
     }
@@ -393,13 +393,26 @@ async function fromPhoto(file) {
 
 // ---- sending -----------------------------------------------------------------------------
 
-function makeJob({ kind, barcode = null, blob = null, source }) {
+// BarcodeDetector's format names -> the server's symbologies: a code read as EAN/UPC must pass
+// the GTIN check; a typed one (no symbology) need not.
+const SYMBOLOGY = {
+  ean_13: "EAN13", ean_8: "EAN8", upc_a: "UPCA", upc_e: "UPCE", itf: "ITF", code_128: "CODE128",
+  code_39: "CODE39", code_93: "CODE93", codabar: "CODABAR", qr_code: "QRCODE",
+  data_matrix: "DATAMATRIX", pdf417: "PDF417", aztec: "AZTEC",
+};
+
+function symbologyOf(format) {
+  return SYMBOLOGY[format] || null;
+}
+
+function makeJob({ kind, barcode = null, symbology = null, blob = null, source }) {
   return {
     idempotencyKey: newIdempotencyKey(),
     sessionId,
     intent: $("intent").value,
     kind,
     barcode,
+    symbology,
     blob,
     source,
     createdAt: Date.now(),
@@ -421,8 +434,25 @@ function errorOutcome(result, barcode) {
   return { kind: "error", title: ERROR_TITLE[t] || t, barcode, detail };
 }
 
+const CARRIERS = {
+  CORREIOS: "Correios", POSTAL: "correio estrangeiro", MERCADO_LIVRE: "Mercado Livre", SHOPEE: "Shopee",
+  JADLOG: "Jadlog", AMAZON: "Amazon", LOGGI: "Loggi",
+};
+
+function carrierName(carrier) {
+  return carrier ? CARRIERS[carrier] || carrier : "";
+}
+
+// What was read from the label, said as such so the operator checks it.
+function labelRead(p) {
+  if (!p || !p.recipientFromLabel) return "";
+  const where = p.address ? [p.address.line, p.address.city, p.address.postalCode].filter(Boolean).join(", ") : "";
+  return ` · lido da etiqueta (confira): ${[p.recipientName, where].filter(Boolean).join(" · ")}`;
+}
+
 function describePackage(p) {
   const parts = [DELIVERY_STATUS[p.status] || p.status];
+  if (p.carrier) parts.push(carrierName(p.carrier));
   if (p.recipientName) parts.push(p.recipientName);
   if (p.address) parts.push([p.address.line, p.address.city].filter(Boolean).join(", "));
   if (p.deliverer) parts.push(`entregador: ${p.deliverer.user.name}`);
@@ -432,13 +462,15 @@ function describePackage(p) {
 async function sendCode(job) {
   const code = job.barcode;
   if (job.intent === "ADD") {
-    const data = await gql(ADD_PACKAGES, { sessionId: job.sessionId, packages: [{ barcode: code }], key: job.idempotencyKey });
+    const item = job.symbology ? { barcode: code, symbology: job.symbology } : { barcode: code };
+    const data = await gql(ADD_PACKAGES, { sessionId: job.sessionId, packages: [item], key: job.idempotencyKey });
     const r = data.addPackages;
     if (r.__typename !== "AddPackagesSuccess") return errorOutcome(r, code);
     if (r.session && r.session.id === sessionId) showProgress(r.session.progress);
     if (r.added.length) {
       const p = r.added[0];
-      return { kind: "added", title: "Adicionado", barcode: p.barcode, detail: p.symbology ? `Pacote ${p.symbology} na sessão` : "Pacote na sessão" };
+      const what = [p.symbology, carrierName(p.carrier)].filter(Boolean).join(", ");
+      return { kind: "added", title: "Adicionado", barcode: p.barcode, detail: what ? `Pacote ${what} na sessão` : "Pacote na sessão" };
     }
     if (r.duplicates.length) {
       return { kind: "duplicate", title: "Já estava na sessão", barcode: r.duplicates[0], detail: "Código repetido: nada foi alterado." };
@@ -485,7 +517,8 @@ async function sendImage(job) {
   if (job.intent === "ADD") {
     // A package made by this very scan keeps this scan's report; an older package does not.
     const made = pkg && pkg.scan && pkg.scan.barcode === report.barcode && pkg.scan.elapsedMs === report.elapsedMs;
-    if (made) return { kind: "added", title: "Adicionado", barcode: report.barcode, detail: `Pacote ${how}` };
+    const carrier = report.carrier ? `${carrierName(report.carrier)}, ` : "";
+    if (made) return { kind: "added", title: "Adicionado", barcode: report.barcode, detail: `Pacote ${carrier}${how}${labelRead(pkg)}` };
     return { kind: "duplicate", title: "Já estava na sessão", barcode: report.barcode, detail: "Código repetido: nada foi alterado." };
   }
   if (!pkg) {
