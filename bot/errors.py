@@ -126,8 +126,7 @@ TEXTS: dict[str, str | Callable[[Values], str]] = {
         "O dígito verificador deste código (GTIN-{length}) não confere: confira os números."
     ),
     "TRACKING_CHECK_DIGIT": (
-        "O dígito verificador deste código de rastreio não confere: "
-        "confira as letras e os números."
+        "O dígito verificador deste código de rastreio não confere: confira as letras e os números."
     ),
     "BARCODE_NOT_ASCII": "Este código tem caracteres que não existem em códigos de barras.",
     "BARCODE_TOO_LONG": "O código pode ter no máximo {max} caracteres.",

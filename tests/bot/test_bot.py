@@ -176,7 +176,9 @@ async def test_typed_codes_failures_and_history(bot, person, sql, fake_api) -> N
     assert "Pacote 7891000315507 (EAN13) adicionado" in await manager.say("7891000315507")
     assert "Pacote LBR-000123-SP adicionado" in await manager.say("lbr-000123-sp")
     assert "já estava na sessão" in await manager.say("789 1000 315507")
-    assert "dígito verificador" in await manager.say("4006381333932")
+    # A Correios code with a wrong check digit is refused (a typed GTIN-length number is not
+    # checked: it may be a carrier's tracking number, tests/domain/test_tracking_codes.py).
+    assert "dígito verificador" in await manager.say("RR123456784BR")
     assert "Não entendi" in await manager.say("obrigado!")
     assert "Use: /falha CÓDIGO MOTIVO" in await manager.say("/falha")
 

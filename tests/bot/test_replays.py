@@ -91,10 +91,11 @@ async def test_a_rejected_code_is_refused_the_same_way_again(  # type: ignore[no
 ) -> None:
     manager = await person("MANAGER", "Téo Gerente")
     await manager.say("/nova Recusas")
-    bad = manager.text("4006381333932")
+    bad = manager.text("RR123456784BR")  # a Correios code with a wrong check digit
     refused = await manager.send(bad)
     assert refused == [
-        "⚠️ O dígito verificador deste código (GTIN-13) não confere: confira os números."
+        "⚠️ O dígito verificador deste código de rastreio não confere: "
+        "confira as letras e os números."
     ]
     await bot.stop()
     await start_bot()
