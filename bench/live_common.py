@@ -235,11 +235,18 @@ class BipaServer(_Subprocess):
 
     name = "bipa"
 
-    def __init__(self, database_url: str, profile: str | None = None, out: str = "") -> None:
+    def __init__(
+        self,
+        database_url: str,
+        profile: str | None = None,
+        out: str = "",
+        env: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.database_url = database_url
         self.profile = profile
         self.profile_out = out
+        self.extra_env = env or {}
 
     async def start(self) -> BipaServer:
         env = {
@@ -253,6 +260,7 @@ class BipaServer(_Subprocess):
             # Thousands of subscribers from one loopback address and one token, on purpose.
             "BIPA_MAX_WS_PER_IP": "0",
             "BIPA_MAX_WS_PER_TOKEN": "0",
+            **self.extra_env,
         }
         if self.profile:
             env["BENCH_PROFILE"] = self.profile

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from bipa import backup
 from bipa.middleware import RequestMiddleware
 from bipa.secrets import secret_box
 from bipa.settings import Settings
@@ -36,8 +37,17 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 
 def make_worker(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    database_url: str,
 ) -> WebhookWorker:
+    periodic = None
+    if settings.backup_every_s > 0:
+
+        async def periodic() -> None:
+            await asyncio.to_thread(backup.backup_if_due, settings, database_url)
+
     return WebhookWorker(
         sessionmaker,
         box,
@@ -46,6 +56,7 @@ def make_worker(
         disable_after=settings.webhook_disable_after,
         lease_s=settings.webhook_lease_s,
         poll_s=settings.webhook_poll_s,
+        periodic=periodic,
     )
 
 
@@ -115,7 +126,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
-        worker = make_worker(settings, sessionmaker, box) if settings.run_worker else None
+        worker = (
+            make_worker(settings, sessionmaker, box, database_url) if settings.run_worker else None
+        )
         worker_task = asyncio.create_task(worker.run()) if worker else None
         log.info("bipa started", extra={"env": settings.env, "broadcast": hub.url.split(":")[0]})
         try:

@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("bot", help="run the Telegram bot (long polling)")
     schema = sub.add_parser("schema", help="print the served GraphQL schema (SDL)")
     schema.add_argument("--output", type=Path, help="write it to this file instead of stdout")
+    dump = sub.add_parser("backup", help="write a consistent dump of the database")
+    dump.add_argument(
+        "--output", type=Path, help="the file (default: a stamped one in BIPA_BACKUP_DIR)"
+    )
+    load = sub.add_parser("restore", help="load a dump into an empty database")
+    load.add_argument("file", type=Path)
+    load.add_argument("--into", help="the database URL to load into (default: DATABASE_URL)")
     scan = sub.add_parser("scan", help="read barcodes from photos", add_help=False)
     scan.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -66,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(f"invalid setting: {exc}")
         return 2
     logs.configure(settings.log_level)
+    from bipa.backup import BackupError
     from bipa.database import DatabaseUnavailable
 
     try:
@@ -73,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseUnavailable as exc:
         # The operator's to fix (address, name, credentials): one line, not a traceback.
         log.error(str(exc))
+        return 2
+    except BackupError as exc:
+        log.error(f"backup: {exc}")
         return 2
     except KeyboardInterrupt:
         return 130
@@ -99,7 +110,18 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "serve":
         return commands.serve(settings, host=args.host, port=args.port)
+    if args.command == "restore":
+        from bipa import backup
+
+        # No migrations first: the dump holds the schema, and the target must be empty.
+        backup.restore(args.into or database.resolve_url(settings), args.file)
+        return 0
     url = database.resolve_url(settings)
+    if args.command == "backup":
+        from bipa import backup
+
+        print(backup.backup(url, args.output or backup.stamped(backup.backup_dir(settings))))
+        return 0
     if args.command == "migrate":
         database.migrate(url)
         log.info("migrations applied")

@@ -111,7 +111,7 @@ def worker(settings: Settings, url: str) -> int:
 
     async def main() -> None:
         engine = make_engine(url, pool_size=5, max_overflow=5)
-        runner = make_worker(settings, make_sessionmaker(engine), secret_box(settings))
+        runner = make_worker(settings, make_sessionmaker(engine), secret_box(settings), url)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.stop)

@@ -130,6 +130,9 @@ class Settings:
     webhook_lease_s: float = 60.0
     webhook_poll_s: float = 0.5
     secret_key: str | None = None
+    backup_dir: Path | None = None
+    backup_every_s: float = 0.0
+    backup_keep: int = 7
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
 
@@ -192,6 +195,9 @@ class Settings:
             webhook_lease_s=_float(e, "BIPA_WEBHOOK_LEASE", 60.0, 0.5, 3600.0),
             webhook_poll_s=_float(e, "BIPA_WEBHOOK_POLL", 0.5, 0.05, 60.0),
             secret_key=_secret_key(e.get("BIPA_SECRET_KEY")),
+            backup_dir=Path(e["BIPA_BACKUP_DIR"]) if e.get("BIPA_BACKUP_DIR") else None,
+            backup_every_s=_float(e, "BIPA_BACKUP_EVERY", 0.0, 0.0, 24 * 30.0) * 3600,
+            backup_keep=_int(e, "BIPA_BACKUP_KEEP", 7, 1, 10_000),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
         )

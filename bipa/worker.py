@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -26,6 +27,7 @@ from domain.webhook_urls import check_url
 log = logging.getLogger("bipa.worker")
 USER_AGENT = "Bipa-Webhooks/1"
 PURGE_EVERY_S = 600.0
+PERIODIC_EVERY_S = 60.0
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -46,6 +48,7 @@ class WebhookWorker:
         poll_s: float = 0.5,
         batch: int = 20,
         timeout_s: float = 10.0,
+        periodic: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.runner = Runner(sessionmaker)
         self.box = box
@@ -62,14 +65,23 @@ class WebhookWorker:
             headers={"User-Agent": USER_AGENT},
         )
         self._stopping = asyncio.Event()
+        # Scheduled housekeeping besides the key purge (the periodic backup), every minute.
+        self.periodic = periodic
 
     async def run(self) -> None:
         log.info("webhook worker started")
         next_purge = 0.0
+        next_periodic = 0.0
         while not self._stopping.is_set():
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + PURGE_EVERY_S
                 await self._purge()
+            if self.periodic is not None and time.monotonic() >= next_periodic:
+                next_periodic = time.monotonic() + PERIODIC_EVERY_S
+                try:
+                    await self.periodic()
+                except Exception as exc:  # e.g. a full disk: say so, keep delivering
+                    log.warning("periodic task failed", extra={"error": str(exc)[:300]})
             try:
                 claimed = await self._claim()
             except Exception as exc:  # the database may be restarting: keep the worker alive

@@ -104,3 +104,57 @@ def test_embedded_database_starts_migrates_stops_and_keeps_data(data_dir: Path) 
     finally:
         _stop(server)
     assert not _postgres_running(data_dir)
+
+
+def test_the_embedded_database_is_backed_up_with_the_binaries_it_ships(data_dir: Path) -> None:
+    env = _env(data_dir, free_port())
+
+    def bipa(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bipa.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    made = bipa("users", "create", "--name", "Backed Up", "--role", "ADMIN", "--json")
+    assert made.returncode == 0, made.stderr
+    dump = data_dir / "embedded.dump"
+    written = bipa("backup", "--output", str(dump))
+    assert written.returncode == 0, written.stderr
+    assert dump.stat().st_size > 0
+    # A second data dir: a fresh embedded server, empty; the dump loads into it whole.
+    env["BIPA_DATA_DIR"] = str(data_dir / "restored")
+    restored = bipa("restore", str(dump))
+    assert restored.returncode == 0, restored.stderr
+    count = subprocess.run(
+        [sys.executable, "-c", COUNT_USERS, str(data_dir / "restored")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert count.returncode == 0, count.stderr
+    assert count.stdout.strip() == "1"
+
+
+COUNT_USERS = """
+import asyncio, sys
+from pathlib import Path
+import asyncpg
+from bipa import embedded
+from bipa.backup import libpq_url
+
+async def main() -> None:
+    conn = await asyncpg.connect(libpq_url(embedded.start(Path(sys.argv[1]))))
+    print(await conn.fetchval("SELECT count(*) FROM users WHERE name = 'Backed Up'"))
+    await conn.close()
+
+try:
+    asyncio.run(main())
+finally:
+    embedded.stop_all()
+"""
