@@ -127,6 +127,7 @@ class Settings:
     run_worker: bool = True
     webhook_backoff_s: tuple[float, ...] = (2.0, 4.0, 8.0)
     webhook_disable_after: int = 20
+    webhook_retry_for_s: float = 86_400.0
     webhook_lease_s: float = 60.0
     webhook_poll_s: float = 0.5
     secret_key: str | None = None
@@ -192,6 +193,8 @@ class Settings:
             ws_ping_s=_float(e, "BIPA_WS_PING", 20.0, 0.1, 3600.0),
             webhook_backoff_s=backoff,
             webhook_disable_after=_int(e, "BIPA_WEBHOOK_DISABLE_AFTER", 20, 1, 10_000),
+            # Seconds after its event that a delivery is still retried (then FAILED).
+            webhook_retry_for_s=_float(e, "BIPA_WEBHOOK_RETRY_FOR", 86_400.0, 0.0, 30 * 86_400.0),
             webhook_lease_s=_float(e, "BIPA_WEBHOOK_LEASE", 60.0, 0.5, 3600.0),
             webhook_poll_s=_float(e, "BIPA_WEBHOOK_POLL", 0.5, 0.05, 60.0),
             secret_key=_secret_key(e.get("BIPA_SECRET_KEY")),

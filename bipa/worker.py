@@ -44,6 +44,7 @@ class WebhookWorker:
         production: bool,
         backoff: tuple[float, ...],
         disable_after: int,
+        retry_for_s: float = 0.0,
         lease_s: float = 60.0,
         poll_s: float = 0.5,
         batch: int = 20,
@@ -55,6 +56,7 @@ class WebhookWorker:
         self.production = production
         self.backoff = backoff
         self.disable_after = disable_after
+        self.retry_for_s = retry_for_s
         self.lease = timedelta(seconds=lease_s)
         self.poll_s = poll_s
         self.batch = batch
@@ -156,7 +158,13 @@ class WebhookWorker:
             await self.runner.run_once(
                 None,
                 commands.RecordWebhookAttempt(
-                    delivery.id, ok, status, error, tuple(self.backoff), self.disable_after
+                    delivery.id,
+                    ok,
+                    status,
+                    error,
+                    tuple(self.backoff),
+                    self.disable_after,
+                    self.retry_for_s,
                 ),
             )
         except Exception as exc:  # the lease expires and the delivery is retried

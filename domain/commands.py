@@ -270,6 +270,7 @@ class RecordWebhookAttempt(Command):
     error: str | None
     backoff: tuple[float, ...]
     disable_after: int
+    retry_for_s: float = 0.0
 
 
 # --- execution -----------------------------------------------------------------------------------
@@ -450,6 +451,7 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
                 error=command.error,
                 backoff=command.backoff,
                 disable_after=command.disable_after,
+                retry_for_s=command.retry_for_s,
             )
             return Result({"delivery": str(command.delivery_id)})
     raise TypeError(f"no service for {type(command).__name__}")  # a bug, not user input

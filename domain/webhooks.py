@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -179,6 +180,26 @@ async def claim(
     return rows
 
 
+# After the quick retries, the delay doubles up to this, with jitter, until `retry_for` ends.
+MAX_RETRY_DELAY_S = 3600.0
+
+
+def next_delay(
+    attempts: int,
+    backoff: Sequence[float],
+    *,
+    jitter: Callable[[], float] = random.random,
+) -> float:
+    """Seconds before attempt `attempts + 1`: the quick schedule first (2, 4, 8 s), then
+    doubling from its last step, capped at an hour, each between half and all of it (jitter,
+    so receivers coming back are not hit by every sender at the same second)."""
+    if attempts <= len(backoff):
+        return backoff[attempts - 1]
+    last = backoff[-1] if backoff else 1.0
+    ceiling = min(MAX_RETRY_DELAY_S, last * 2.0 ** (attempts - len(backoff)))
+    return float(ceiling * (0.5 + 0.5 * jitter()))
+
+
 async def record_attempt(
     uow: UnitOfWork,
     delivery_id: uuid.UUID,
@@ -188,7 +209,11 @@ async def record_attempt(
     error: str | None,
     backoff: Sequence[float],
     disable_after: int,
+    retry_for_s: float = 0.0,
 ) -> WebhookDelivery | None:
+    """Settles or reschedules one attempt. A delivery is retried on the quick schedule, then
+    with exponential backoff until `retry_for_s` after it was created (a receiver down for an
+    hour still gets it), and only then FAILED."""
     delivery = await uow.webhooks.lock_delivery(delivery_id)
     if delivery is None or delivery.status is not WebhookDeliveryStatus.PENDING:
         return delivery  # deleted meanwhile, or already settled by another worker
@@ -196,14 +221,17 @@ async def record_attempt(
     now = utcnow()
     delivery.last_status_code = status_code
     delivery.last_error = (error or "")[:500] or None
+    delay = next_delay(delivery.attempts, backoff)
+    quick = delivery.attempts <= len(backoff)
+    within = now + timedelta(seconds=delay) <= delivery.created_at + timedelta(seconds=retry_for_s)
     if ok:
         delivery.status = WebhookDeliveryStatus.DELIVERED
         delivery.delivered_at = now
         delivery.next_attempt_at = None
         if webhook is not None:
             webhook.failure_streak = 0
-    elif delivery.attempts <= len(backoff):
-        delivery.next_attempt_at = now + timedelta(seconds=backoff[delivery.attempts - 1])
+    elif quick or within:
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
     else:
         delivery.status = WebhookDeliveryStatus.FAILED
         delivery.next_attempt_at = None

@@ -307,3 +307,13 @@ async def test_apply_scan_adds_through_the_same_rules_as_add_packages(
         with pytest.raises(DomainError) as refused:
             await scanning.apply_scan(uow, manager, session.id, scanning.ScanIntent.ADD, bad)
         assert refused.value.code == "BARCODE_CHECK_DIGIT"
+
+
+def test_webhook_retries_double_after_the_quick_ones_with_jitter_and_a_cap() -> None:
+    quick = (2.0, 4.0, 8.0)
+    assert [webhooks.next_delay(n, quick, jitter=lambda: 1.0) for n in (1, 2, 3)] == list(quick)
+    full = [webhooks.next_delay(n, quick, jitter=lambda: 1.0) for n in range(4, 16)]
+    assert full[:3] == [16.0, 32.0, 64.0], "doubling from the last quick step"
+    assert max(full) == webhooks.MAX_RETRY_DELAY_S, "capped at an hour"
+    low = webhooks.next_delay(5, quick, jitter=lambda: 0.0)
+    assert low == 16.0, "jitter keeps at least half of the step"

@@ -24,6 +24,7 @@ FAST = {
     "BIPA_WEBHOOK_BACKOFF": "0.2,0.4,0.8",
     "BIPA_WEBHOOK_POLL": "0.05",
     "BIPA_WEBHOOK_LEASE": "3",
+    "BIPA_WEBHOOK_RETRY_FOR": "0",  # FAILED right after the quick retries (a later test: more)
 }
 
 CREATE = """mutation($url: String!, $events: [String!]!, $key: String) {
@@ -141,6 +142,55 @@ async def test_retry_schedule_then_success(database_url: str, make_user, servers
         assert rows[0]["attempts"] == 3 and rows[0]["lastStatusCode"] == 200
     finally:
         receiver.stop()
+
+
+async def test_after_the_quick_retries_a_delivery_keeps_trying_until_retry_for(  # type: ignore[no-untyped-def]
+    database_url: str, make_user, servers
+) -> None:
+    # Down for 6 attempts: past the quick schedule (2 retries here), still delivered.
+    receiver = Receiver(fail_first=6).start()
+    try:
+        server = LiveServer(
+            database_url,
+            {**FAST, "BIPA_WEBHOOK_BACKOFF": "0.05,0.05", "BIPA_WEBHOOK_RETRY_FOR": "20"},
+        ).start()
+        servers.append(server)
+        manager = _as(await make_user("MANAGER"), server)
+        hook_id = manager(CREATE, url=receiver.url, events=["session.created"])["createWebhook"][
+            "webhook"
+        ]["id"]
+        manager(q.CREATE_SESSION, name="Long retry")
+        got = receiver.wait_for(7, timeout=30)
+        gaps = [b.at - a.at for a, b in itertools.pairwise(got)]
+        # Doubling after the quick ones (0.1, 0.2, 0.4, 0.8 s at most, at least half of each).
+        assert all(g >= 0.04 for g in gaps[:2]) and gaps[-1] >= 0.35, gaps
+        assert gaps[-1] > gaps[2], gaps
+        rows = _wait_status(manager, hook_id, 1, "DELIVERED")
+        assert rows[0]["attempts"] == 7
+    finally:
+        receiver.stop()
+
+    # A receiver that never comes back: FAILED once retry_for has passed, not before.
+    down = Receiver(status=503).start()
+    try:
+        server = LiveServer(
+            database_url,
+            {**FAST, "BIPA_WEBHOOK_BACKOFF": "0.05", "BIPA_WEBHOOK_RETRY_FOR": "1.5"},
+        ).start()
+        servers.append(server)
+        manager = _as(await make_user("MANAGER"), server)
+        hook_id = manager(CREATE, url=down.url, events=["session.created"])["createWebhook"][
+            "webhook"
+        ]["id"]
+        started = time.monotonic()
+        manager(q.CREATE_SESSION, name="Never back")
+        pending = _deliveries(manager, hook_id)
+        assert pending and pending[0]["status"] == "PENDING"
+        rows = _wait_status(manager, hook_id, 1, "FAILED")
+        assert time.monotonic() - started >= 1.0, "failed before retry_for ended"
+        assert rows[0]["attempts"] >= 3 and rows[0]["nextAttemptAt"] is None
+    finally:
+        down.stop()
 
 
 async def test_failures_disable_and_update_enables(database_url: str, make_user, servers) -> None:  # type: ignore[no-untyped-def]
