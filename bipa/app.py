@@ -21,7 +21,7 @@ from bipa import backup
 from bipa.middleware import RequestMiddleware
 from bipa.secrets import secret_box
 from bipa.settings import Settings
-from bipa.web import web_routes
+from bipa.web import WEB_DIR, web_routes
 from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
@@ -98,6 +98,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         schema,
         services,
         sockets=SocketCaps(per_token=settings.max_ws_per_token, per_ip=settings.max_ws_per_ip),
+        ide_page=WEB_DIR / "graphiql.html",
         graphql_ide=None if settings.production else "graphiql",
         allow_queries_via_get=False,
         keep_alive=True,

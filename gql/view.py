@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -104,6 +105,13 @@ class BipaGraphQL(GraphQL[Context, None]):
             response = refusal(exc.status_code, exc.reason, "BAD_REQUEST")
         await response(scope, receive, send)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: every file it loads is served by the app (no CDN), so it works
+        offline, and it starts with the web sign-in's token."""
+        if self.ide_page is None:
+            return await super().render_graphql_ide(request)
+        return HTMLResponse(self.ide_page.read_text(encoding="utf-8"))
+
     def decode_json(self, data: str | bytes) -> object:
         """A body must be one JSON object in UTF-8; anything else is the client's mistake."""
         try:
@@ -117,10 +125,17 @@ class BipaGraphQL(GraphQL[Context, None]):
         return value
 
     def __init__(
-        self, schema: Any, services: Services, *, sockets: SocketCaps | None = None, **kwargs: Any
+        self,
+        schema: Any,
+        services: Services,
+        *,
+        sockets: SocketCaps | None = None,
+        ide_page: Path | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.services = services
+        self.ide_page = ide_page
         self.sockets = sockets or SocketCaps(per_token=0, per_ip=0)
         self.callers = CallerWatch(services)
 

@@ -399,3 +399,32 @@ async def test_session_page_resumes_events_after_a_dropped_connection(  # type: 
     assert seqs == list(range(seqs[0], seqs[0] - len(seqs), -1)), seqs  # newest first, no gap
     assert browser.driver.execute_script(IS_SAME_PAGE), "the page was reloaded"
     browser.screenshot("resumed")
+
+
+async def test_graphiql_works_offline_and_starts_signed_in(browser_factory, web_user) -> None:  # type: ignore[no-untyped-def]
+    # Chromium here has no internet at all: everything GraphiQL needs comes from the app.
+    manager = await web_user("MANAGER", name="Gina GraphiQL")
+    browser = browser_factory()
+    browser.sign_in_with(manager.token)
+    browser.get("/graphql")
+    browser.wait_css(".graphiql-container", 30)
+    headers_tab = browser.driver.execute_script(
+        "return [...document.querySelectorAll('.graphiql-editor-tool button, button')]"
+        ".map(b => b.textContent).join('|')"
+    )
+    assert "Headers" in headers_tab
+    # The prefilled Authorization header answers `me` as the signed-in user.
+    browser.click(".graphiql-execute-button")
+    browser.wait(
+        lambda: (
+            "Gina GraphiQL"
+            in browser.driver.execute_script(
+                "return document.querySelector('.result-window')?.textContent || ''"
+            )
+        ),
+        30,
+        what="the query result",
+    )
+    browser.screenshot("graphiql")
+    errors = [e for e in browser.console() if e.get("level") == "SEVERE"]
+    assert not errors, errors

@@ -109,3 +109,19 @@ def test_bipa_serve_serves_the_dashboard(live_server: LiveServer) -> None:
 
 def test_web_dir_is_the_repository_web_folder() -> None:
     assert Path(__file__).resolve().parents[2] / "web" == WEB_DIR
+
+
+async def test_graphiql_loads_only_files_the_app_serves(web_server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=web_server.url, timeout=30) as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        refs = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert refs and all(r.startswith("/") and not r.startswith("//") for r in refs), refs
+        assert "unpkg" not in page.text and "cdn" not in page.text.lower()
+        for ref in refs:
+            asset = await client.get(ref)
+            assert asset.status_code == 200, ref
+            assert len(asset.content) > 100, ref
+    vendor = WEB_DIR / "vendor" / "graphiql"
+    for licence in ("LICENSE.react", "LICENSE.react-dom", "LICENSE.graphiql"):
+        assert "MIT" in (vendor / licence).read_text(encoding="utf-8")
