@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, StringValueNode, ValidationRule
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -153,7 +154,37 @@ class RejectUnsafeText(SchemaExtension):
         yield
 
 
-_INTERNAL_CODES = frozenset({"INTERNAL_SERVER_ERROR", "INTERNAL"})
+_INTERNAL_CODES = frozenset({"INTERNAL_SERVER_ERROR", "INTERNAL", "SERVICE_UNAVAILABLE"})
+
+
+def _unavailable(error: BaseException | None) -> bool:
+    """The database (or another service we need) cannot be reached right now."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, (OSError, asyncpg.PostgresConnectionError, TimeoutError)):
+            return True
+        if isinstance(error, asyncpg.InterfaceError) and "connection" in str(error):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+def error_code(error: GraphQLError) -> str:
+    """The `extensions.code` every error carries: ours when we raised it on purpose,
+    graphql-core's refusals (variables, validation) as the client's, a service that is down
+    as SERVICE_UNAVAILABLE, anything else INTERNAL_SERVER_ERROR."""
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str):
+        return code
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return (
+            "BAD_USER_INPUT"
+            if error.message.startswith("Variable ")
+            else ("GRAPHQL_VALIDATION_FAILED")
+        )
+    return "SERVICE_UNAVAILABLE" if _unavailable(original) else "INTERNAL_SERVER_ERROR"
 
 
 def is_client_error(error: GraphQLError) -> bool:
@@ -174,7 +205,12 @@ class BipaSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            if is_client_error(error):
+            code = error_code(error)
+            error.extensions = {**(error.extensions or {}), "code": code}
+            if code == "SERVICE_UNAVAILABLE":
+                # The operator's to fix, and said once by /healthz too: no traceback per request.
+                log.warning("graphql request failed: service unavailable")
+            elif is_client_error(error):
                 # The client's mistake is routine for us: one line, no traceback, not an ERROR.
                 log.info(
                     "graphql request refused",
@@ -190,6 +226,16 @@ class BipaSchema(strawberry.Schema):
 def _visible(error: GraphQLError) -> bool:
     """True masks the error: in production only bugs lose their text, never client errors."""
     return not is_client_error(error)
+
+
+class CodedMaskErrors(MaskErrors):
+    """A masked error keeps its code (INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE), only its
+    text and its origin are hidden."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": error_code(error)}
+        return masked
 
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
@@ -245,7 +291,7 @@ def extensions(
     ]
     if production:
         result.append(HideSuggestions)
-        result.append(lambda: MaskErrors(should_mask_error=_visible))
+        result.append(lambda: CodedMaskErrors(should_mask_error=_visible))
     return result
 
 
