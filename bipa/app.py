@@ -17,26 +17,47 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+import storage
 from bipa.middleware import RequestMiddleware
-from bipa.secrets import secret_box
+from bipa.secrets import link_secret, secret_box
 from bipa.settings import Settings
 from bipa.web import web_routes
 from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
+from domain.proof import ProofConfig
 from domain.scanning import ScanPool
 from domain.webhooks import WebhookConfig
 from gql.context import Services, TokenCache
 from gql.schema import build_schema
 from gql.view import BipaGraphQL
 from live.hub import LiveHub
+from storage.serve import object_routes
 
 log = logging.getLogger("bipa.app")
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 
+def make_store(settings: Settings) -> storage.ObjectStore:
+    return storage.open_store(settings.storage, secret=link_secret(settings), base_url="/objects")
+
+
+def proof_config(settings: Settings, store: storage.ObjectStore) -> ProofConfig:
+    return ProofConfig(
+        store,
+        link_ttl_s=settings.link_ttl_s,
+        longest_edge=settings.proof_max_edge,
+        quality=settings.proof_quality,
+        max_photos=settings.proof_max_photos,
+        sweep_after_s=settings.proof_sweep_after_s,
+    )
+
+
 def make_worker(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    proof: ProofConfig | None = None,
 ) -> WebhookWorker:
     return WebhookWorker(
         sessionmaker,
@@ -46,6 +67,7 @@ def make_worker(
         disable_after=settings.webhook_disable_after,
         lease_s=settings.webhook_lease_s,
         poll_s=settings.webhook_poll_s,
+        proof=proof,
     )
 
 
@@ -64,6 +86,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     hub = LiveHub(broadcast_url(settings, database_url), sessionmaker)
     scanner = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
     box = secret_box(settings)
+    store = make_store(settings)
+    proof = proof_config(settings, store)
+    # Proof photos get their own bounded pool: a burst of deliveries never queues the scans.
+    photos = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
     services = Services(
         sessionmaker=sessionmaker,
         scanner=scanner,
@@ -74,6 +100,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         currency=settings.currency,
         tokens=TokenCache(settings.auth_cache_s),
         group_commit=settings.group_commit,
+        proof=proof,
+        photos=photos,
     )
     schema = build_schema(
         production=settings.production,
@@ -113,7 +141,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
-        worker = make_worker(settings, sessionmaker, box) if settings.run_worker else None
+        worker = make_worker(settings, sessionmaker, box, proof) if settings.run_worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
         log.info("bipa started", extra={"env": settings.env, "broadcast": hub.url.split(":")[0]})
         try:
@@ -124,6 +152,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 await asyncio.wait({worker_task}, timeout=5)
             await hub.stop()
             scanner.shutdown()
+            photos.shutdown()
+            await store.close()
             await engine.dispose()
             log.info("bipa stopped")
 
@@ -132,6 +162,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            # The embedded store's signed links (an S3 store's links go to S3 itself).
+            *(object_routes(store) if isinstance(store, storage.LocalStore) else []),
             *web_routes(),  # last: the static site is mounted at "/"
         ],
         lifespan=lifespan,

@@ -93,7 +93,10 @@ def main() -> int:
     results = [
         schema_check(),
         _run("ruff", [str(BIN / "ruff"), "check", "."]),
-        _run("mypy", [str(BIN / "mypy"), "domain", "db", "ocr", "bipa", "gql", "bot", "live", "storage"]),
+        _run(
+            "mypy",
+            [str(BIN / "mypy"), "domain", "db", "ocr", "bipa", "gql", "bot", "live", "storage"],
+        ),
         _run("import-linter", [str(BIN / "lint-imports")]),
         alembic_check(),
         compose_config(),

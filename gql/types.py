@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -31,6 +31,9 @@ from domain.errors import ValidationFailed
 from gql import pagination
 from gql.context import Context
 from gql.pagination import bad_input, parse_id
+
+if TYPE_CHECKING:
+    from gql.proof import ProofRequirement, ProofType
 
 
 def _id(value: uuid.UUID) -> strawberry.ID:
@@ -370,6 +373,16 @@ class DeliverySessionType:
     def archived_at(self) -> datetime | None:
         return self.row.archived_at
 
+    @strawberry.field(description="What a deliverer must give to mark a package DELIVERED.")
+    def proof_requirement(
+        self,
+    ) -> Annotated[ProofRequirement, strawberry.lazy("gql.proof")]:
+        from gql.proof import ProofRequirement
+
+        return ProofRequirement(
+            photo=self.row.proof_requires_photo, signature=self.row.proof_requires_signature
+        )
+
     @strawberry.field(description="Sequence number of the newest audit entry of this session.")
     def last_sequence(self) -> int:
         return self.row.last_sequence
@@ -466,6 +479,16 @@ class PackageType:
     @strawberry.field
     def scan(self) -> ScanReport | None:
         return scan_report_type(self.row.scan_report)
+
+    @strawberry.field(
+        description="Proof given with the final status change, with fresh expiring links."
+    )
+    async def proof(
+        self, info: Info[Context, None]
+    ) -> Annotated[ProofType, strawberry.lazy("gql.proof")] | None:
+        from gql.proof import package_proof
+
+        return await package_proof(info, self.row.id)
 
     @strawberry.field
     async def session(self, info: Info[Context, None]) -> DeliverySessionType:
