@@ -70,6 +70,8 @@ export const PACKAGE_ROW = `
   id barcode symbology status recipientName failureReason updatedAt deliveredAt
   address { id line city postalCode }
   deliverer { id user { id name } }
+  proof { photos { url width height } signature { url } receivedBy
+    location { latitude longitude accuracy } capturedAt }
 `;
 
 export const SESSION_PAGE = `
