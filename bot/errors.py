@@ -122,9 +122,7 @@ TEXTS: dict[str, str | Callable[[Values], str]] = {
     "REASON_REQUIRED": "Informe o motivo da falha. " + texts.USAGE_FALHA,
     "REASON_TOO_LONG": "O motivo pode ter no máximo {max} caracteres.",
     # proof of delivery
-    "PROOF_PHOTO_REQUIRED": (
-        "Esta sessão exige foto da entrega: envie a foto do pacote entregue."
-    ),
+    "PROOF_PHOTO_REQUIRED": ("Esta sessão exige foto da entrega: envie a foto do pacote entregue."),
     "PROOF_SIGNATURE_REQUIRED": (
         "Esta sessão exige a assinatura de quem recebeu: use o scanner na web para colher a "
         "assinatura."
