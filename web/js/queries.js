@@ -3,7 +3,7 @@
 export const PROGRESS = "progress { total pending pickedUp delivered failed percent }";
 
 const ERRORS = `
-  ... on Error { message }
+  ... on Error { message code }
   ... on ValidationError { field }
   ... on InvalidTransitionError { from to }
   ... on NotFoundError { id }
@@ -102,7 +102,7 @@ query MorePackages($id: ID!, $first: Int, $after: String, $status: DeliveryStatu
 
 export const SCANNER_SESSION = `
 query ScannerSession($id: ID!) {
-  session(id: $id) { id name status isReadonly lastSequence ${PROGRESS} }
+  session(id: $id) { id name status isReadonly lastSequence proofRequirement { photo signature } ${PROGRESS} }
 }`;
 
 export const OPEN_SESSIONS = `
@@ -141,6 +141,15 @@ mutation UpdatePackageStatus($packageId: ID!, $status: DeliveryStatus!, $key: St
   updatePackageStatus(input: {packageId: $packageId, status: $status, idempotencyKey: $key}) {
     __typename
     ... on PackageSuccess { package { ${SCAN_PACKAGE} } session { id lastSequence ${PROGRESS} } }
+    ${ERRORS}
+  }
+}`;
+
+export const UPDATE_STATUS_PROOF = `
+mutation UpdatePackageStatusWithProof($input: UpdatePackageStatusInput!) {
+  updatePackageStatus(input: $input) {
+    __typename
+    ... on PackageSuccess { package { ${SCAN_PACKAGE} proof { photos { url } signature { url } } } session { id lastSequence ${PROGRESS} } }
     ${ERRORS}
   }
 }`;
