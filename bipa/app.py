@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +41,17 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 def make_store(settings: Settings) -> storage.ObjectStore:
     return storage.open_store(settings.storage, secret=link_secret(settings), base_url="/objects")
+
+
+def image_origins(store: storage.ObjectStore) -> tuple[str, ...]:
+    """Where the browser loads proof photos from, for the pages' Content-Security-Policy."""
+    if isinstance(store, storage.LocalStore):
+        return ()  # its links are this app's own
+    endpoint = getattr(store, "endpoint_url", None)  # S3Store, without importing aioboto3
+    if endpoint:
+        parts = urlsplit(endpoint)
+        return (f"{parts.scheme}://{parts.netloc}",)
+    return ("https://*.amazonaws.com",)
 
 
 def proof_config(settings: Settings, store: storage.ObjectStore) -> ProofConfig:
@@ -164,7 +176,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             # The embedded store's signed links (an S3 store's links go to S3 itself).
             *(object_routes(store) if isinstance(store, storage.LocalStore) else []),
-            *web_routes(),  # last: the static site is mounted at "/"
+            # Last: the static site is mounted at "/"; an S3 store serves the proof images.
+            *web_routes(image_origins=image_origins(store)),
         ],
         lifespan=lifespan,
     )
