@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
@@ -53,15 +54,17 @@ def prepare_photo(
         raise ValueError("quality must be 1..95 and longest_edge at least 64")
     with opened(image, max_bytes=max_bytes, max_pixels=max_pixels) as probe:
         if probe.format == "JPEG":
-            # Decodes at 1/2, 1/4 or 1/8 scale when that still covers the target.
-            probe.draft("RGB", (longest_edge, longest_edge))
+            # Decodes at 1/2, 1/4 or 1/8 scale when that still covers the target; draft wants
+            # the target's own shape (a square box would rule out every scale of a 4:3 photo).
+            scale = min(1.0, longest_edge / max(probe.size))
+            probe.draft("RGB", (math.ceil(probe.width * scale), math.ceil(probe.height * scale)))
         probe.load()
         upright = ImageOps.exif_transpose(probe)
         rgb = upright.convert("RGB")
         rgb.thumbnail((longest_edge, longest_edge), Image.Resampling.LANCZOS)
         out = io.BytesIO()
         # No exif=, icc_profile= or comment: the new file carries pixels only.
-        rgb.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
+        rgb.save(out, "JPEG", quality=quality, optimize=True)
     return _encoded(out.getvalue(), rgb, "image/jpeg")
 
 
