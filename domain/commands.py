@@ -181,14 +181,12 @@ class UpdatePackageStatus(Command):
     proof: proof.StagedProof | None = None
 
     def fingerprint(self) -> dict[str, Any]:
-        # The proof by its uploads' hashes, not its fresh keys: a retry is the same request.
-        return {
-            "packageId": str(self.package_id),
-            "status": self.status.value,
-            "reason": self.reason,
-            "scan": self.scan_report,
-            "proof": self.proof.fingerprint() if self.proof else None,
-        }
+        # Without proof, the hash of before (keys in flight across a deploy stay valid); with
+        # it, the proof by its uploads' hashes, not its fresh keys: a retry is the same request.
+        plain = {k: v for k, v in dataclasses.asdict(self).items() if k != "proof"}
+        if self.proof is not None:
+            plain["proof"] = self.proof.fingerprint()
+        return plain
 
 
 @dataclass(frozen=True)
@@ -211,12 +209,14 @@ class ApplyScan(Command):
     proof: proof.StagedProof | None = None
 
     def fingerprint(self) -> dict[str, Any]:
-        return {
+        plain: dict[str, Any] = {
             "sessionId": str(self.session_id),
             "intent": self.intent.value,
             "image": self.image_sha256,
-            "proof": self.proof.fingerprint() if self.proof else None,
         }
+        if self.proof is not None:
+            plain["proof"] = self.proof.fingerprint()
+        return plain
 
 
 # --- webhooks ------------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ of each stored object: never a link, a key, the place or the recipient's name.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,7 +91,8 @@ class StagedProof:
     longitude: float | None = None
     accuracy: float | None = None
     captured_at: datetime | None = None
-    stored: bool = field(default=True)
+    # False for a call known to be a replay: its files were not stored again.
+    stored: bool = True
 
     @property
     def keys(self) -> list[str]:
@@ -164,8 +166,6 @@ def check(data: ProofData, config: ProofConfig) -> ProofData:
 
 def upload_ids(data: ProofData) -> tuple[str, ...]:
     """What identifies the uploads of a request: kind and SHA-256 of each file as sent."""
-    import hashlib
-
     ids = [f"{PHOTO}:{hashlib.sha256(p).hexdigest()}" for p in data.photos]
     if data.signature is not None:
         ids.append(f"{SIGNATURE}:{hashlib.sha256(data.signature).hexdigest()}")

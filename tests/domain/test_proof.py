@@ -254,3 +254,29 @@ async def test_sweeper_removes_only_uncommitted_old_objects(
     assert len(await _objects(config)) == 1
     done = await runner.run_once(None, commands.SweepProofObjects())
     assert done.ref == {"removed": 0}  # no store configured in this runner's deps
+
+
+async def test_the_webhook_worker_sweeps_uncommitted_objects(
+    tmp_path: Path, committed_runner: Runner
+) -> None:
+    from bipa.worker import WebhookWorker
+    from domain.crypto import SecretBox
+
+    config = proof.ProofConfig(
+        storage.LocalStore(tmp_path / "swept", secrets.token_bytes(32)), sweep_after_s=0
+    )
+    orphan = f"{proof.PREFIX}{uuid.uuid4()}/{uuid.uuid4().hex}.jpg"
+    await config.store.put(orphan, b"\xff\xd8left behind", "image/jpeg")
+    worker = WebhookWorker(
+        committed_runner.sessionmaker,
+        SecretBox(b"k" * 32),
+        production=False,
+        backoff=(1.0,),
+        disable_after=3,
+        proof=config,
+    )
+    try:
+        await worker._sweep()
+    finally:
+        await worker.client.aclose()
+    assert not await config.store.exists(orphan)
