@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from db.enums import DeliveryStatus
 from domain import addresses, commands, packages, proof_uploads
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, NotFound, ValidationFailed
 from gql import inputs as i
 from gql.context import Context
 from gql.errors import ERRORS, to_error
@@ -143,6 +144,11 @@ async def _status_with_proof(info: Info[Context, None], input: i.UpdatePackageSt
     caller = await info.context.caller()
     services = info.context.services
     try:
+        if input.status not in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
+            # Refused before any file is read or stored (the service says the same).
+            raise ValidationFailed(
+                "proof goes with DELIVERED or FAILED", field="proof", code="PROOF_NOT_ALLOWED"
+            )
         config = config_of(info)
         package_id = parse_uuid(input.package_id, "package")
         data = await proof_data(input.proof)

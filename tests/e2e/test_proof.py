@@ -169,6 +169,8 @@ async def test_requirement_refuses_and_bad_images_leave_nothing(
     assert r["session"]["proofRequirement"] == {"photo": True, "signature": False}
     plain = courier(q.UPDATE_STATUS, pid=pid, status="DELIVERED")["updatePackageStatus"]
     assert plain["code"] == "PROOF_PHOTO_REQUIRED"
+    picked = deliver(live_server, courier, pid, [phone_jpeg(800, 600)], status="PICKED_UP")
+    assert picked["code"] == "PROOF_NOT_ALLOWED"
     bad = deliver(live_server, courier, pid, [b"not a photo"])
     assert bad["code"] == "INVALID_IMAGE"
     truncated = deliver(live_server, courier, pid, [phone_jpeg(800, 600)[:-4000]])
