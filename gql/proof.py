@@ -20,8 +20,8 @@ MAX_UPLOAD_BYTES = 15 * 1024 * 1024
 
 @strawberry.input(description="Where the phone was when the proof was taken.")
 class LocationInput:
-    latitude: float
-    longitude: float
+    latitude: float = strawberry.field(description="Degrees, -90..90.")
+    longitude: float = strawberry.field(description="Degrees, -180..180.")
     accuracy: float | None = strawberry.field(
         default=None, description="Metres, as the phone says."
     )
@@ -38,9 +38,15 @@ class ProofInput:
     signature: Upload | None = strawberry.field(
         default=None, description="The recipient's signature drawn on the phone (PNG)."
     )
-    received_by: str | None = strawberry.field(default=None, description="Who received it.")
-    note: str | None = None
-    location: LocationInput | None = None
+    received_by: str | None = strawberry.field(
+        default=None, description="Who received it (at most 200 characters)."
+    )
+    note: str | None = strawberry.field(
+        default=None, description="Anything the deliverer adds (at most 500 characters)."
+    )
+    location: LocationInput | None = strawberry.field(
+        default=None, description="The phone's place; stored instead of the photo's GPS tag."
+    )
     captured_at: datetime | None = strawberry.field(
         default=None, description="The phone's time when the proof was taken."
     )
@@ -83,41 +89,41 @@ def config_of(info: Info[Context, None]) -> proof.ProofConfig:
 
 @strawberry.type(description="A stored photo; the link expires (ask again for a fresh one).")
 class ProofPhoto:
-    url: str
-    width: int
-    height: int
+    url: str = strawberry.field(description="Minted for this answer; expires (BIPA_LINK_TTL).")
+    width: int = strawberry.field(description="Pixels of the stored (re-encoded) photo.")
+    height: int = strawberry.field(description="Pixels of the stored (re-encoded) photo.")
     sha256: str = strawberry.field(description="SHA-256 (hex) of the stored bytes.")
 
 
 @strawberry.type(description="The signature as drawn; the link expires.")
 class ProofSignature:
-    url: str
-    sha256: str
+    url: str = strawberry.field(description="Minted for this answer; expires (BIPA_LINK_TTL).")
+    sha256: str = strawberry.field(description="SHA-256 (hex) of the stored PNG.")
 
 
 @strawberry.type
 class ProofLocation:
-    latitude: float
-    longitude: float
+    latitude: float = strawberry.field(description="Degrees.")
+    longitude: float = strawberry.field(description="Degrees.")
     accuracy: float | None = strawberry.field(description="Metres, as the phone said.")
 
 
 @strawberry.type(name="Proof", description="Proof of delivery (or of a failed attempt).")
 class ProofType:
     status: str = strawberry.field(description="DELIVERED or FAILED: the change it came with.")
-    photos: list[ProofPhoto]
-    signature: ProofSignature | None
-    received_by: str | None
-    note: str | None
-    location: ProofLocation | None
+    photos: list[ProofPhoto] = strawberry.field(description="In the order they were sent.")
+    signature: ProofSignature | None = strawberry.field(description="Null when none was given.")
+    received_by: str | None = strawberry.field(description="Who received it, as typed.")
+    note: str | None = strawberry.field(description="The deliverer's note.")
+    location: ProofLocation | None = strawberry.field(description="Where the phone was.")
     captured_at: datetime | None = strawberry.field(description="The phone's time.")
     recorded_at: datetime = strawberry.field(description="When the server stored it.")
 
 
 @strawberry.type(description="What a deliverer must give to mark a package DELIVERED.")
 class ProofRequirement:
-    photo: bool
-    signature: bool
+    photo: bool = strawberry.field(description="At least one photo.")
+    signature: bool = strawberry.field(description="The recipient's signature.")
 
 
 async def _link(info: Info[Context, None], config: proof.ProofConfig, key: str) -> str:
