@@ -198,3 +198,33 @@ async def test_requirement_refuses_and_bad_images_leave_nothing(
     assert final["proofRequirement"] == {"photo": True, "signature": False}
     locked = manager(SET_REQUIREMENT, sid=sid, photo=False, signature=False)["setProofRequirement"]
     assert locked["code"] == "SESSION_READ_ONLY"
+
+
+async def test_live_event_says_proof_exists_without_links_or_personal_data(
+    live_server: LiveServer, make_user: Any
+) -> None:
+    from tests.e2e.wsclient import EVENTS, WsClient
+
+    manager, courier = await make_user("MANAGER"), await make_user("DELIVERER")
+    sid, (pid, _) = _active(manager, courier)
+    async with WsClient(live_server.ws_url, manager.token) as ws:
+        assert await ws.acked()
+        events = await ws.subscribe(EVENTS, sid=sid, after=None)
+        import asyncio
+
+        result = await asyncio.to_thread(
+            deliver, live_server, courier, pid, [phone_jpeg(800, 600)], _signature()
+        )
+        assert result["__typename"] == "PackageSuccess"
+        [event] = await ws.take(events, 1)
+    assert event["action"] == "package.status_changed"
+    details = event["details"]
+    photo = result["package"]["proof"]["photos"][0]
+    assert details["proof"]["photos"][0]["sha256"] == photo["sha256"]
+    assert (
+        details["proof"]["signature"]["sha256"] == result["package"]["proof"]["signature"]["sha256"]
+    )
+    assert details["proofRequired"] == {"photo": False, "signature": False}
+    text = json.dumps(event)
+    for leaked in ("http", "proof/", "Porteiro", "-23.55", "-46.63"):
+        assert leaked not in text, leaked
