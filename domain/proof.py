@@ -30,6 +30,9 @@ from domain.errors import ValidationFailed
 from domain.uow import UnitOfWork
 
 PREFIX = "proof/"
+# The sweeper lists only the folders of the last days (keys start with the day they were
+# stored), so its cost follows the recent uploads, not every proof ever kept.
+SWEEP_DAYS = 3
 PHOTO = "PHOTO"
 SIGNATURE = "SIGNATURE"
 MAX_NAME = 200
@@ -172,9 +175,13 @@ def upload_ids(data: ProofData) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def new_key(session_id: uuid.UUID, encoded: ocr.Encoded) -> str:
+def day_prefix(day: datetime) -> str:
+    return f"{PREFIX}{day:%Y%m%d}/"
+
+
+def new_key(session_id: uuid.UUID, encoded: ocr.Encoded, now: datetime | None = None) -> str:
     # A fresh random name per object: keys are never reused, even for the same bytes.
-    return f"{PREFIX}{session_id}/{uuid.uuid4().hex}.{encoded.extension}"
+    return f"{day_prefix(now or utcnow())}{session_id}/{uuid.uuid4().hex}.{encoded.extension}"
 
 
 def ensure_requirement(
@@ -295,10 +302,16 @@ async def unknown(uow: UnitOfWork, keys: list[str]) -> list[str]:
 
 async def sweep(uow: UnitOfWork, config: ProofConfig, now: datetime | None = None) -> list[str]:
     """Deletes stored proof objects that no committed row names, once old enough that no
-    upload can still be on its way to a commit. Returns the keys deleted."""
-    cutoff = (now or utcnow()) - timedelta(seconds=config.sweep_after_s)
-    listed = await config.store.list_prefix(PREFIX)
-    old = [o.key for o in listed if o.modified <= cutoff]
+    upload can still be on its way to a commit. Returns the keys deleted.
+
+    Looks at the folders of the last SWEEP_DAYS days only (the worker sweeps every 10
+    minutes); orphans of a longer outage stay, harmless, until removed by hand."""
+    moment = now or utcnow()
+    cutoff = moment - timedelta(seconds=config.sweep_after_s)
+    old: list[str] = []
+    for back in range(SWEEP_DAYS):
+        listed = await config.store.list_prefix(day_prefix(moment - timedelta(days=back)))
+        old += [o.key for o in listed if o.modified <= cutoff]
     removed: list[str] = []
     for start in range(0, len(old), 500):
         for key in await unknown(uow, old[start : start + 500]):

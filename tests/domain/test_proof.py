@@ -245,7 +245,7 @@ async def test_sweeper_removes_only_uncommitted_old_objects(
         proof.ProofData(photos=(phone_jpeg(640, 480),)),
     )
     # A crash between the upload and the commit: an object no row names.
-    orphan = f"{proof.PREFIX}{session.id}/{uuid.uuid4().hex}.jpg"
+    orphan = f"{proof.day_prefix(datetime.now(UTC))}{session.id}/{uuid.uuid4().hex}.jpg"
     await config.store.put(orphan, b"\xff\xd8orphan", "image/jpeg")
     async with uow_factory() as uow:
         assert await proof.sweep(uow, config) == []  # too young: maybe still on its way
@@ -265,7 +265,7 @@ async def test_the_webhook_worker_sweeps_uncommitted_objects(
     config = proof.ProofConfig(
         storage.LocalStore(tmp_path / "swept", secrets.token_bytes(32)), sweep_after_s=0
     )
-    orphan = f"{proof.PREFIX}{uuid.uuid4()}/{uuid.uuid4().hex}.jpg"
+    orphan = f"{proof.day_prefix(datetime.now(UTC))}{uuid.uuid4()}/{uuid.uuid4().hex}.jpg"
     await config.store.put(orphan, b"\xff\xd8left behind", "image/jpeg")
     worker = WebhookWorker(
         committed_runner.sessionmaker,

@@ -115,8 +115,8 @@ def _active(manager: Caller, courier: Caller, n: int = 2) -> tuple[str, list[str
 def _objects(sid: str) -> list[str]:
     from bipa.settings import PROJECT_ROOT
 
-    folder = PROJECT_ROOT / ".data" / "objects" / "proof" / sid
-    return sorted(p.name for p in folder.glob("*")) if folder.exists() else []
+    root = PROJECT_ROOT / ".data" / "objects" / "proof"
+    return sorted(p.name for p in root.glob(f"*/{sid}/*"))
 
 
 async def test_proof_is_captured_shown_with_fresh_links_and_fetchable(
