@@ -120,12 +120,6 @@ class ProofType:
     recorded_at: datetime = strawberry.field(description="When the server stored it.")
 
 
-@strawberry.type(description="What a deliverer must give to mark a package DELIVERED.")
-class ProofRequirement:
-    photo: bool = strawberry.field(description="At least one photo.")
-    signature: bool = strawberry.field(description="The recipient's signature.")
-
-
 async def _link(info: Info[Context, None], config: proof.ProofConfig, key: str) -> str:
     url = await config.store.presign_get(key, config.link_ttl_s)
     if url.startswith("/"):  # the embedded store's links are served by this app

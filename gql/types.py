@@ -33,7 +33,7 @@ from gql.context import Context
 from gql.pagination import bad_input, parse_id
 
 if TYPE_CHECKING:
-    from gql.proof import ProofRequirement, ProofType
+    from gql.proof import ProofType
 
 
 def _id(value: uuid.UUID) -> strawberry.ID:
@@ -260,6 +260,12 @@ class DelivererEarnings:
     total_earned: Decimal
 
 
+@strawberry.type(description="What a deliverer must give to mark a package DELIVERED.")
+class ProofRequirement:
+    photo: bool = strawberry.field(description="At least one photo.")
+    signature: bool = strawberry.field(description="The recipient's signature.")
+
+
 @strawberry.type
 class FinancialSnapshot:
     currency: str
@@ -270,6 +276,10 @@ class FinancialSnapshot:
     failed: int
     computed_at: datetime
     deliverers: list[DelivererEarnings]
+    proof_required: ProofRequirement | None = strawberry.field(
+        description="The proof a delivery had to carry in this session (null before proof "
+        "of delivery existed)."
+    )
 
 
 def snapshot_type(data: dict[str, Any] | None) -> FinancialSnapshot | None:
@@ -294,6 +304,12 @@ def snapshot_type(data: dict[str, Any] | None) -> FinancialSnapshot | None:
             )
             for d in data["deliverers"]
         ],
+        proof_required=ProofRequirement(
+            photo=bool(data["proofRequired"]["photo"]),
+            signature=bool(data["proofRequired"]["signature"]),
+        )
+        if data.get("proofRequired")
+        else None,
     )
 
 
@@ -374,11 +390,7 @@ class DeliverySessionType:
         return self.row.archived_at
 
     @strawberry.field(description="What a deliverer must give to mark a package DELIVERED.")
-    def proof_requirement(
-        self,
-    ) -> Annotated[ProofRequirement, strawberry.lazy("gql.proof")]:
-        from gql.proof import ProofRequirement
-
+    def proof_requirement(self) -> ProofRequirement:
         return ProofRequirement(
             photo=self.row.proof_requires_photo, signature=self.row.proof_requires_signature
         )

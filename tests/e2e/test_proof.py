@@ -29,6 +29,7 @@ mutation($input: UpdatePackageStatusInput!) {
 
 PACKAGE_PROOF = """
 query($sid: ID!) { session(id: $sid) { proofRequirement { photo signature }
+  financialSnapshot { proofRequired { photo signature } }
   packages { edges { node { id proof { photos { url sha256 } signature { url } receivedBy
     location { latitude longitude accuracy } capturedAt } } } } } }"""
 
@@ -196,6 +197,7 @@ async def test_requirement_refuses_and_bad_images_leave_nothing(
     # The session completed: its proof is history now.
     final = manager(PACKAGE_PROOF, sid=sid)["session"]
     assert final["proofRequirement"] == {"photo": True, "signature": False}
+    assert final["financialSnapshot"]["proofRequired"] == {"photo": True, "signature": False}
     locked = manager(SET_REQUIREMENT, sid=sid, photo=False, signature=False)["setProofRequirement"]
     assert locked["code"] == "SESSION_READ_ONLY"
 

@@ -104,6 +104,7 @@ async def test_deliver_with_photo_and_signature_through_the_outbox(  # type: ign
     page.get(f"/sessao.html?id={sid}")
     page.wait_css(".proof-thumb img", 20)
     page.wait_text(".proof", "Recebido por Dona Rita")
+    page.wait_text("#snapshot-proof", "foto e assinatura")
     href = page.attrs(".proof-thumb", "href")[0]
     assert href and "signature=" in href
     page.screenshot("3-session-page")

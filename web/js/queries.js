@@ -61,7 +61,7 @@ const SESSION_DETAIL = `
     baseSalary commissionPerDelivery totalEarned
   }
   financialSnapshot {
-    currency totalCost delivered failed computedAt
+    currency totalCost delivered failed computedAt proofRequired { photo signature }
     deliverers { delivererId userId name delivered failed baseSalary commission totalEarned }
   }
 `;

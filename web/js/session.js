@@ -183,6 +183,9 @@ function renderSnapshot() {
   $("snapshot-delivered").textContent = int(snap.delivered);
   $("snapshot-failed").textContent = int(snap.failed);
   $("snapshot-at").textContent = when(snap.computedAt);
+  const req = snap.proofRequired;
+  const needs = req ? [req.photo ? "foto" : null, req.signature ? "assinatura" : null].filter(Boolean) : [];
+  $("snapshot-proof").textContent = needs.length ? needs.join(" e ") : "nenhuma";
   $("snapshot-table")
     .querySelector("tbody")
     .replaceChildren(
