@@ -13,8 +13,13 @@ COPY domain domain
 COPY db db
 COPY ocr ocr
 COPY bot bot
+COPY live live
+COPY storage storage
 COPY alembic alembic
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 bipa
+# /var/lib/bipa/objects: the embedded object store (proof photos), a volume shared by the API
+# and the worker (whose sweeper must see the same files).
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 bipa \
+    && mkdir -p /var/lib/bipa/objects && chown -R bipa /var/lib/bipa
 USER bipa
 
 ENV BIPA_HOST=0.0.0.0 BIPA_PORT=8000

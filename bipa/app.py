@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,23 +18,52 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+import storage
 from bipa import backup
 from bipa.middleware import RequestMiddleware
-from bipa.secrets import secret_box
+from bipa.secrets import link_secret, secret_box
 from bipa.settings import Settings
 from bipa.web import WEB_DIR, web_routes
 from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
+from domain.proof import ProofConfig
 from domain.scanning import ScanPool
 from domain.webhooks import WebhookConfig
 from gql.context import Services, TokenCache
 from gql.schema import build_schema
 from gql.view import BipaGraphQL, SocketCaps
 from live.hub import LiveHub
+from storage.serve import object_routes
 
 log = logging.getLogger("bipa.app")
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+
+
+def make_store(settings: Settings) -> storage.ObjectStore:
+    return storage.open_store(settings.storage, secret=link_secret(settings), base_url="/objects")
+
+
+def image_origins(store: storage.ObjectStore) -> tuple[str, ...]:
+    """Where the browser loads proof photos from, for the pages' Content-Security-Policy."""
+    if isinstance(store, storage.LocalStore):
+        return ()  # its links are this app's own
+    endpoint = getattr(store, "endpoint_url", None)  # S3Store, without importing aioboto3
+    if endpoint:
+        parts = urlsplit(endpoint)
+        return (f"{parts.scheme}://{parts.netloc}",)
+    return ("https://*.amazonaws.com",)
+
+
+def proof_config(settings: Settings, store: storage.ObjectStore) -> ProofConfig:
+    return ProofConfig(
+        store,
+        link_ttl_s=settings.link_ttl_s,
+        longest_edge=settings.proof_max_edge,
+        quality=settings.proof_quality,
+        max_photos=settings.proof_max_photos,
+        sweep_after_s=settings.proof_sweep_after_s,
+    )
 
 
 def make_worker(
@@ -41,6 +71,7 @@ def make_worker(
     sessionmaker: async_sessionmaker[AsyncSession],
     box: SecretBox,
     database_url: str,
+    proof: ProofConfig | None = None,
 ) -> WebhookWorker:
     periodic = None
     if settings.backup_every_s > 0:
@@ -58,6 +89,7 @@ def make_worker(
         lease_s=settings.webhook_lease_s,
         poll_s=settings.webhook_poll_s,
         periodic=periodic,
+        proof=proof,
     )
 
 
@@ -76,6 +108,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     hub = LiveHub(broadcast_url(settings, database_url), sessionmaker)
     scanner = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
     box = secret_box(settings)
+    store = make_store(settings)
+    proof = proof_config(settings, store)
+    # Proof photos get their own bounded pool: a burst of deliveries never queues the scans.
+    photos = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
     services = Services(
         sessionmaker=sessionmaker,
         scanner=scanner,
@@ -86,6 +122,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         currency=settings.currency,
         tokens=TokenCache(settings.auth_cache_s),
         group_commit=settings.group_commit,
+        proof=proof,
+        photos=photos,
     )
     schema = build_schema(
         production=settings.production,
@@ -129,7 +167,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         worker = (
-            make_worker(settings, sessionmaker, box, database_url) if settings.run_worker else None
+            make_worker(settings, sessionmaker, box, database_url, proof)
+            if settings.run_worker
+            else None
         )
         worker_task = asyncio.create_task(worker.run()) if worker else None
         log.info("bipa started", extra={"env": settings.env, "broadcast": hub.url.split(":")[0]})
@@ -141,6 +181,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 await asyncio.wait({worker_task}, timeout=5)
             await hub.stop()
             scanner.shutdown()
+            photos.shutdown()
+            await store.close()
             await engine.dispose()
             log.info("bipa stopped")
 
@@ -149,7 +191,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            *web_routes(),  # last: the static site is mounted at "/"
+            # The embedded store's signed links (an S3 store's links go to S3 itself).
+            *(object_routes(store) if isinstance(store, storage.LocalStore) else []),
+            # Last: the static site is mounted at "/"; an S3 store serves the proof images.
+            *web_routes(image_origins=image_origins(store)),
         ],
         lifespan=lifespan,
     )

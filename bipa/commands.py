@@ -106,18 +106,26 @@ async def demo(url: str, settings: Settings) -> int:
 
 
 def worker(settings: Settings, url: str) -> int:
-    from bipa.app import make_worker
+    from bipa.app import make_store, make_worker, proof_config
     from bipa.secrets import secret_box
 
     async def main() -> None:
         engine = make_engine(url, pool_size=5, max_overflow=5)
-        runner = make_worker(settings, make_sessionmaker(engine), secret_box(settings), url)
+        store = make_store(settings)
+        runner = make_worker(
+            settings,
+            make_sessionmaker(engine),
+            secret_box(settings),
+            url,
+            proof_config(settings, store),
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.stop)
         try:
             await runner.run()
         finally:
+            await store.close()
             await engine.dispose()
 
     try:

@@ -43,7 +43,10 @@ class RequestMiddleware:
                 request_context.reset(token)
             return
 
-        is_upload = headers.get("content-type", "").startswith("multipart/form-data")
+        # Multipart GraphQL uploads, and PUTs through the embedded store's signed upload links.
+        is_upload = headers.get("content-type", "").startswith("multipart/form-data") or (
+            scope.get("method") == "PUT" and str(scope.get("path", "")).startswith("/objects/")
+        )
         limit = self.max_upload_bytes if is_upload else self.max_body_bytes
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -7,6 +7,8 @@ needs no set-up and every process on it agrees on the key.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -28,6 +30,18 @@ def _key_file(data_dir: Path) -> bytes:
     with os.fdopen(fd, "wb") as handle:
         handle.write(secrets.token_urlsafe(48).encode())
     return path.read_bytes().strip()
+
+
+def _key_material(settings: Settings) -> bytes:
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    return _key_file(settings.data_dir)
+
+
+def link_secret(settings: Settings) -> bytes:
+    """Signs the embedded store's links: derived from the server key, so every process (and
+    a restart) agrees on it, and it is not the key that encrypts webhook secrets."""
+    return hmac.new(_key_material(settings), b"bipa object links v1", hashlib.sha256).digest()
 
 
 def secret_box(settings: Settings) -> SecretBox:

@@ -90,6 +90,15 @@ def _broadcast_url(raw: str | None) -> str | None:
     return url
 
 
+def _storage_url(raw: str | None) -> str | None:
+    if raw is None or raw.strip() == "":
+        return None
+    url = raw.strip()
+    if not url.startswith(("file://", "s3://")):
+        raise SettingsError("BIPA_STORAGE_URL must start with file:// or s3://")
+    return url
+
+
 def _secret_key(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
@@ -134,12 +143,23 @@ class Settings:
     backup_dir: Path | None = None
     backup_every_s: float = 0.0
     backup_keep: int = 7
+    storage_url: str | None = None
+    link_ttl_s: int = 900
+    proof_max_edge: int = 1600
+    proof_quality: int = 82
+    proof_max_photos: int = 4
+    proof_sweep_after_s: float = 3600.0
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def storage(self) -> str:
+        """BIPA_STORAGE_URL, else the embedded store under the data dir."""
+        return self.storage_url or (self.data_dir / "objects").resolve().as_uri()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -201,6 +221,13 @@ class Settings:
             backup_dir=Path(e["BIPA_BACKUP_DIR"]) if e.get("BIPA_BACKUP_DIR") else None,
             backup_every_s=_float(e, "BIPA_BACKUP_EVERY", 0.0, 0.0, 24 * 30.0) * 3600,
             backup_keep=_int(e, "BIPA_BACKUP_KEEP", 7, 1, 10_000),
+            storage_url=_storage_url(e.get("BIPA_STORAGE_URL")),
+            # S3 presigned URLs live at most 7 days (SigV4).
+            link_ttl_s=_int(e, "BIPA_LINK_TTL", 900, 1, 7 * 24 * 3600),
+            proof_max_edge=_int(e, "BIPA_PROOF_MAX_EDGE", 1600, 320, 8000),
+            proof_quality=_int(e, "BIPA_PROOF_QUALITY", 82, 30, 95),
+            proof_max_photos=_int(e, "BIPA_PROOF_MAX_PHOTOS", 4, 1, 10),
+            proof_sweep_after_s=_float(e, "BIPA_PROOF_SWEEP_AFTER", 3600.0, 60.0, 7 * 86400.0),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
         )

@@ -14,8 +14,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
+
 # Same-origin only: scripts, styles, the GraphQL endpoint and its websocket ('self' covers
 # ws:/wss: to the same host in CSP Level 3). Camera frames are drawn to canvases (blob:).
+def content_security_policy(image_origins: tuple[str, ...] = ()) -> str:
+    """`image_origins`: where proof photos are served from when it is not this app (an S3
+    store's presigned links)."""
+    return CONTENT_SECURITY_POLICY.replace(
+        "img-src 'self' data: blob:", " ".join(("img-src 'self' data: blob:", *image_origins))
+    )
+
+
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
@@ -35,7 +44,7 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
-    (b"permissions-policy", b"camera=(self), microphone=(), geolocation=()"),
+    (b"permissions-policy", b"camera=(self), microphone=(), geolocation=(self)"),
     # Revalidate every time (ETag / Last-Modified make that cheap): a deploy shows at once.
     (b"cache-control", b"no-cache"),
 ]
@@ -44,8 +53,9 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 class _WebHeaders:
     """Adds the security and cache headers to every static response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> None:
         self.app = app
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -59,14 +69,18 @@ class _WebHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                extra = [(k, v) for k, v in self.headers if k not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def web_routes(directory: Path = WEB_DIR) -> list[BaseRoute]:
+def web_routes(directory: Path = WEB_DIR, image_origins: tuple[str, ...] = ()) -> list[BaseRoute]:
     """The static site at `/` (index.html for `/`, 404.html for unknown paths). Place last."""
     static = StaticFiles(directory=directory, html=True, check_dir=False)
-    return [Mount("/", app=_WebHeaders(static), name="web")]
+    headers = [
+        (b"content-security-policy", content_security_policy(image_origins).encode()),
+        *((k, v) for k, v in SECURITY_HEADERS if k != b"content-security-policy"),
+    ]
+    return [Mount("/", app=_WebHeaders(static, headers), name="web")]

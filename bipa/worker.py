@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import WebhookDelivery
 from domain import commands, webhooks
+from domain.commands import Deps
 from domain.crypto import SecretBox, sign
 from domain.errors import ValidationFailed
 from domain.operations import Runner
+from domain.proof import ProofConfig
 from domain.webhook_urls import check_url
 
 log = logging.getLogger("bipa.worker")
@@ -50,8 +52,10 @@ class WebhookWorker:
         batch: int = 20,
         timeout_s: float = 10.0,
         periodic: Callable[[], Awaitable[None]] | None = None,
+        proof: ProofConfig | None = None,
     ) -> None:
-        self.runner = Runner(sessionmaker)
+        self.runner = Runner(sessionmaker, deps=Deps(proof=proof))
+        self.sweeps = proof is not None
         self.box = box
         self.production = production
         self.backoff = backoff
@@ -78,6 +82,7 @@ class WebhookWorker:
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + PURGE_EVERY_S
                 await self._purge()
+                await self._sweep()
             if self.periodic is not None and time.monotonic() >= next_periodic:
                 next_periodic = time.monotonic() + PERIODIC_EVERY_S
                 try:
@@ -105,6 +110,18 @@ class WebhookWorker:
             return
         if removed:
             log.info("expired idempotency keys purged", extra={"count": removed})
+
+    async def _sweep(self) -> None:
+        """Proof objects of uploads that never committed (a crash between store and commit)."""
+        if not self.sweeps:
+            return
+        try:
+            done = await self.runner.run_once(None, commands.SweepProofObjects())
+        except Exception as exc:
+            log.warning("sweeping proof objects failed", extra={"error": type(exc).__name__})
+            return
+        if done.ref["removed"]:
+            log.info("uncommitted proof objects removed", extra={"count": done.ref["removed"]})
 
     def stop(self) -> None:
         self._stopping.set()

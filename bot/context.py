@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.enums import SessionStatus
 from db.models import DeliverySession, User
+from domain.commands import Deps
 from domain.events import EventPublisher
 from domain.operations import Runner
 from domain.permissions import is_manager
+from domain.proof import ProofConfig
 from domain.scanning import ScanPool
 from domain.uow import UnitOfWork
 
@@ -33,11 +35,19 @@ class BotServices:
     scanner: ScanPool
     publisher: EventPublisher | None = None
     currency: str = "BRL"
+    # Proof of delivery (photos and the place): None when the bot runs without a store.
+    proof: ProofConfig | None = None
+    photos: ScanPool | None = None
     runner: Runner = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Derived, so the composition root keeps building the services from the same fields.
-        runner = Runner(self.sessionmaker, self.publisher, currency=self.currency)
+        runner = Runner(
+            self.sessionmaker,
+            self.publisher,
+            currency=self.currency,
+            deps=Deps(proof=self.proof),
+        )
         object.__setattr__(self, "runner", runner)
 
 

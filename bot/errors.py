@@ -121,6 +121,17 @@ TEXTS: dict[str, str | Callable[[Values], str]] = {
     "PACKAGE_TRANSITION": "Este pacote já está {from}.",
     "REASON_REQUIRED": "Informe o motivo da falha. " + texts.USAGE_FALHA,
     "REASON_TOO_LONG": "O motivo pode ter no máximo {max} caracteres.",
+    # proof of delivery
+    "PROOF_PHOTO_REQUIRED": ("Esta sessão exige foto da entrega: envie a foto do pacote entregue."),
+    "PROOF_SIGNATURE_REQUIRED": (
+        "Esta sessão exige a assinatura de quem recebeu: use o scanner na web para colher a "
+        "assinatura."
+    ),
+    "PROOF_NOT_ALLOWED": "A comprovação vai junto com a entrega ou com a falha.",
+    "PROOF_TOO_MANY_PHOTOS": "No máximo {max} fotos por entrega.",
+    "PROOF_TEXT_TOO_LONG": "Texto longo demais: no máximo {max} caracteres.",
+    "PROOF_BAD_LOCATION": "A localização recebida não é válida: compartilhe-a de novo.",
+    "PROOF_RESEND": "Não encontrei a foto enviada antes: envie a foto de novo.",
     # barcodes (domain.barcodes.Rejected codes)
     "BARCODE_CHECK_DIGIT": (
         "O dígito verificador deste código (GTIN-{length}) não confere: confira os números."

@@ -15,6 +15,7 @@ one may never have left), without telling other chats a second time.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
@@ -46,8 +47,16 @@ from bot.context import BotServices, CurrentSessions, Reply
 from bot.errors import NoSession, translate
 from db.enums import DeliveryStatus, SessionStatus
 from db.models import DeliverySession, User
-from domain import barcodes, scanning
-from domain.commands import Command, CreateSession, Done, ReuseSession, StartSession
+from domain import barcodes, proof, proof_uploads, scanning
+from domain.commands import (
+    Command,
+    CreateSession,
+    Done,
+    ReuseSession,
+    SetProofRequirement,
+    StartSession,
+    UpdatePackageStatus,
+)
 from domain.errors import DomainError, InvalidImage
 from domain.permissions import is_manager
 from domain.uow import UnitOfWork
@@ -63,6 +72,29 @@ Read = Callable[[UnitOfWork, User], Awaitable[Reply]]
 Build = Callable[[UnitOfWork], Awaitable[Command | Reply]]
 # The words for a command's outcome (fresh or replayed), with reads of committed state.
 Render = Callable[[UnitOfWork, User, Done], Awaitable[Reply]]
+
+
+# How long the bot waits for a proof photo it asked for, and keeps a shared place.
+PROOF_WAIT_S = 600.0
+
+
+@dataclass
+class AwaitingProof:
+    """A delivery the bot asked a photo for: the next photo of the chat is its proof."""
+
+    package_id: uuid.UUID
+    session_id: uuid.UUID
+    barcode: str
+    until: float
+
+
+@dataclass
+class Place:
+    latitude: float
+    longitude: float
+    accuracy: float | None
+    at: datetime
+    until: float
 
 
 class PhotoProblem(Exception):
@@ -128,6 +160,9 @@ class BipaBot:
         self.services = services
         self.current = CurrentSessions()
         self._seen: OrderedDict[int, None] = OrderedDict()
+        # Per chat, in memory: a restart forgets them, and the bot asks again.
+        self._awaiting: dict[int, AwaitingProof] = {}
+        self._places: dict[int, Place] = {}
 
     def handlers(self) -> list[BaseHandler[Update, Context, None]]:
         fresh = filters.UpdateType.MESSAGE  # edits of old messages act on nothing
@@ -146,6 +181,7 @@ class BipaBot:
             "atribuir": self._assign,
             "falha": self._fail,
             "historico": self._history,
+            "comprovacao": self._requirement,
         }
         result: list[BaseHandler[Update, Context, None]] = [
             CommandHandler(name, self._guarded(body), filters=fresh)
@@ -157,6 +193,7 @@ class BipaBot:
                 fresh & private & (filters.PHOTO | filters.Document.IMAGE),
                 self._guarded(self._photo),
             ),
+            MessageHandler(fresh & private & filters.LOCATION, self._guarded(self._location)),
             MessageHandler(
                 fresh & private & filters.TEXT & ~filters.COMMAND, self._guarded(self._text)
             ),
@@ -543,6 +580,10 @@ class BipaBot:
         # A redelivered photo is answered before it is downloaded and decoded again.
         if await self._replayed(caller, update, context, actions.package_reply):
             return
+        pending = self._awaiting.get(caller.chat_id)
+        if pending is not None and pending.until > time.monotonic():
+            await self._proof_photo(caller, update, context, media, pending)
+            return
         async with self.services.runner.uow() as uow:
             session = await self._session(uow, caller, working=True)
             intent = self._intent(caller.user, session)
@@ -576,6 +617,111 @@ class BipaBot:
             peeked=True,
         )
 
+    # --- proof of delivery ------------------------------------------------------------------------
+
+    async def _proof_photo(
+        self,
+        caller: Caller,
+        update: Update,
+        context: Context,
+        media: PhotoSize | Document,
+        pending: AwaitingProof,
+    ) -> None:
+        """The photo the bot asked for: the proof of `pending`, with the shared place."""
+        config, pool = self.services.proof, self.services.photos
+        if config is None or pool is None:
+            self._awaiting.pop(caller.chat_id, None)
+            return
+        try:
+            image = await self._download(media)
+        except PhotoProblem as exc:
+            await self._say(update, context, exc.text)
+            return
+        place = self._places.get(caller.chat_id)
+        if place is not None and place.until < time.monotonic():
+            place = None
+        message = update.message
+        data = proof.ProofData(
+            photos=(image,),
+            latitude=place.latitude if place else None,
+            longitude=place.longitude if place else None,
+            accuracy=place.accuracy if place else None,
+            captured_at=message.date if message is not None else None,
+        )
+        try:
+            done = await proof_uploads.run(
+                self.services.runner,
+                config,
+                pool,
+                caller.user,
+                pending.session_id,
+                data,
+                lambda staged: UpdatePackageStatus(
+                    pending.package_id, DeliveryStatus.DELIVERED, None, proof=staged
+                ),
+                caller.key,
+            )
+        except InvalidImage:
+            await self._say(update, context, texts.INVALID_IMAGE)  # still waiting for a photo
+            return
+        except DomainError:
+            self._awaiting.pop(caller.chat_id, None)
+            raise
+        self._awaiting.pop(caller.chat_id, None)
+        self._places.pop(caller.chat_id, None)
+        await self._answer(caller, update, context, done, actions.package_reply)
+
+    async def _location(self, caller: Caller, update: Update, context: Context) -> None:
+        message = update.message
+        if message is None or message.location is None:
+            return
+        loc = message.location
+        self._places[caller.chat_id] = Place(
+            loc.latitude,
+            loc.longitude,
+            loc.horizontal_accuracy,
+            message.date or datetime.now(UTC),
+            time.monotonic() + PROOF_WAIT_S,
+        )
+        pending = self._awaiting.get(caller.chat_id)
+        if pending is not None and pending.until > time.monotonic():
+            await self._say(
+                update, context, texts.PROOF_PLACE_THEN_PHOTO.format(barcode=pending.barcode)
+            )
+            return
+        await self._say(update, context, texts.PROOF_PLACE_OK)
+
+    async def _requirement(self, caller: Caller, update: Update, context: Context) -> None:
+        words = {a.strip().lower() for a in context.args or []}
+        allowed = {"foto", "assinatura", "nenhuma"}
+        if not words or not words <= allowed or ("nenhuma" in words and len(words) > 1):
+            await self._say(update, context, texts.USAGE_COMPROVACAO)
+            return
+        photo, signature = "foto" in words, "assinatura" in words
+
+        async def build(uow: UnitOfWork) -> Command:
+            session = await self._session(uow, caller, working=False)
+            return SetProofRequirement(session.id, photo, signature)
+
+        async def render(uow: UnitOfWork, user: User, done: Done) -> Reply:
+            row = await uow.sessions.get(uuid.UUID(done.ref["session"]))
+            assert row is not None  # sessions are never deleted while open
+            what = [
+                label
+                for label, on in (
+                    (texts.PROOF_PHOTO, row.proof_requires_photo),
+                    (texts.PROOF_SIGNATURE, row.proof_requires_signature),
+                )
+                if on
+            ]
+            return Reply(
+                texts.PROOF_REQUIREMENT.format(
+                    session=row.name, what=" e ".join(what) or texts.PROOF_NOTHING
+                )
+            )
+
+        await self._write(caller, update, context, build, render)
+
     @staticmethod
     async def _download(media: PhotoSize | Document) -> bytes:
         if media.file_size is not None and media.file_size > MAX_PHOTO_BYTES:
@@ -608,9 +754,16 @@ class BipaBot:
             if intent is scanning.ScanIntent.ADD:
                 return actions.add_package_command(session.id, code, symbology, report)
             if intent is scanning.ScanIntent.DELIVER:
-                return await actions.status_command(
+                command = await actions.status_command(
                     uow, session.id, code, DeliveryStatus.DELIVERED, None, report
                 )
+                if session.proof_requires_photo and self.services.proof is not None:
+                    # Nothing is written yet: the delivery goes with its photo.
+                    self._awaiting[caller.chat_id] = AwaitingProof(
+                        command.package_id, session.id, code, time.monotonic() + PROOF_WAIT_S
+                    )
+                    return Reply(texts.PROOF_PHOTO_ASK.format(barcode=code))
+                return command
             return await actions.identify(uow, caller.user, session, code)
 
         await self._write(caller, update, context, scan, actions.package_reply, peeked=peeked)

@@ -69,6 +69,10 @@ HELP = "\n".join(
             "ou todos os pacotes ainda sem entregador"
         ),
         "/start_session: inicia as entregas da sessão atual",
+        (
+            "/comprovacao [foto] [assinatura] ou /comprovacao nenhuma: o que a entrega precisa "
+            "trazer como comprovação na sessão atual"
+        ),
         "",
         "Entregas (entregadores)",
         (
@@ -78,6 +82,10 @@ HELP = "\n".join(
         (
             "/falha CÓDIGO MOTIVO: marca o pacote como não entregue (ex.: /falha "
             "7891000315507 destinatário ausente)"
+        ),
+        (
+            "📍 localização compartilhada e 📷 foto da entrega: a comprovação, quando a sessão "
+            "exige (o bot pede)"
         ),
         "",
         "Para todos",
@@ -222,3 +230,22 @@ CARRIERS = {
 
 def carrier_name(carrier: str) -> str:
     return CARRIERS.get(carrier, carrier)
+
+
+# Proof of delivery.
+PROOF_PHOTO_ASK = (
+    "📷 A sessão exige foto da entrega do pacote {barcode}: envie agora a foto do pacote "
+    "entregue. Se puder, compartilhe também a sua localização (📎 > Localização)."
+)
+PROOF_PLACE_OK = "📍 Localização recebida: vai junto com a comprovação da entrega."
+PROOF_PLACE_THEN_PHOTO = (
+    "📍 Localização recebida. Agora envie a foto da entrega do pacote {barcode}."
+)
+USAGE_COMPROVACAO = (
+    "Use: /comprovacao foto, /comprovacao assinatura, /comprovacao foto assinatura ou "
+    "/comprovacao nenhuma"
+)
+PROOF_REQUIREMENT = "Comprovação exigida na sessão {session}: {what}."
+PROOF_NOTHING = "nenhuma"
+PROOF_PHOTO = "foto"
+PROOF_SIGNATURE = "assinatura"

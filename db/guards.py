@@ -10,10 +10,64 @@ domain rules so that a bug, a script or a manual psql session cannot rewrite his
 * A financial snapshot, once written, never changes; a read-only session never leaves the
   read-only states except COMPLETED -> ARCHIVED, and its other columns stay as they were
   (only ``status``, ``archived_at``, ``last_sequence`` and ``updated_at`` may move on archive).
+* Proof of delivery (``package_proofs``, ``proof_objects``) of a COMPLETED or ARCHIVED session
+  cannot be added, replaced or removed (0004), and a read-only session's proof requirement
+  stays as it was.
 * Money is never negative: CHECK constraints in db/models.py.
 """
 
 from __future__ import annotations
+
+# Columns of a read-only session that never change again (0001); proof requirements joined
+# them in 0004.
+FROZEN_SESSION_COLUMNS: tuple[str, ...] = (
+    "name",
+    "owner_id",
+    "was_reused",
+    "reuse_count",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "route_optimization_data",
+)
+PROOF_SESSION_COLUMNS: tuple[str, ...] = ("proof_requires_photo", "proof_requires_signature")
+
+
+def history_guard(columns: tuple[str, ...]) -> str:
+    frozen = "\n           OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in columns)
+    return f"""
+CREATE OR REPLACE FUNCTION bipa_session_history_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.status IN ('COMPLETED', 'ARCHIVED') THEN
+            RAISE EXCEPTION 'deleting read-only session % refused', OLD.id
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF OLD.financial_snapshot IS NOT NULL
+       AND NEW.financial_snapshot IS DISTINCT FROM OLD.financial_snapshot THEN
+        RAISE EXCEPTION 'financial snapshot of session % is immutable', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF OLD.status IN ('COMPLETED', 'ARCHIVED') THEN
+        IF NOT (NEW.status = OLD.status
+                OR (OLD.status = 'COMPLETED' AND NEW.status = 'ARCHIVED')) THEN
+            RAISE EXCEPTION 'session % is read-only: % -> % refused', OLD.id, OLD.status, NEW.status
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF {frozen}
+           OR (OLD.status = 'ARCHIVED' AND NEW.archived_at IS DISTINCT FROM OLD.archived_at) THEN
+            RAISE EXCEPTION 'session % is read-only', OLD.id
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+"""
+
 
 GUARD_FUNCTIONS: tuple[tuple[str, str], ...] = (
     (
@@ -62,48 +116,7 @@ END;
 $$;
 """,
     ),
-    (
-        "bipa_session_history_guard",
-        """
-CREATE OR REPLACE FUNCTION bipa_session_history_guard() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        IF OLD.status IN ('COMPLETED', 'ARCHIVED') THEN
-            RAISE EXCEPTION 'deleting read-only session % refused', OLD.id
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-        RETURN OLD;
-    END IF;
-    IF OLD.financial_snapshot IS NOT NULL
-       AND NEW.financial_snapshot IS DISTINCT FROM OLD.financial_snapshot THEN
-        RAISE EXCEPTION 'financial snapshot of session % is immutable', OLD.id
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    IF OLD.status IN ('COMPLETED', 'ARCHIVED') THEN
-        IF NOT (NEW.status = OLD.status
-                OR (OLD.status = 'COMPLETED' AND NEW.status = 'ARCHIVED')) THEN
-            RAISE EXCEPTION 'session % is read-only: % -> % refused', OLD.id, OLD.status, NEW.status
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-        IF NEW.name IS DISTINCT FROM OLD.name
-           OR NEW.owner_id IS DISTINCT FROM OLD.owner_id
-           OR NEW.was_reused IS DISTINCT FROM OLD.was_reused
-           OR NEW.reuse_count IS DISTINCT FROM OLD.reuse_count
-           OR NEW.created_at IS DISTINCT FROM OLD.created_at
-           OR NEW.started_at IS DISTINCT FROM OLD.started_at
-           OR NEW.completed_at IS DISTINCT FROM OLD.completed_at
-           OR NEW.route_optimization_data IS DISTINCT FROM OLD.route_optimization_data
-           OR (OLD.status = 'ARCHIVED' AND NEW.archived_at IS DISTINCT FROM OLD.archived_at) THEN
-            RAISE EXCEPTION 'session % is read-only', OLD.id
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-    END IF;
-    RETURN NEW;
-END;
-$$;
-""",
-    ),
+    ("bipa_session_history_guard", "HISTORY"),
 )
 
 GUARD_TRIGGERS: tuple[tuple[str, str, str], ...] = (
@@ -147,7 +160,11 @@ GUARD_TRIGGERS: tuple[tuple[str, str, str], ...] = (
 
 
 def install_statements() -> list[str]:
-    statements = [body for _, body in GUARD_FUNCTIONS]
+    """What 0001 installs."""
+    statements = [
+        history_guard(FROZEN_SESSION_COLUMNS) if body == "HISTORY" else body
+        for _, body in GUARD_FUNCTIONS
+    ]
     for name, table, spec in GUARD_TRIGGERS:
         statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         statements.append(f"CREATE TRIGGER {name} {spec}")
@@ -157,4 +174,47 @@ def install_statements() -> list[str]:
 def drop_statements() -> list[str]:
     statements = [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, _ in GUARD_TRIGGERS]
     statements += [f"DROP FUNCTION IF EXISTS {name}()" for name, _ in GUARD_FUNCTIONS]
+    return statements
+
+
+# 0004: proof of delivery is history like the packages it proves.
+PROOF_TRIGGERS: tuple[tuple[str, str, str], ...] = (
+    (
+        "trg_package_proofs_readonly",
+        "package_proofs",
+        "BEFORE INSERT OR UPDATE OR DELETE ON package_proofs "
+        "FOR EACH ROW EXECUTE FUNCTION bipa_session_children_readonly()",
+    ),
+    (
+        "trg_proof_objects_readonly",
+        "proof_objects",
+        "BEFORE INSERT OR UPDATE OR DELETE ON proof_objects "
+        "FOR EACH ROW EXECUTE FUNCTION bipa_session_children_readonly()",
+    ),
+    (
+        "trg_package_proofs_no_truncate",
+        "package_proofs",
+        "BEFORE TRUNCATE ON package_proofs "
+        "FOR EACH STATEMENT EXECUTE FUNCTION bipa_audit_append_only()",
+    ),
+    (
+        "trg_proof_objects_no_truncate",
+        "proof_objects",
+        "BEFORE TRUNCATE ON proof_objects "
+        "FOR EACH STATEMENT EXECUTE FUNCTION bipa_audit_append_only()",
+    ),
+)
+
+
+def proof_install_statements() -> list[str]:
+    statements = [history_guard(FROZEN_SESSION_COLUMNS + PROOF_SESSION_COLUMNS)]
+    for name, table, spec in PROOF_TRIGGERS:
+        statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        statements.append(f"CREATE TRIGGER {name} {spec}")
+    return statements
+
+
+def proof_drop_statements() -> list[str]:
+    statements = [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, _ in PROOF_TRIGGERS]
+    statements.append(history_guard(FROZEN_SESSION_COLUMNS))
     return statements

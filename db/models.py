@@ -104,6 +104,13 @@ class DeliverySession(CreatedAtMixin, Base):
     last_sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     financial_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     route_optimization_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Proof a deliverer must give to mark a package DELIVERED (domain/proof.py).
+    proof_requires_photo: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    proof_requires_signature: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
 
     owner: Mapped[User] = relationship(lazy="raise")
 
@@ -264,6 +271,77 @@ class SessionPackage(CreatedAtMixin, Base):
         CheckConstraint(
             "status <> 'FAILED' OR failure_reason IS NOT NULL", name="failed_needs_reason"
         ),
+    )
+
+
+class PackageProof(CreatedAtMixin, Base):
+    """Proof given with a package's final status change (one per package: final is final).
+
+    The place and the recipient's name live here, never in the audit log; the objects are in
+    object storage, named by key in `proof_objects`.
+    """
+
+    __tablename__ = "package_proofs"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_sessions.id"), nullable=False, index=True
+    )
+    package_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("session_packages.id"), nullable=False, unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    received_by: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(500))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    # The phone's clock when the proof was taken (the server's time is created_at).
+    captured_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('DELIVERED', 'FAILED')", name="status_final"),
+        CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint(
+            "longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude_range"
+        ),
+        CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="place_whole"),
+        CheckConstraint("accuracy_m IS NULL OR accuracy_m >= 0", name="accuracy_non_negative"),
+    )
+
+
+class ProofObject(CreatedAtMixin, Base):
+    """A stored file of a proof: its key, hash and size, never a link."""
+
+    __tablename__ = "proof_objects"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    proof_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("package_proofs.id"), nullable=False, index=True
+    )
+    # Repeated from the proof, for the read-only guard (db/guards.py).
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_sessions.id"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Unique: keys are never reused; the sweeper asks which stored keys are known.
+    key: Mapped[str] = mapped_column(String(512), nullable=False, unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    content_type: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('PHOTO', 'SIGNATURE')", name="kind_known"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("size > 0 AND width > 0 AND height > 0", name="dimensions_positive"),
+        UniqueConstraint("proof_id", "kind", "position"),
     )
 
 

@@ -13,6 +13,7 @@ class Action(enum.StrEnum):
     SESSION_RESUMED = "session.resumed"
     SESSION_COMPLETED = "session.completed"
     SESSION_ARCHIVED = "session.archived"
+    SESSION_PROOF_REQUIREMENT_CHANGED = "session.proof_requirement_changed"
     DELIVERER_ADDED = "deliverer.added"
     PACKAGE_ADDED = "package.added"
     PACKAGE_REMOVED = "package.removed"

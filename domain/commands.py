@@ -20,7 +20,7 @@ import ocr
 from db.base import utcnow
 from db.enums import DeliveryStatus, Role
 from db.models import DeliverySession, SessionPackage, User
-from domain import deliverers, idempotency, packages, scanning, sessions, users, webhooks
+from domain import deliverers, idempotency, packages, proof, scanning, sessions, users, webhooks
 from domain.errors import PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
 
@@ -178,6 +178,23 @@ class UpdatePackageStatus(Command):
     status: DeliveryStatus
     reason: str | None = None
     scan_report: dict[str, Any] | None = None
+    proof: proof.StagedProof | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        # Without proof, the hash of before (keys in flight across a deploy stay valid); with
+        # it, the proof by its uploads' hashes, not its fresh keys: a retry is the same request.
+        plain = {k: v for k, v in dataclasses.asdict(self).items() if k != "proof"}
+        if self.proof is not None:
+            plain["proof"] = self.proof.fingerprint()
+        return plain
+
+
+@dataclass(frozen=True)
+class SetProofRequirement(Command):
+    operation: ClassVar[str] = "setProofRequirement"
+    session_id: uuid.UUID
+    photo: bool
+    signature: bool
 
 
 @dataclass(frozen=True)
@@ -189,13 +206,17 @@ class ApplyScan(Command):
     intent: scanning.ScanIntent
     report: ocr.ScanReport
     image_sha256: str
+    proof: proof.StagedProof | None = None
 
     def fingerprint(self) -> dict[str, Any]:
-        return {
+        plain: dict[str, Any] = {
             "sessionId": str(self.session_id),
             "intent": self.intent.value,
             "image": self.image_sha256,
         }
+        if self.proof is not None:
+            plain["proof"] = self.proof.fingerprint()
+        return plain
 
 
 # --- webhooks ------------------------------------------------------------------------------------
@@ -253,6 +274,13 @@ class PurgeIdempotencyKeys(Command):
 
 
 @dataclass(frozen=True)
+class SweepProofObjects(Command):
+    """Deletes stored proof objects whose upload never committed (older than the grace)."""
+
+    operation: ClassVar[str] = "sweepProofObjects"
+
+
+@dataclass(frozen=True)
 class ClaimWebhookDeliveries(Command):
     """Takes due deliveries for one worker, leased for `lease_s` seconds."""
 
@@ -281,6 +309,7 @@ class Deps:
     """What some services need besides the unit of work, from the composition root."""
 
     webhooks: webhooks.WebhookConfig | None = None
+    proof: proof.ProofConfig | None = None
 
 
 def _session(row: DeliverySession) -> Result:
@@ -384,11 +413,23 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
                 command.status,
                 command.reason,
                 scan_report=command.scan_report,
+                staged=command.proof,
             )
             return _package(package, session)
+        case SetProofRequirement():
+            return _session(
+                await proof.set_requirement(
+                    uow, _actor(actor), command.session_id, command.photo, command.signature
+                )
+            )
         case ApplyScan():
             outcome = await scanning.apply_scan(
-                uow, _actor(actor), command.session_id, command.intent, command.report
+                uow,
+                _actor(actor),
+                command.session_id,
+                command.intent,
+                command.report,
+                staged=command.proof,
             )
             return Result(
                 {
@@ -433,6 +474,10 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
             return Result({"delivery": str(delivery.id)}, {"delivery": delivery})
         case PurgeIdempotencyKeys():
             return Result({"removed": await idempotency.purge_expired(uow)})
+        case SweepProofObjects():
+            if deps.proof is None:
+                return Result({"removed": 0})
+            return Result({"removed": len(await proof.sweep(uow, deps.proof))})
         case ClaimWebhookDeliveries():
             claimed = await webhooks.claim(
                 uow, utcnow(), timedelta(seconds=command.lease_s), command.limit

@@ -12,6 +12,7 @@ from typing import Any
 
 from db.enums import SessionStatus
 from db.models import DeliverySession, User
+from domain import proof
 from domain.actions import Action
 from domain.money import format_amount
 from domain.states import ensure_session_transition
@@ -65,6 +66,8 @@ async def complete(
         "failed": progress.get("FAILED", 0),
         "computedAt": now.isoformat(),
         "deliverers": snapshot_deliverers,
+        # The context the figures were earned in: what proof a delivery had to carry.
+        "proofRequired": proof.requirement(session),
     }
     before = session.status
     ensure_session_transition(before, SessionStatus.COMPLETED)

@@ -12,7 +12,7 @@ from typing import Any
 from db.base import utcnow
 from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus, SessionStatus
 from db.models import DeliverySession, SessionAddress, SessionDeliverer, SessionPackage, User
-from domain import addresses, barcodes, completion, permissions
+from domain import addresses, barcodes, completion, permissions, proof
 from domain.actions import Action
 from domain.deliverers import recompute_earnings
 from domain.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
@@ -363,6 +363,7 @@ async def update_package_status(
     status: DeliveryStatus,
     reason: str | None,
     scan_report: dict[str, Any] | None = None,
+    staged: proof.StagedProof | None = None,
 ) -> tuple[SessionPackage, DeliverySession]:
     package, session = await _package_in_locked_session(uow, actor, package_id, manage=False)
     permissions.ensure_writable(session)
@@ -391,6 +392,7 @@ async def update_package_status(
             code="REASON_TOO_LONG",
             params={"max": "500"},
         )
+    proof.ensure_requirement(session, status, staged)
     before = package.status
     package.status = status
     package.updated_at = utcnow()
@@ -413,6 +415,10 @@ async def update_package_status(
     }
     if clean_reason is not None:
         details["reason"] = clean_reason
+    if status in FINAL_DELIVERY_STATUSES:
+        details["proofRequired"] = proof.requirement(session)
+    if staged is not None:
+        details["proof"] = proof.record(uow, session, package, status, staged)
     uow.record(session, Action.PACKAGE_STATUS_CHANGED, actor.id, details)
     await uow.flush()
     if status in FINAL_DELIVERY_STATUSES:

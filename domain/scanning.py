@@ -11,17 +11,19 @@ import asyncio
 import enum
 import functools
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import ocr
 from db.enums import DeliveryStatus
 from db.models import DeliverySession, SessionPackage, User
-from domain import addresses, barcodes, packages, permissions
+from domain import addresses, barcodes, packages, permissions, proof
 from domain.errors import InvalidImage, NotFound, Overloaded, PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
+
+T = TypeVar("T")
 
 
 class ScanIntent(enum.StrEnum):
@@ -52,6 +54,18 @@ class ScanPool:
                 budget_s=self.budget_s,
                 read_recipient=read_recipient,
             )
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        except ocr.ImageError as exc:
+            raise InvalidImage(str(exc)) from None
+        finally:
+            self._in_flight -= 1
+
+    async def call(self, job: Callable[[], T]) -> T:
+        """Other image work (proof photos) in the same bounded pool, under the same rules."""
+        if self._in_flight >= self.capacity:
+            raise Overloaded()
+        self._in_flight += 1
+        try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         except ocr.ImageError as exc:
             raise InvalidImage(str(exc)) from None
@@ -119,7 +133,10 @@ async def apply_scan(
     session_id: uuid.UUID,
     intent: ScanIntent,
     report: ocr.ScanReport,
+    staged: proof.StagedProof | None = None,
 ) -> ScanOutcome:
+    if staged is not None and intent is not ScanIntent.DELIVER:
+        raise ValidationFailed("proof goes with DELIVER", field="proof", code="PROOF_NOT_ALLOWED")
     data = report.to_dict()
     if report.barcode is None:
         session = await permissions.lock_visible(uow, actor, session_id)
@@ -155,6 +172,6 @@ async def apply_scan(
         )
     target = DeliveryStatus.PICKED_UP if intent is ScanIntent.PICK_UP else DeliveryStatus.DELIVERED
     package, session = await packages.update_package_status(
-        uow, actor, package.id, target, None, scan_report=data
+        uow, actor, package.id, target, None, scan_report=data, staged=staged
     )
     return ScanOutcome(data, package, session)

@@ -23,6 +23,7 @@ from db.models import AuditEntry, DeliverySession, Webhook
 from db.repositories.audit import AuditRepository
 from db.repositories.idempotency import IdempotencyRepository
 from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
+from db.repositories.proofs import ProofRepository
 from db.repositories.sessions import SessionRepository
 from db.repositories.users import UserRepository
 from db.repositories.webhooks import WebhookRepository
@@ -71,6 +72,7 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.webhooks = WebhookRepository(session)
+        self.proofs = ProofRepository(session)
 
     async def __aexit__(
         self,

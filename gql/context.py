@@ -19,6 +19,7 @@ from domain.commands import Deps
 from domain.errors import Unauthenticated
 from domain.events import EventPublisher
 from domain.operations import Runner
+from domain.proof import ProofConfig
 from domain.scanning import ScanPool
 from domain.tokens import hash_token
 from domain.uow import ReadSnapshot, UnitOfWork
@@ -82,6 +83,8 @@ class Services:
     currency: str = "BRL"
     tokens: TokenCache = field(default_factory=lambda: TokenCache(0))
     group_commit: bool = True
+    proof: ProofConfig | None = None
+    photos: ScanPool | None = None
     runner: Runner = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,7 +92,7 @@ class Services:
             self.sessionmaker,
             self.publisher,
             currency=self.currency,
-            deps=Deps(webhooks=self.webhooks),
+            deps=Deps(webhooks=self.webhooks, proof=self.proof),
             group_commit=self.group_commit,
         )
 

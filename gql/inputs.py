@@ -7,6 +7,7 @@ from decimal import Decimal
 import strawberry
 from strawberry.file_uploads import Upload
 
+from gql.proof import ProofInput
 from gql.types import DeliveryStatus, Role, ScanIntent
 
 
@@ -86,6 +87,17 @@ class UpdatePackageStatusInput:
     package_id: strawberry.ID
     status: DeliveryStatus
     reason: str | None = None
+    proof: ProofInput | None = strawberry.field(
+        default=None, description="With DELIVERED or FAILED; required by some sessions."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class SetProofRequirementInput:
+    session_id: strawberry.ID
+    photo: bool = strawberry.field(description="A photo is needed to mark DELIVERED.")
+    signature: bool = strawberry.field(description="A signature is needed to mark DELIVERED.")
     idempotency_key: str | None = None
 
 
@@ -101,4 +113,5 @@ class ScanBarcodeInput:
     session_id: strawberry.ID
     image: Upload
     intent: ScanIntent | None = ScanIntent.IDENTIFY
+    proof: ProofInput | None = strawberry.field(default=None, description="With DELIVER only.")
     idempotency_key: str | None = None

@@ -14,7 +14,14 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from db.models import DeliverySession, SessionAddress, SessionDeliverer, User
+from db.models import (
+    DeliverySession,
+    PackageProof,
+    ProofObject,
+    SessionAddress,
+    SessionDeliverer,
+    User,
+)
 from domain.uow import UnitOfWork
 
 K = TypeVar("K")
@@ -35,6 +42,9 @@ class Loaders:
         )
         self.session_addresses: DataLoader[uuid.UUID, list[SessionAddress]] = DataLoader(
             self._session_addresses
+        )
+        self.proofs: DataLoader[uuid.UUID, tuple[PackageProof, list[ProofObject]] | None] = (
+            DataLoader(self._proofs)
         )
 
     def uow(self) -> AbstractAsyncContextManager[UnitOfWork]:
@@ -71,6 +81,14 @@ class Loaders:
         for row in rows:
             grouped[row.session_id].append(row)
         return [grouped[k] for k in keys]
+
+    async def _proofs(
+        self, keys: list[uuid.UUID]
+    ) -> list[tuple[PackageProof, list[ProofObject]] | None]:
+        async with self.uow() as uow:
+            found = await uow.proofs.for_packages(keys)
+        by_package = {p.package_id: (p, objects) for p, objects in found}
+        return [by_package.get(k) for k in keys]
 
     def prime_user(self, user: User) -> None:
         self.users.prime(user.id, user)

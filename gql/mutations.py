@@ -7,10 +7,13 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import addresses, commands, packages
+from db.enums import DeliveryStatus
+from domain import addresses, commands, packages, proof_uploads
+from domain.errors import DomainError, NotFound, ValidationFailed
 from gql import inputs as i
 from gql.context import Context
-from gql.errors import ERRORS
+from gql.errors import ERRORS, to_error
+from gql.proof import config_of, proof_data
 from gql.runner import Renderer, parse_uuid, run
 from gql.scanning import ScanBarcodeResult, scan_barcode
 from gql.types import DeliverySessionType, PackageType, SessionDelivererType, UserType, user_type
@@ -80,6 +83,9 @@ CompleteSessionResult = Annotated[
     SessionSuccess | ERRORS, strawberry.union("CompleteSessionResult")
 ]
 ArchiveSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("ArchiveSessionResult")]
+SetProofRequirementResult = Annotated[
+    SessionSuccess | ERRORS, strawberry.union("SetProofRequirementResult")
+]
 
 
 def _address(a: i.AddressInput | None) -> addresses.AddressData | None:
@@ -131,6 +137,43 @@ _start = _session_command(commands.StartSession)
 _pause = _session_command(commands.PauseSession)
 _resume = _session_command(commands.ResumeSession)
 _archive = _session_command(commands.ArchiveSession)
+
+
+async def _status_with_proof(info: Info[Context, None], input: i.UpdatePackageStatusInput) -> Any:
+    """updatePackageStatus with proof: files processed and stored first, then the command; no
+    object stays behind unless the change committed (domain/proof_uploads.py)."""
+    caller = await info.context.caller()
+    services = info.context.services
+    try:
+        if input.status not in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
+            # Refused before any file is read or stored (the service says the same).
+            raise ValidationFailed(
+                "proof goes with DELIVERED or FAILED", field="proof", code="PROOF_NOT_ALLOWED"
+            )
+        config = config_of(info)
+        package_id = parse_uuid(input.package_id, "package")
+        data = await proof_data(input.proof)
+        assert data is not None and services.photos is not None
+        session_id = await services.runner.session_of(
+            commands.UpdatePackageStatus(package_id, input.status)
+        )
+        if session_id is None:
+            raise NotFound("package not found", id=str(package_id), code="PACKAGE_NOT_FOUND")
+        done = await proof_uploads.run(
+            services.runner,
+            config,
+            services.photos,
+            caller,
+            session_id,
+            data,
+            lambda staged: commands.UpdatePackageStatus(
+                package_id, input.status, input.reason, proof=staged
+            ),
+            input.idempotency_key,
+        )
+        return await _package_success(Renderer(info, done))
+    except DomainError as exc:
+        return to_error(exc)
 
 
 @strawberry.type
@@ -274,6 +317,8 @@ class Mutation(WebhookMutations):
     async def update_package_status(
         self, info: Info[Context, None], input: i.UpdatePackageStatusInput
     ) -> UpdatePackageStatusResult:
+        if input.proof is not None:
+            return await _status_with_proof(info, input)
         return await run(
             info,
             lambda: commands.UpdatePackageStatus(
@@ -291,6 +336,21 @@ class Mutation(WebhookMutations):
             info,
             lambda: commands.CompleteSession(
                 parse_uuid(input.session_id, "session"), bool(input.force)
+            ),
+            input.idempotency_key,
+            _session_success,
+        )
+
+    @strawberry.mutation(
+        description="Managers: what proof marking a package DELIVERED needs in this session."
+    )
+    async def set_proof_requirement(
+        self, info: Info[Context, None], input: i.SetProofRequirementInput
+    ) -> SetProofRequirementResult:
+        return await run(
+            info,
+            lambda: commands.SetProofRequirement(
+                parse_uuid(input.session_id, "session"), input.photo, input.signature
             ),
             input.idempotency_key,
             _session_success,

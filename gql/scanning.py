@@ -8,11 +8,12 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import commands, scanning
-from domain.errors import DomainError, InvalidImage, Overloaded
+from domain import commands, proof_uploads, scanning
+from domain.errors import DomainError, InvalidImage, Overloaded, ValidationFailed
 from gql import inputs as i
 from gql.context import Context
 from gql.errors import ERRORS, to_error
+from gql.proof import config_of, proof_data
 from gql.runner import Renderer, parse_uuid, run
 from gql.types import DeliverySessionType, PackageType, ScanReport, scan_report_type
 
@@ -64,5 +65,28 @@ async def scan_barcode(info: Info[Context, None], input: i.ScanBarcodeInput) -> 
             report=report_type, package=package, session=DeliverySessionType(row=await r.session())
         )
 
-    command = commands.ApplyScan(session_id, intent, report, hashlib.sha256(image).hexdigest())
-    return await run(info, lambda: command, input.idempotency_key, render)
+    image_hash = hashlib.sha256(image).hexdigest()
+    if input.proof is None:
+        command = commands.ApplyScan(session_id, intent, report, image_hash)
+        return await run(info, lambda: command, input.idempotency_key, render)
+    try:
+        if intent is not scanning.ScanIntent.DELIVER:
+            raise ValidationFailed(
+                "proof goes with DELIVER", field="proof", code="PROOF_NOT_ALLOWED"
+            )
+        config = config_of(info)
+        data = await proof_data(input.proof)
+        assert data is not None and services.photos is not None
+        done = await proof_uploads.run(
+            services.runner,
+            config,
+            services.photos,
+            caller,
+            session_id,
+            data,
+            lambda staged: commands.ApplyScan(session_id, intent, report, image_hash, staged),
+            input.idempotency_key,
+        )
+        return await render(Renderer(info, done))
+    except DomainError as exc:
+        return to_error(exc)

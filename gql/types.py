@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -30,6 +30,9 @@ from domain import permissions, scanning
 from gql import pagination
 from gql.context import Context
 from gql.pagination import parse_id
+
+if TYPE_CHECKING:
+    from gql.proof import ProofType
 
 
 def _id(value: uuid.UUID) -> strawberry.ID:
@@ -345,6 +348,12 @@ class DelivererEarnings:
     total_earned: Decimal
 
 
+@strawberry.type(description="What a deliverer must give to mark a package DELIVERED.")
+class ProofRequirement:
+    photo: bool = strawberry.field(description="At least one photo.")
+    signature: bool = strawberry.field(description="The recipient's signature.")
+
+
 @strawberry.type
 class FinancialSnapshot:
     currency: str
@@ -355,6 +364,10 @@ class FinancialSnapshot:
     failed: int
     computed_at: datetime
     deliverers: list[DelivererEarnings]
+    proof_required: ProofRequirement | None = strawberry.field(
+        description="The proof a delivery had to carry in this session (null before proof "
+        "of delivery existed)."
+    )
 
 
 def snapshot_type(data: dict[str, Any] | None) -> FinancialSnapshot | None:
@@ -379,6 +392,12 @@ def snapshot_type(data: dict[str, Any] | None) -> FinancialSnapshot | None:
             )
             for d in data["deliverers"]
         ],
+        proof_required=ProofRequirement(
+            photo=bool(data["proofRequired"]["photo"]),
+            signature=bool(data["proofRequired"]["signature"]),
+        )
+        if data.get("proofRequired")
+        else None,
     )
 
 
@@ -457,6 +476,12 @@ class DeliverySessionType:
     @strawberry.field
     def archived_at(self) -> datetime | None:
         return self.row.archived_at
+
+    @strawberry.field(description="What a deliverer must give to mark a package DELIVERED.")
+    def proof_requirement(self) -> ProofRequirement:
+        return ProofRequirement(
+            photo=self.row.proof_requires_photo, signature=self.row.proof_requires_signature
+        )
 
     @strawberry.field(description="Sequence number of the newest audit entry of this session.")
     def last_sequence(self) -> int:
@@ -570,6 +595,16 @@ class PackageType:
     @strawberry.field
     def scan(self) -> ScanReport | None:
         return scan_report_type(self.row.scan_report)
+
+    @strawberry.field(
+        description="Proof given with the final status change, with fresh expiring links."
+    )
+    async def proof(
+        self, info: Info[Context, None]
+    ) -> Annotated[ProofType, strawberry.lazy("gql.proof")] | None:
+        from gql.proof import package_proof
+
+        return await package_proof(info, self.row.id)
 
     @strawberry.field
     async def session(self, info: Info[Context, None]) -> DeliverySessionType:

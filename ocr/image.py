@@ -6,8 +6,10 @@ claims huge dimensions (a decompression bomb) costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -15,6 +17,14 @@ import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 Gray = npt.NDArray[np.uint8]
+
+try:
+    # iPhones send HEIC; pillow-heif teaches Pillow to read it (the same limits apply).
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - a dependency, but optional for scanning
+    pass
 
 
 class ImageError(ValueError):
@@ -29,8 +39,13 @@ def _megapixels(n: int) -> str:
     return f"{n / 1_000_000:g} megapixels"
 
 
-def load_gray(image: bytes, *, max_bytes: int, max_pixels: int) -> Gray:
-    """Decode ``image`` to an 8-bit grey array or raise ImageError."""
+@contextlib.contextmanager
+def opened(image: bytes, *, max_bytes: int, max_pixels: int) -> Iterator[Image.Image]:
+    """The image, opened lazily after its size and header passed the limits; any decoding
+    failure inside the block (here or in the caller's code) becomes an ImageError.
+
+    Shared by the scanner (`load_gray`) and the proof photos (ocr/photo.py): one set of limits.
+    """
     if not isinstance(image, (bytes, bytearray, memoryview)):
         raise ImageError("not an image: expected bytes")
     data = bytes(image)
@@ -49,7 +64,9 @@ def load_gray(image: bytes, *, max_bytes: int, max_pixels: int) -> Gray:
                     raise ImageError("image is empty")
                 if width * height > max_pixels:
                     raise ImageError(f"image exceeds {_megapixels(max_pixels)}")
-                gray = _decode(data, probe)
+                if probe.format == "JPEG" and data.rfind(b"\xff\xd9") < 0:
+                    raise ImageError("image is truncated or corrupt")
+                yield probe
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
@@ -58,6 +75,12 @@ def load_gray(image: bytes, *, max_bytes: int, max_pixels: int) -> Gray:
         raise ImageError("not an image") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError("image is truncated or corrupt") from exc
+
+
+def load_gray(image: bytes, *, max_bytes: int, max_pixels: int) -> Gray:
+    """Decode ``image`` to an 8-bit grey array or raise ImageError."""
+    with opened(image, max_bytes=max_bytes, max_pixels=max_pixels) as probe:
+        gray = _decode(bytes(image), probe)
     if gray.size == 0:
         raise ImageError("image is empty")
     return gray
@@ -70,8 +93,6 @@ def _decode(data: bytes, probe: Image.Image) -> Gray:
     if probe.format == "PNG":
         with Image.open(io.BytesIO(data)) as check:
             check.verify()
-    elif probe.format == "JPEG" and data.rfind(b"\xff\xd9") < 0:
-        raise ImageError("image is truncated or corrupt")
     width, height = probe.size
     buf = np.frombuffer(data, dtype=np.uint8)
     decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)

@@ -52,3 +52,25 @@ def test_cli_invalid_setting_exits_2_with_one_line() -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "BIPA_ENV" in lines[0]
+
+
+def test_proof_storage_settings() -> None:
+    s = Settings.from_env({"BIPA_DATA_DIR": "/srv/bipa"})
+    assert s.storage == "file:///srv/bipa/objects"
+    assert (s.link_ttl_s, s.proof_max_edge, s.proof_quality, s.proof_max_photos) == (
+        900,
+        1600,
+        82,
+        4,
+    )
+    s3 = Settings.from_env(
+        {"BIPA_STORAGE_URL": "s3://bucket/p?region=sa-east-1", "BIPA_LINK_TTL": "604800"}
+    )
+    assert s3.storage == "s3://bucket/p?region=sa-east-1" and s3.link_ttl_s == 604800
+    for env, needle in (
+        ({"BIPA_STORAGE_URL": "ftp://x"}, "BIPA_STORAGE_URL"),
+        ({"BIPA_LINK_TTL": "604801"}, "BIPA_LINK_TTL"),  # S3's 7-day limit
+        ({"BIPA_PROOF_QUALITY": "100"}, "BIPA_PROOF_QUALITY"),
+    ):
+        with pytest.raises(SettingsError, match=needle):
+            Settings.from_env(env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,8 +18,10 @@ from bot.context import BotServices
 from db.engine import make_sessionmaker
 from db.enums import Role
 from domain import users as user_service
+from domain.proof import ProofConfig
 from domain.scanning import ScanPool
 from domain.uow import UnitOfWork
+from storage import LocalStore
 from tests.bot.fakeapi import FakeBotAPI, Person
 from tests.conftest import RecordingPublisher
 
@@ -49,16 +52,29 @@ async def fake_api() -> AsyncIterator[FakeBotAPI]:
     await api.stop()
 
 
+@pytest.fixture(scope="session")
+def proof_config(tmp_path_factory: pytest.TempPathFactory) -> ProofConfig:
+    """Proof goes to an embedded store of the test run's own."""
+    root = tmp_path_factory.mktemp("bot-objects")
+    return ProofConfig(LocalStore(root, secrets.token_bytes(32)))
+
+
 @pytest.fixture
 async def start_bot(
-    engine: AsyncEngine, scan_pool: ScanPool, fake_api: FakeBotAPI
+    engine: AsyncEngine, scan_pool: ScanPool, fake_api: FakeBotAPI, proof_config: ProofConfig
 ) -> AsyncIterator[Callable[[], Awaitable[RunningBot]]]:
     """Starts a fresh bot process-alike (new memory) against the fake; stopped after the test."""
     running: list[RunningBot] = []
 
     async def start() -> RunningBot:
         publisher = RecordingPublisher()
-        services = BotServices(make_sessionmaker(engine), scan_pool, publisher)  # type: ignore[arg-type]
+        services = BotServices(
+            make_sessionmaker(engine),
+            scan_pool,
+            publisher,  # type: ignore[arg-type]
+            proof=proof_config,
+            photos=scan_pool,
+        )
         application = build_application(fake_api.token, services, api_url=fake_api.url)
         stop = asyncio.Event()
         task = asyncio.create_task(run_polling(application, stop, poll_timeout=1))

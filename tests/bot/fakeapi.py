@@ -284,6 +284,14 @@ class Person:
         ]
         return self._message(photo=sizes)
 
+    def location(
+        self, latitude: float, longitude: float, accuracy: float | None = None
+    ) -> dict[str, Any]:
+        place: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
+        if accuracy is not None:
+            place["horizontal_accuracy"] = accuracy
+        return self._message(location=place)
+
     def press(self, data: str, message_id: int) -> dict[str, Any]:
         return {
             "update_id": next(self._update_ids),

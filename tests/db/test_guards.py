@@ -301,3 +301,84 @@ async def test_token_hash_must_be_sha256_hex(
         u=world["owner"],
     )
     assert "token_hash_hex" in err
+
+
+async def _add_proof(
+    conn: AsyncConnection, world: dict[str, uuid.UUID]
+) -> tuple[uuid.UUID, uuid.UUID]:
+    proof, obj = uuid.uuid4(), uuid.uuid4()
+    await conn.execute(
+        text(
+            "INSERT INTO package_proofs (id, session_id, package_id, status, received_by, latitude, longitude) "
+            "VALUES (:id, :s, :p, 'DELIVERED', 'Porteiro', -23.5, -46.6)"
+        ),
+        {"id": proof, "s": world["session"], "p": world["package"]},
+    )
+    await conn.execute(
+        text(
+            "INSERT INTO proof_objects (id, proof_id, session_id, kind, position, key, sha256, size, width, height, content_type) "
+            "VALUES (:id, :proof, :s, 'PHOTO', 0, :key, :sha, 1000, 1600, 1200, 'image/jpeg')"
+        ),
+        {
+            "id": obj,
+            "proof": proof,
+            "s": world["session"],
+            "key": f"proof/{proof}/a.jpg",
+            "sha": "a" * 64,
+        },
+    )
+    return proof, obj
+
+
+async def test_proof_of_active_session_can_be_written(
+    conn: AsyncConnection, world: dict[str, uuid.UUID]
+) -> None:
+    proof, _ = await _add_proof(conn, world)
+    await _accepted(conn, "UPDATE package_proofs SET note='portão azul' WHERE id=:id", id=proof)
+
+
+@pytest.mark.parametrize("final_status", ["COMPLETED", "ARCHIVED"])
+async def test_proof_of_readonly_session_cannot_be_added_replaced_or_removed(
+    conn: AsyncConnection, world: dict[str, uuid.UUID], final_status: str
+) -> None:
+    s = world["session"]
+    proof, obj = await _add_proof(conn, world)
+    await _complete(conn, s)
+    if final_status == "ARCHIVED":
+        await _accepted(
+            conn,
+            "UPDATE delivery_sessions SET status='ARCHIVED', archived_at=now() WHERE id=:s",
+            s=s,
+        )
+    refused = [
+        ("UPDATE package_proofs SET received_by='Outra pessoa' WHERE id=:id", {"id": proof}),
+        ("DELETE FROM package_proofs WHERE id=:id", {"id": proof}),
+        ("UPDATE proof_objects SET key='proof/x/other.jpg' WHERE id=:id", {"id": obj}),
+        ("UPDATE proof_objects SET sha256=:sha WHERE id=:id", {"id": obj, "sha": "b" * 64}),
+        ("DELETE FROM proof_objects WHERE id=:id", {"id": obj}),
+        (
+            "INSERT INTO proof_objects (proof_id, session_id, kind, position, key, sha256, size, width, height, content_type) "
+            "VALUES (:proof, :s, 'SIGNATURE', 0, 'proof/x/sig.png', :sha, 10, 10, 10, 'image/png')",
+            {"proof": proof, "s": s, "sha": "c" * 64},
+        ),
+        ("UPDATE delivery_sessions SET proof_requires_photo = true WHERE id=:s", {"s": s}),
+    ]
+    for sql, params in refused:
+        assert "read-only" in await _refused(conn, sql, **params), sql
+    assert "append-only" in await _refused(conn, "TRUNCATE proof_objects CASCADE")
+
+
+async def test_proof_object_keys_are_never_reused(
+    conn: AsyncConnection, world: dict[str, uuid.UUID]
+) -> None:
+    proof, _ = await _add_proof(conn, world)
+    err = await _refused(
+        conn,
+        "INSERT INTO proof_objects (proof_id, session_id, kind, position, key, sha256, size, width, height, content_type) "
+        "VALUES (:proof, :s, 'PHOTO', 1, :key, :sha, 10, 10, 10, 'image/jpeg')",
+        proof=proof,
+        s=world["session"],
+        key=f"proof/{proof}/a.jpg",
+        sha="d" * 64,
+    )
+    assert "uq_proof_objects_key" in err

@@ -3,7 +3,7 @@
 export const PROGRESS = "progress { total pending pickedUp delivered failed percent }";
 
 const ERRORS = `
-  ... on Error { message }
+  ... on Error { message code }
   ... on ValidationError { field }
   ... on InvalidTransitionError { from to }
   ... on NotFoundError { id }
@@ -61,7 +61,7 @@ const SESSION_DETAIL = `
     baseSalary commissionPerDelivery totalEarned
   }
   financialSnapshot {
-    currency totalCost delivered failed computedAt
+    currency totalCost delivered failed computedAt proofRequired { photo signature }
     deliverers { delivererId userId name delivered failed baseSalary commission totalEarned }
   }
 `;
@@ -70,6 +70,8 @@ export const PACKAGE_ROW = `
   id barcode symbology status recipientName failureReason updatedAt deliveredAt
   address { id line city postalCode }
   deliverer { id user { id name } }
+  proof { photos { url width height } signature { url } receivedBy
+    location { latitude longitude accuracy } capturedAt }
 `;
 
 export const SESSION_PAGE = `
@@ -100,7 +102,7 @@ query MorePackages($id: ID!, $first: Int, $after: String, $status: DeliveryStatu
 
 export const SCANNER_SESSION = `
 query ScannerSession($id: ID!) {
-  session(id: $id) { id name status isReadonly lastSequence ${PROGRESS} }
+  session(id: $id) { id name status isReadonly lastSequence proofRequirement { photo signature } ${PROGRESS} }
 }`;
 
 export const OPEN_SESSIONS = `
@@ -139,6 +141,15 @@ mutation UpdatePackageStatus($packageId: ID!, $status: DeliveryStatus!, $key: St
   updatePackageStatus(input: {packageId: $packageId, status: $status, idempotencyKey: $key}) {
     __typename
     ... on PackageSuccess { package { ${SCAN_PACKAGE} } session { id lastSequence ${PROGRESS} } }
+    ${ERRORS}
+  }
+}`;
+
+export const UPDATE_STATUS_PROOF = `
+mutation UpdatePackageStatusWithProof($input: UpdatePackageStatusInput!) {
+  updatePackageStatus(input: $input) {
+    __typename
+    ... on PackageSuccess { package { ${SCAN_PACKAGE} proof { photos { url } signature { url } } } session { id lastSequence ${PROGRESS} } }
     ${ERRORS}
   }
 }`;

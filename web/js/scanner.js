@@ -3,6 +3,8 @@
 // package + updatePackageStatus), otherwise a frame goes to the server as a photo
 // (scanBarcode, a GraphQL multipart upload). Every scan gets its own idempotency key; scans
 // made without a network wait in the outbox and are sent with that key when it returns.
+// Delivering takes its proof along (photos, the signature drawn on the screen, who received
+// it, the place): in the same request, and in the outbox with the scan when offline.
 
 import {
   AuthError,
@@ -18,7 +20,7 @@ import {
 import { signal, unlockAudioOnGesture } from "./feedback.js";
 import { DELIVERY_STATUS, ERROR_TITLE, INTENT, clock, h, int, percent, reasonText, statusBadge } from "./format.js";
 import { Outbox } from "./outbox.js";
-import { ADD_PACKAGES, FIND_PACKAGE, OPEN_SESSIONS, SCANNER_SESSION, SCAN_BARCODE, UPDATE_STATUS } from "./queries.js";
+import { ADD_PACKAGES, FIND_PACKAGE, OPEN_SESSIONS, SCANNER_SESSION, SCAN_BARCODE, UPDATE_STATUS, UPDATE_STATUS_PROOF } from "./queries.js";
 
 const LOCAL_DEDUP_MS = 2500; // the same code seen again within this is the same scan
 const SERVER_DEDUP_MS = 8000; // server reads are sparser: a longer window
@@ -308,6 +310,7 @@ async function serverTick() {
   setState("Lendo…");
   try {
     const job = makeJob({ kind: "image", blob, source: "auto" });
+    if (!(await attachProof(job, true))) return;
     const outcome = await send(job);
     if (outcome.kind === "none") {
       setState("Nenhum código na imagem — aproxime e mantenha o código dentro da moldura.");
@@ -389,6 +392,142 @@ async function fromPhoto(file) {
     /* send the file as it is */
   }
   process(makeJob({ kind: "image", blob, source: "photo" }));
+}
+
+// ---- proof of delivery -------------------------------------------------------------------
+
+const proofPhotos = []; // Blobs, scaled down on the phone (the server re-encodes them anyway)
+let signed = false;
+let lastPosition = null;
+let watchId = null;
+
+function requirement() {
+  return (sessionInfo && sessionInfo.proofRequirement) || { photo: false, signature: false };
+}
+
+function showProofPanel() {
+  const delivering = $("intent").value === "DELIVER";
+  $("proof").hidden = !delivering;
+  const req = requirement();
+  const needs = [req.photo ? "foto" : null, req.signature ? "assinatura" : null].filter(Boolean);
+  $("proof-required").textContent = needs.length
+    ? `Esta sessão exige ${needs.join(" e ")} para marcar entregue.`
+    : "Comprovação opcional: foto, assinatura e local ajudam se o destinatário reclamar.";
+  if (delivering && $("proof-place").checked) watchPlace();
+  else stopPlace();
+}
+
+function watchPlace() {
+  if (watchId !== null || !navigator.geolocation) return;
+  watchId = navigator.geolocation.watchPosition(
+    (pos) => {
+      lastPosition = { latitude: pos.coords.latitude, longitude: pos.coords.longitude, accuracy: pos.coords.accuracy };
+    },
+    () => {
+      lastPosition = null;
+    },
+    { enableHighAccuracy: true, maximumAge: 30000, timeout: 15000 },
+  );
+}
+
+function stopPlace() {
+  if (watchId !== null && navigator.geolocation) navigator.geolocation.clearWatch(watchId);
+  watchId = null;
+}
+
+async function addProofPhoto(file) {
+  let blob = file;
+  try {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(1, 2000 / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    blob = (await toBlob(canvas, "image/jpeg", 0.9)) || file;
+  } catch {
+    /* HEIC and friends: sent as they are, the server reads them */
+  }
+  proofPhotos.push(blob);
+  const url = URL.createObjectURL(blob);
+  $("proof-thumbs").append(h("img", { src: url, alt: `Foto ${proofPhotos.length} da entrega`, width: 64 }));
+  $("proof-thumbs").dataset.count = String(proofPhotos.length);
+}
+
+function setUpSignaturePad() {
+  const pad = $("signature-pad");
+  const ctx = pad.getContext("2d");
+  let drawing = false;
+  const at = (event) => {
+    const box = pad.getBoundingClientRect();
+    return [((event.clientX - box.left) * pad.width) / box.width, ((event.clientY - box.top) * pad.height) / box.height];
+  };
+  pad.addEventListener("pointerdown", (event) => {
+    drawing = true;
+    pad.setPointerCapture(event.pointerId);
+    ctx.lineWidth = 3;
+    ctx.lineCap = "round";
+    ctx.strokeStyle = "#111";
+    ctx.beginPath();
+    ctx.moveTo(...at(event));
+  });
+  pad.addEventListener("pointermove", (event) => {
+    if (!drawing) return;
+    ctx.lineTo(...at(event));
+    ctx.stroke();
+    signed = true;
+    pad.dataset.signed = "true";
+  });
+  const end = () => {
+    drawing = false;
+  };
+  pad.addEventListener("pointerup", end);
+  pad.addEventListener("pointercancel", end);
+  $("signature-clear").addEventListener("click", clearSignature);
+}
+
+function clearSignature() {
+  const pad = $("signature-pad");
+  pad.getContext("2d").clearRect(0, 0, pad.width, pad.height);
+  signed = false;
+  pad.dataset.signed = "false";
+}
+
+function resetProof() {
+  proofPhotos.length = 0;
+  $("proof-thumbs").replaceChildren();
+  $("proof-thumbs").dataset.count = "0";
+  $("received-by").value = "";
+  clearSignature();
+}
+
+/** The proof a delivery takes along, or null; "missing" when the session requires more. */
+async function collectProof() {
+  const req = requirement();
+  const missing = [req.photo && proofPhotos.length === 0 ? "a foto" : null, req.signature && !signed ? "a assinatura" : null].filter(Boolean);
+  if (missing.length) return { missing };
+  const signature = signed ? await toBlob($("signature-pad"), "image/png") : null;
+  const receivedBy = $("received-by").value.trim() || null;
+  const place = $("proof-place").checked ? lastPosition : null;
+  if (!proofPhotos.length && !signature && !receivedBy && !place) return null;
+  return { photos: [...proofPhotos], signature, receivedBy, location: place, capturedAt: new Date().toISOString() };
+}
+
+/** Proof as the API takes it: variables with nulls where the files go, and the files. */
+function proofUpload(proof, path) {
+  const files = {};
+  proof.photos.forEach((blob, i) => {
+    files[`${path}.photos.${i}`] = blob;
+  });
+  if (proof.signature) files[`${path}.signature`] = proof.signature;
+  const input = {
+    photos: proof.photos.map(() => null),
+    signature: null,
+    receivedBy: proof.receivedBy,
+    location: proof.location,
+    capturedAt: proof.capturedAt,
+  };
+  return { input, files };
 }
 
 // ---- sending -----------------------------------------------------------------------------
@@ -487,7 +626,17 @@ async function sendCode(job) {
     return { kind: "identified", title: "Pacote encontrado", barcode: pkg.barcode, detail: describePackage(pkg) };
   }
   const status = job.intent === "DELIVER" ? "DELIVERED" : "PICKED_UP";
-  const data = await gql(UPDATE_STATUS, { packageId: pkg.id, status, key: job.idempotencyKey });
+  let data;
+  if (job.proof) {
+    const { input, files } = proofUpload(job.proof, "input.proof");
+    data = await gqlUpload(
+      UPDATE_STATUS_PROOF,
+      { input: { packageId: pkg.id, status, proof: input, idempotencyKey: job.idempotencyKey } },
+      files,
+    );
+  } else {
+    data = await gql(UPDATE_STATUS, { packageId: pkg.id, status, key: job.idempotencyKey });
+  }
   const r = data.updatePackageStatus;
   if (r.__typename !== "PackageSuccess") return errorOutcome(r, code);
   if (r.session && r.session.id === sessionId) showProgress(r.session.progress);
@@ -500,11 +649,14 @@ async function sendCode(job) {
 }
 
 async function sendImage(job) {
-  const data = await gqlUpload(
-    SCAN_BARCODE,
-    { input: { sessionId: job.sessionId, image: null, intent: job.intent, idempotencyKey: job.idempotencyKey } },
-    { "input.image": job.blob },
-  );
+  const input = { sessionId: job.sessionId, image: null, intent: job.intent, idempotencyKey: job.idempotencyKey };
+  let files = { "input.image": job.blob };
+  if (job.proof) {
+    const upload = proofUpload(job.proof, "input.proof");
+    input.proof = upload.input;
+    files = { ...files, ...upload.files };
+  }
+  const data = await gqlUpload(SCAN_BARCODE, { input }, files);
   const r = data.scanBarcode;
   if (r.__typename !== "ScanBarcodeSuccess") return errorOutcome(r, null);
   if (r.session && r.session.id === sessionId) showProgress(r.session.progress);
@@ -535,8 +687,31 @@ function send(job) {
   return job.kind === "code" ? sendCode(job) : sendImage(job);
 }
 
-/** One scan: sent now when possible, else kept in the outbox. */
+/** A delivery takes its proof along; false when the session requires proof not given yet
+ * (`quiet`: the automatic reads only say so in the state line, not once per frame). */
+async function attachProof(job, quiet = false) {
+  if (job.intent !== "DELIVER") return true;
+  const proof = await collectProof();
+  if (proof && proof.missing && quiet) {
+    setState(`Antes de bipar a entrega: ${proof.missing.join(" e ")} (esta sessão exige).`);
+    return false;
+  }
+  if (proof && proof.missing) {
+    present(job, {
+      kind: "error",
+      title: "Falta a comprovação",
+      barcode: job.barcode,
+      detail: `Esta sessão exige ${proof.missing.join(" e ")} para marcar entregue: ${proof.missing.length > 1 ? "colha-as" : "colha-a"} e bipe de novo.`,
+    });
+    return false;
+  }
+  job.proof = proof;
+  return true;
+}
+
+/** One scan: sent now when possible, else kept in the outbox (a delivery with its proof). */
 async function process(job) {
+  if (!(await attachProof(job))) return;
   addHistory(job, { kind: "sending", title: "Enviando…", barcode: job.barcode });
   if (!navigator.onLine) {
     await queue(job);
@@ -616,6 +791,7 @@ function showResult(outcome) {
 }
 
 function present(job, outcome) {
+  if (outcome.kind === "delivered" && job.proof) resetProof();
   showResult(outcome);
   addHistory(job, outcome);
   if (SIGNAL[outcome.kind]) signal(SIGNAL[outcome.kind]);
@@ -690,7 +866,14 @@ async function main() {
   const saved = localStorage.getItem("bipa.scanner.intent");
   const user = getUser();
   $("intent").value = saved && INTENT[saved] ? saved : user && user.role === "DELIVERER" ? "DELIVER" : "ADD";
+  setUpSignaturePad();
+  $("proof-photo").addEventListener("change", async (event) => {
+    for (const file of event.target.files || []) await addProofPhoto(file);
+    event.target.value = "";
+  });
+  $("proof-place").addEventListener("change", showProofPanel);
   $("intent").addEventListener("change", () => {
+    showProofPanel();
     localStorage.setItem("bipa.scanner.intent", $("intent").value);
     last = { code: null, at: 0 };
     lastRead = { signature: null, at: 0 };
@@ -720,6 +903,7 @@ async function main() {
   });
 
   await loadSession();
+  showProofPanel();
   followProgress();
   startCamera();
   flush();

@@ -128,13 +128,33 @@ function sumMoney(values) {
   return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
 }
 
+// Proof of delivery: thumbnails that open the photo full size, the signature, who received it
+// and the place the phone gave. Links expire: a reload of the page fetches fresh ones.
+function proofCell(proof) {
+  if (!proof) return null;
+  const thumbs = proof.photos.map((ph, i) =>
+    h("a", { href: ph.url, target: "_blank", rel: "noopener", class: "proof-thumb", title: `Foto ${i + 1} da entrega` },
+      h("img", { src: ph.url, alt: `Foto ${i + 1} da entrega`, width: 64, loading: "lazy" })),
+  );
+  const sig = proof.signature
+    ? h("a", { href: proof.signature.url, target: "_blank", rel: "noopener", class: "proof-signature" }, "assinatura")
+    : null;
+  const place = proof.location
+    ? h("small", { class: "muted block proof-place" },
+        `Local: ${proof.location.latitude.toFixed(5)}, ${proof.location.longitude.toFixed(5)}` +
+        (proof.location.accuracy != null ? ` (± ${Math.round(proof.location.accuracy)} m)` : ""))
+    : null;
+  const who = proof.receivedBy ? h("small", { class: "muted block" }, `Recebido por ${proof.receivedBy}`) : null;
+  return h("div", { class: "proof" }, ...thumbs, sig, who, place);
+}
+
 function packageRow(p) {
   const addr = p.address ? [p.address.line, p.address.city].filter(Boolean).join(", ") : "—";
   return h(
     "tr",
     { dataset: { packageId: p.id, barcode: p.barcode, status: p.status } },
     h("td", {}, h("code", { class: "barcode" }, p.barcode), p.symbology ? h("small", { class: "muted block" }, p.symbology) : null),
-    h("td", {}, deliveryBadge(p.status), p.failureReason ? h("small", { class: "muted block" }, p.failureReason) : null),
+    h("td", {}, deliveryBadge(p.status), p.failureReason ? h("small", { class: "muted block" }, p.failureReason) : null, proofCell(p.proof)),
     h("td", {}, p.recipientName || "—"),
     h("td", {}, addr),
     h("td", {}, p.deliverer ? p.deliverer.user.name : "—"),
@@ -163,6 +183,9 @@ function renderSnapshot() {
   $("snapshot-delivered").textContent = int(snap.delivered);
   $("snapshot-failed").textContent = int(snap.failed);
   $("snapshot-at").textContent = when(snap.computedAt);
+  const req = snap.proofRequired;
+  const needs = req ? [req.photo ? "foto" : null, req.signature ? "assinatura" : null].filter(Boolean) : [];
+  $("snapshot-proof").textContent = needs.length ? needs.join(" e ") : "nenhuma";
   $("snapshot-table")
     .querySelector("tbody")
     .replaceChildren(

@@ -1,0 +1,56 @@
+"""Proof of delivery rows: the proof of a package and the keys of its stored objects."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import PackageProof, ProofObject
+
+
+class ProofRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, proof: PackageProof, objects: Sequence[ProofObject]) -> None:
+        self.session.add(proof)
+        self.session.add_all(objects)
+
+    async def for_packages(
+        self, package_ids: Sequence[uuid.UUID]
+    ) -> list[tuple[PackageProof, list[ProofObject]]]:
+        """Each package's proof (if any) with its objects in order; one statement per table."""
+        if not package_ids:
+            return []
+        proofs = list(
+            (
+                await self.session.scalars(
+                    select(PackageProof).where(PackageProof.package_id.in_(list(package_ids)))
+                )
+            ).all()
+        )
+        if not proofs:
+            return []
+        objects = (
+            await self.session.scalars(
+                select(ProofObject)
+                .where(ProofObject.proof_id.in_([p.id for p in proofs]))
+                .order_by(ProofObject.proof_id, ProofObject.kind, ProofObject.position)
+            )
+        ).all()
+        grouped: dict[uuid.UUID, list[ProofObject]] = {p.id: [] for p in proofs}
+        for obj in objects:
+            grouped[obj.proof_id].append(obj)
+        return [(p, grouped[p.id]) for p in proofs]
+
+    async def known_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` a proof row names (what the sweeper must never delete)."""
+        if not keys:
+            return set()
+        rows = await self.session.scalars(
+            select(ProofObject.key).where(ProofObject.key.in_(list(keys)))
+        )
+        return set(rows.all())
