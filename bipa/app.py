@@ -86,6 +86,7 @@ def make_worker(
         backoff=settings.webhook_backoff_s,
         disable_after=settings.webhook_disable_after,
         retry_for_s=settings.webhook_retry_for_s,
+        retention_days=settings.retention_days,
         lease_s=settings.webhook_lease_s,
         poll_s=settings.webhook_poll_s,
         periodic=periodic,

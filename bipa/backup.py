@@ -18,6 +18,7 @@ import subprocess
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -158,3 +159,33 @@ def backup_if_due(settings: Settings, url: str, now: datetime | None = None) -> 
         return written
     finally:
         lock.unlink(missing_ok=True)
+
+
+STORE_PREFIX = "backups/"
+
+
+async def to_store(store: Any, dump: Path) -> str:
+    """Copies a written dump into the object store (write once, under its own name)."""
+    key = f"{STORE_PREFIX}{dump.name}"
+    data = await asyncio.to_thread(dump.read_bytes)
+    await store.put(key, data, "application/octet-stream")
+    log.info("backup stored", extra={"key": key})
+    return key
+
+
+async def from_store(store: Any, key: str, folder: Path) -> Path:
+    """Fetches a stored dump to a local file for pg_restore."""
+    if not key.startswith(STORE_PREFIX):
+        key = STORE_PREFIX + key
+    local = folder / Path(key).name
+    try:
+        data = await store.get(key)
+    except Exception as exc:  # a missing key reads differently on each backend
+        raise BackupError(f"no such backup in the object store: {key}") from exc
+
+    def write() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(data)
+
+    await asyncio.to_thread(write)
+    return local

@@ -47,8 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument(
         "--output", type=Path, help="the file (default: a stamped one in BIPA_BACKUP_DIR)"
     )
+    dump.add_argument(
+        "--to-store", action="store_true", help="also copy it to the object store (backups/)"
+    )
     load = sub.add_parser("restore", help="load a dump into an empty database")
-    load.add_argument("file", type=Path)
+    load.add_argument("file", help="a dump file, or its key with --from-store")
+    load.add_argument("--from-store", action="store_true", help="FILE is a key in the store")
     load.add_argument("--into", help="the database URL to load into (default: DATABASE_URL)")
     scan = sub.add_parser("scan", help="read barcodes from photos", add_help=False)
     scan.add_argument("args", nargs=argparse.REMAINDER)
@@ -114,13 +118,26 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bipa import backup
 
         # No migrations first: the dump holds the schema, and the target must be empty.
-        backup.restore(args.into or database.resolve_url(settings), args.file)
+        target = args.into or database.resolve_url(settings)
+        dump = Path(args.file)
+        if args.from_store:
+            from bipa.app import make_store
+
+            dump = asyncio.run(
+                backup.from_store(make_store(settings), args.file, backup.backup_dir(settings))
+            )
+        backup.restore(target, dump)
         return 0
     url = database.resolve_url(settings)
     if args.command == "backup":
         from bipa import backup
 
-        print(backup.backup(url, args.output or backup.stamped(backup.backup_dir(settings))))
+        written = backup.backup(url, args.output or backup.stamped(backup.backup_dir(settings)))
+        print(written)
+        if args.to_store:
+            from bipa.app import make_store
+
+            print(asyncio.run(backup.to_store(make_store(settings), written)))
         return 0
     if args.command == "migrate":
         database.migrate(url)

@@ -140,6 +140,7 @@ class Settings:
     webhook_lease_s: float = 60.0
     webhook_poll_s: float = 0.5
     secret_key: str | None = None
+    retention_days: int = 90
     backup_dir: Path | None = None
     backup_every_s: float = 0.0
     backup_keep: int = 7
@@ -218,6 +219,8 @@ class Settings:
             webhook_lease_s=_float(e, "BIPA_WEBHOOK_LEASE", 60.0, 0.5, 3600.0),
             webhook_poll_s=_float(e, "BIPA_WEBHOOK_POLL", 0.5, 0.05, 60.0),
             secret_key=_secret_key(e.get("BIPA_SECRET_KEY")),
+            # Days after completion that recipients' data is kept (LGPD); 0: kept until asked.
+            retention_days=_int(e, "BIPA_RETENTION_DAYS", 90, 0, 36_500),
             backup_dir=Path(e["BIPA_BACKUP_DIR"]) if e.get("BIPA_BACKUP_DIR") else None,
             backup_every_s=_float(e, "BIPA_BACKUP_EVERY", 0.0, 0.0, 24 * 30.0) * 3600,
             backup_keep=_int(e, "BIPA_BACKUP_KEEP", 7, 1, 10_000),

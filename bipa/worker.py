@@ -47,6 +47,7 @@ class WebhookWorker:
         backoff: tuple[float, ...],
         disable_after: int,
         retry_for_s: float = 0.0,
+        retention_days: int = 0,
         lease_s: float = 60.0,
         poll_s: float = 0.5,
         batch: int = 20,
@@ -61,6 +62,7 @@ class WebhookWorker:
         self.backoff = backoff
         self.disable_after = disable_after
         self.retry_for_s = retry_for_s
+        self.retention_days = retention_days
         self.lease = timedelta(seconds=lease_s)
         self.poll_s = poll_s
         self.batch = batch
@@ -83,6 +85,7 @@ class WebhookWorker:
                 next_purge = time.monotonic() + PURGE_EVERY_S
                 await self._purge()
                 await self._sweep()
+                await self._retention()
             if self.periodic is not None and time.monotonic() >= next_periodic:
                 next_periodic = time.monotonic() + PERIODIC_EVERY_S
                 try:
@@ -122,6 +125,21 @@ class WebhookWorker:
             return
         if done.ref["removed"]:
             log.info("uncommitted proof objects removed", extra={"count": done.ref["removed"]})
+
+    async def _retention(self) -> None:
+        """Recipient data of sessions past their retention is anonymised (LGPD), in batches."""
+        if self.retention_days <= 0:
+            return
+        try:
+            while True:
+                done = await self.runner.run_once(
+                    None, commands.AnonymizeExpired(self.retention_days)
+                )
+                if not done.ref["anonymized"] or self._stopping.is_set():
+                    break
+                log.info("recipient data anonymised", extra={"packages": done.ref["anonymized"]})
+        except Exception as exc:
+            log.warning("anonymising expired data failed", extra={"error": type(exc).__name__})
 
     def stop(self) -> None:
         self._stopping.set()

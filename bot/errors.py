@@ -167,6 +167,8 @@ UNREACHABLE: dict[str, str] = {
     "TOO_MANY_EVENTS": "the bot has no webhook commands",
     "UNKNOWN_EVENT": "the bot has no webhook commands",
     "URL_REFUSED": "the bot has no webhook commands",
+    "FORGET_WHICH": "forgetting a recipient is a manager's API and web action",
+    "RECIPIENT_NOT_FOUND": "forgetting a recipient is a manager's API and web action",
 }
 
 

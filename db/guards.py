@@ -218,3 +218,105 @@ def proof_drop_statements() -> list[str]:
     statements = [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, _ in PROOF_TRIGGERS]
     statements.append(history_guard(FROZEN_SESSION_COLUMNS))
     return statements
+
+
+# 0005: recipient data has a lifetime (LGPD). A read-only session's rows may change in exactly
+# one way: anonymisation. The trigger's arguments name the columns that identify a recipient;
+# an UPDATE that sets `anonymized_at` (once), empties those columns (NULL or ''), gives an
+# address its own placeholder key, and changes nothing else is let through. Anything else is
+# refused as before.
+ANONYMIZABLE: dict[str, tuple[str, ...]] = {
+    "session_packages": ("recipient_name", "failure_reason", "raw_text", "scan_report"),
+    "session_addresses": ("line", "city", "postal_code", "latitude", "longitude", "normalized_key"),
+    "package_proofs": ("received_by", "note", "latitude", "longitude", "accuracy_m"),
+    # The object is deleted from the store; its row keeps the facts (hash, size).
+    "proof_objects": (),
+}
+ANONYMIZED_KEY = "anonymized:"
+
+CHILDREN_READONLY = """
+CREATE OR REPLACE FUNCTION bipa_session_children_readonly() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    sid uuid;
+    st text;
+    cols text[];
+    c text;
+    v text;
+    ok boolean;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        sid := OLD.session_id;
+    ELSE
+        sid := NEW.session_id;
+    END IF;
+    SELECT status::text INTO st FROM delivery_sessions WHERE id = sid;
+    IF st IN ('COMPLETED', 'ARCHIVED') THEN
+        -- Nested, and through jsonb: plpgsql evaluates the whole condition, and tables
+        -- without anonymisation (no trigger arguments) have no anonymized_at column.
+        IF TG_OP = 'UPDATE' AND TG_NARGS > 0 THEN
+            IF (to_jsonb(OLD) ->> 'anonymized_at') IS NULL
+               AND (to_jsonb(NEW) ->> 'anonymized_at') IS NOT NULL THEN
+                -- updated_at moves with any write; it says nothing about the recipient.
+                cols := array_remove(TG_ARGV, '-') || ARRAY['anonymized_at', 'updated_at'];
+                ok := (to_jsonb(OLD) - cols) = (to_jsonb(NEW) - cols);
+                FOREACH c IN ARRAY array_remove(TG_ARGV, '-') LOOP
+                    v := to_jsonb(NEW) ->> c;
+                    IF NOT (v IS NULL OR v = ''
+                            OR (c = 'normalized_key'
+                                AND v = 'ANONYMIZED_KEY' || (to_jsonb(NEW) ->> 'id'))) THEN
+                        ok := false;
+                    END IF;
+                END LOOP;
+                IF ok THEN
+                    RETURN NEW;
+                END IF;
+            END IF;
+        END IF;
+        RAISE EXCEPTION '% of % refused: session % is read-only (%)', TG_OP, TG_TABLE_NAME, sid, st
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.session_id <> OLD.session_id THEN
+        SELECT status::text INTO st FROM delivery_sessions WHERE id = OLD.session_id;
+        IF st IN ('COMPLETED', 'ARCHIVED') THEN
+            RAISE EXCEPTION 'moving rows out of read-only session % refused', OLD.session_id
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+"""
+
+_CHILD_TRIGGERS = {
+    "session_packages": "trg_packages_readonly",
+    "session_addresses": "trg_addresses_readonly",
+    "package_proofs": "trg_package_proofs_readonly",
+    "proof_objects": "trg_proof_objects_readonly",
+}
+
+
+def anonymization_install_statements() -> list[str]:
+    statements = [CHILDREN_READONLY.replace("ANONYMIZED_KEY", ANONYMIZED_KEY)]
+    for table, trigger in _CHILD_TRIGGERS.items():
+        args = ", ".join(f"'{c}'" for c in ANONYMIZABLE[table]) or "'-'"
+        statements.append(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        statements.append(
+            f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION bipa_session_children_readonly({args})"
+        )
+    return statements
+
+
+def anonymization_drop_statements() -> list[str]:
+    statements = []
+    for table, trigger in _CHILD_TRIGGERS.items():
+        statements.append(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        statements.append(
+            f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION bipa_session_children_readonly()"
+        )
+    return statements

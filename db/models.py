@@ -131,6 +131,8 @@ class DeliverySession(CreatedAtMixin, Base):
 
 class SessionAddress(Base):
     __tablename__ = "session_addresses"
+    # Set once when what identifies the recipient was removed (LGPD; db/guards.py).
+    anonymized_at: Mapped[datetime | None] = mapped_column()
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
@@ -199,6 +201,8 @@ class SessionDeliverer(CreatedAtMixin, Base):
 
 class SessionPackage(CreatedAtMixin, Base):
     __tablename__ = "session_packages"
+    # Set once when what identifies the recipient was removed (LGPD; db/guards.py).
+    anonymized_at: Mapped[datetime | None] = mapped_column()
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
@@ -282,6 +286,8 @@ class PackageProof(CreatedAtMixin, Base):
     """
 
     __tablename__ = "package_proofs"
+    # Set once when what identifies the recipient was removed (LGPD; db/guards.py).
+    anonymized_at: Mapped[datetime | None] = mapped_column()
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
@@ -316,6 +322,8 @@ class ProofObject(CreatedAtMixin, Base):
     """A stored file of a proof: its key, hash and size, never a link."""
 
     __tablename__ = "proof_objects"
+    # Set once when what identifies the recipient was removed (LGPD; db/guards.py).
+    anonymized_at: Mapped[datetime | None] = mapped_column()
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()

@@ -19,6 +19,8 @@ class Action(enum.StrEnum):
     PACKAGE_REMOVED = "package.removed"
     PACKAGE_ASSIGNED = "package.assigned"
     PACKAGE_STATUS_CHANGED = "package.status_changed"
+    # What identified a package's recipient was removed (LGPD), on request or after retention.
+    PACKAGE_ANONYMIZED = "package.anonymized"
 
 
 # Not an audit action: the event of testWebhook's deliveries.

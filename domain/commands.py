@@ -20,7 +20,17 @@ import ocr
 from db.base import utcnow
 from db.enums import DeliveryStatus, Role
 from db.models import DeliverySession, SessionPackage, User
-from domain import deliverers, idempotency, packages, proof, scanning, sessions, users, webhooks
+from domain import (
+    deliverers,
+    idempotency,
+    packages,
+    proof,
+    retention,
+    scanning,
+    sessions,
+    users,
+    webhooks,
+)
 from domain.errors import PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
 
@@ -265,7 +275,25 @@ class RedeliverWebhookDelivery(Command):
     delivery_id: uuid.UUID
 
 
+@dataclass(frozen=True)
+class ForgetRecipient(Command):
+    """Anonymise one package's recipient, or every package of one recipient (by name)."""
+
+    operation: ClassVar[str] = "forgetRecipient"
+    package_id: uuid.UUID | None = None
+    recipient_name: str | None = None
+
+
 # --- system work (no caller: the worker, periodic tasks) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class AnonymizeExpired(Command):
+    """Recipient data of sessions completed more than `retention_days` ago (LGPD)."""
+
+    operation: ClassVar[str] = "anonymizeExpired"
+    retention_days: int
+    limit: int = 50
 
 
 @dataclass(frozen=True)
@@ -472,6 +500,20 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
         case RedeliverWebhookDelivery():
             delivery = await webhooks.redeliver(uow, _actor(actor), command.delivery_id)
             return Result({"delivery": str(delivery.id)}, {"delivery": delivery})
+        case ForgetRecipient():
+            forgotten = await retention.forget_recipient(
+                uow,
+                _actor(actor),
+                package_id=command.package_id,
+                recipient_name=command.recipient_name,
+            )
+            return Result(
+                {"packages": [str(p.id) for p in forgotten.packages]},
+                {"packages": forgotten.packages},
+            )
+        case AnonymizeExpired():
+            count = await retention.anonymize_expired(uow, command.retention_days, command.limit)
+            return Result({"anonymized": count})
         case PurgeIdempotencyKeys():
             return Result({"removed": await idempotency.purge_expired(uow)})
         case SweepProofObjects():

@@ -414,7 +414,10 @@ async def update_package_status(
         "after": {"status": status.value},
     }
     if clean_reason is not None:
-        details["reason"] = clean_reason
+        # Free text may name the recipient ("a vizinha Maria recebeu"): it stays on the
+        # package row, which retention anonymises; the audit log, which nothing may change,
+        # only knows that a reason was given.
+        details["reasonGiven"] = True
     if status in FINAL_DELIVERY_STATUSES:
         details["proofRequired"] = proof.requirement(session)
     if staged is not None:

@@ -115,3 +115,16 @@ class ScanBarcodeInput:
     intent: ScanIntent | None = ScanIntent.IDENTIFY
     proof: ProofInput | None = strawberry.field(default=None, description="With DELIVER only.")
     idempotency_key: str | None = None
+
+
+@strawberry.input(description="Whose recipient data to remove: one package, or one recipient.")
+class ForgetRecipientInput:
+    package_id: strawberry.ID | None = strawberry.field(
+        default=None, description="This package's recipient only."
+    )
+    recipient_name: str | None = strawberry.field(
+        default=None,
+        description="Every package of this recipient (by name, case and spacing aside) in "
+        "the sessions the caller manages.",
+    )
+    idempotency_key: str | None = None

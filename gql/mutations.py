@@ -64,6 +64,15 @@ class AssignPackagesSuccess:
     session: DeliverySessionType
 
 
+@strawberry.type(description="What identified the recipient of these packages is gone.")
+class ForgetRecipientSuccess:
+    packages: list[PackageType]
+    count: int = strawberry.field(description="Packages anonymised by this call.")
+
+
+ForgetRecipientResult = Annotated[
+    ForgetRecipientSuccess | ERRORS, strawberry.union("ForgetRecipientResult")
+]
 CreateUserResult = Annotated[CreateUserSuccess | ERRORS, strawberry.union("CreateUserResult")]
 CreateSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("CreateSessionResult")]
 ReuseSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("ReuseSessionResult")]
@@ -361,6 +370,25 @@ class Mutation(WebhookMutations):
         self, info: Info[Context, None], input: i.SessionActionInput
     ) -> ArchiveSessionResult:
         return await _archive(info, input)
+
+    @strawberry.mutation(
+        description="LGPD: removes what identifies a recipient (name, address, label text, "
+        "proof photos, signature, place) from one package or from all of one recipient's, "
+        "at once and whatever the session's state; the financial snapshot, counts and "
+        "audit facts stay. Managers of the sessions only."
+    )
+    async def forget_recipient(
+        self, info: Info[Context, None], input: i.ForgetRecipientInput
+    ) -> ForgetRecipientResult:
+        def build() -> commands.ForgetRecipient:
+            package = parse_uuid(input.package_id, "package") if input.package_id else None
+            return commands.ForgetRecipient(package, input.recipient_name)
+
+        async def render(r: Renderer) -> ForgetRecipientSuccess:
+            rows = [PackageType.of(await r.package(pid)) for pid in r.ref["packages"]]
+            return ForgetRecipientSuccess(packages=rows, count=len(rows))
+
+        return await run(info, build, input.idempotency_key, render)
 
     @strawberry.mutation(
         description="A photo (multipart upload) scanned with the session's barcodes as a guide."

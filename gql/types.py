@@ -555,6 +555,10 @@ class PackageType:
     created_at: datetime
     updated_at: datetime
     delivered_at: datetime | None
+    anonymized_at: datetime | None = strawberry.field(
+        default=None,
+        description="When what identified the recipient was removed (LGPD); null until then.",
+    )
 
     @classmethod
     def of(cls, row: SessionPackage) -> PackageType:
@@ -572,6 +576,7 @@ class PackageType:
             created_at=row.created_at,
             updated_at=row.updated_at,
             delivered_at=row.delivered_at,
+            anonymized_at=row.anonymized_at,
         )
 
     @strawberry.field

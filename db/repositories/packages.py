@@ -43,6 +43,34 @@ class PackageRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def not_anonymized(
+        self, session_id: uuid.UUID, *, recipient_name: str | None = None
+    ) -> list[SessionPackage]:
+        """A session's packages that still hold recipient data (optionally one recipient's,
+        by name, case and spacing aside)."""
+        stmt = select(SessionPackage).where(
+            SessionPackage.session_id == session_id, SessionPackage.anonymized_at.is_(None)
+        )
+        if recipient_name is not None:
+            stmt = stmt.where(
+                func.lower(func.regexp_replace(SessionPackage.recipient_name, r"\s+", " ", "g"))
+                == recipient_name
+            )
+        return list((await self.session.scalars(stmt.order_by(SessionPackage.id))).all())
+
+    async def sessions_of_recipient(self, recipient_name: str) -> list[uuid.UUID]:
+        """Sessions with a package of this recipient (by name, case and spacing aside)."""
+        stmt = (
+            select(SessionPackage.session_id)
+            .where(
+                func.lower(func.regexp_replace(SessionPackage.recipient_name, r"\s+", " ", "g"))
+                == recipient_name,
+                SessionPackage.anonymized_at.is_(None),
+            )
+            .distinct()
+        )
+        return sorted((await self.session.scalars(stmt)).all())
+
     async def session_of(self, package_id: uuid.UUID) -> uuid.UUID | None:
         found: uuid.UUID | None = await self.session.scalar(
             select(SessionPackage.session_id).where(SessionPackage.id == package_id)

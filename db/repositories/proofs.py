@@ -37,7 +37,11 @@ class ProofRepository:
         objects = (
             await self.session.scalars(
                 select(ProofObject)
-                .where(ProofObject.proof_id.in_([p.id for p in proofs]))
+                # An anonymised object's file is gone (or going): nothing to show or link.
+                .where(
+                    ProofObject.proof_id.in_([p.id for p in proofs]),
+                    ProofObject.anonymized_at.is_(None),
+                )
                 .order_by(ProofObject.proof_id, ProofObject.kind, ProofObject.position)
             )
         ).all()
@@ -47,10 +51,42 @@ class ProofRepository:
         return [(p, grouped[p.id]) for p in proofs]
 
     async def known_keys(self, keys: Sequence[str]) -> set[str]:
-        """Which of `keys` a proof row names (what the sweeper must never delete)."""
+        """Which of `keys` a live proof row names (what the sweeper must never delete); the
+        objects of anonymised rows are the sweeper's to delete."""
         if not keys:
             return set()
         rows = await self.session.scalars(
-            select(ProofObject.key).where(ProofObject.key.in_(list(keys)))
+            select(ProofObject.key).where(
+                ProofObject.key.in_(list(keys)), ProofObject.anonymized_at.is_(None)
+            )
         )
         return set(rows.all())
+
+    async def for_anonymizing(
+        self, package_ids: Sequence[uuid.UUID]
+    ) -> tuple[list[PackageProof], list[ProofObject]]:
+        """The proofs and live objects of these packages, to be anonymised."""
+        if not package_ids:
+            return [], []
+        proofs = list(
+            (
+                await self.session.scalars(
+                    select(PackageProof).where(PackageProof.package_id.in_(list(package_ids)))
+                )
+            ).all()
+        )
+        objects = (
+            list(
+                (
+                    await self.session.scalars(
+                        select(ProofObject).where(
+                            ProofObject.proof_id.in_([p.id for p in proofs]),
+                            ProofObject.anonymized_at.is_(None),
+                        )
+                    )
+                ).all()
+            )
+            if proofs
+            else []
+        )
+        return proofs, objects

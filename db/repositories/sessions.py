@@ -21,8 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from db.enums import Role, SessionStatus
-from db.models import DeliverySession, SessionDeliverer
+from db.enums import READONLY_SESSION_STATUSES, Role, SessionStatus
+from db.models import DeliverySession, SessionDeliverer, SessionPackage
 
 # Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
 # cache-key walk (tens of microseconds per statement).
@@ -134,3 +134,20 @@ class SessionRepository:
             first + 1
         )
         return list(await self.session.scalars(stmt)), int(total or 0)
+
+    async def completed_before(self, moment: datetime, limit: int) -> list[uuid.UUID]:
+        """Read-only sessions completed before `moment` that still hold recipient data."""
+        holding = exists().where(
+            SessionPackage.session_id == DeliverySession.id, SessionPackage.anonymized_at.is_(None)
+        )
+        stmt = (
+            select(DeliverySession.id)
+            .where(
+                DeliverySession.status.in_(list(READONLY_SESSION_STATUSES)),
+                DeliverySession.completed_at < moment,
+                holding,
+            )
+            .order_by(DeliverySession.completed_at)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())

@@ -78,8 +78,10 @@ async def _tables(url: str) -> dict[str, list[str]]:
         await conn.close()
 
 
-def _bipa(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, "BIPA_LOG_LEVEL": "INFO"}
+def _bipa(
+    *args: str, url: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "BIPA_LOG_LEVEL": "INFO", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "bipa.cli", *args],
         env=env,
@@ -151,6 +153,27 @@ async def test_scheduled_backups_keep_the_newest_ones(
         assert written is not None
         made.append(written)
     assert backup.backups(tmp_path) == made[-2:]
+
+
+async def test_a_backup_goes_to_the_object_store_and_comes_back_from_it(
+    create_database: Callable[[str], Any], tmp_path: Path
+) -> None:
+    source = str(await create_database("bipa_backup_store"))
+    await asyncio.to_thread(database.migrate, source)
+    await _history(source)
+    env = {
+        "BIPA_DATA_DIR": str(tmp_path / "data"),
+        "BIPA_STORAGE_URL": f"file://{tmp_path / 'objects'}",
+    }
+    written = _bipa("backup", "--to-store", url=source, env=env)
+    assert written.returncode == 0, written.stderr
+    file_line, key_line = written.stdout.strip().splitlines()
+    assert key_line.startswith("backups/") and Path(file_line).name in key_line
+    Path(file_line).unlink()  # the store's copy is all that is left
+    target = str(await create_database("bipa_backup_store_dst"))
+    restored = _bipa("restore", key_line, "--from-store", "--into", target, url=source, env=env)
+    assert restored.returncode == 0, restored.stderr
+    assert (await _tables(source)) == (await _tables(target))
 
 
 def test_a_backup_of_an_unreachable_database_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -382,3 +382,51 @@ async def test_proof_object_keys_are_never_reused(
         sha="d" * 64,
     )
     assert "uq_proof_objects_key" in err
+
+
+async def test_read_only_rows_allow_exactly_their_anonymisation(
+    conn: AsyncConnection, world: dict[str, uuid.UUID]
+) -> None:
+    s, p, a = world["session"], world["package"], world["address"]
+    await conn.execute(
+        text("UPDATE session_packages SET recipient_name='Maria Silva' WHERE id=:p"), {"p": p}
+    )
+    await _complete(conn, s)
+    # Still refused: an ordinary change, a change dressed as anonymisation, half of one.
+    for sql in (
+        "UPDATE session_packages SET recipient_name='Outra' WHERE id=:p",
+        "UPDATE session_packages SET recipient_name=NULL WHERE id=:p",  # no anonymized_at
+        "UPDATE session_packages SET anonymized_at=now() WHERE id=:p",  # the name stays
+        "UPDATE session_packages SET recipient_name=NULL, anonymized_at=now(), "
+        "barcode='X' WHERE id=:p",
+        "UPDATE session_packages SET recipient_name=NULL, anonymized_at=now(), "
+        "status='FAILED' WHERE id=:p",
+        "UPDATE session_addresses SET line='', city=NULL, anonymized_at=now(), "
+        "normalized_key='anything' WHERE id=:a",
+        "DELETE FROM session_packages WHERE id=:p",
+    ):
+        assert "read-only" in await _refused(conn, sql, p=p, a=a), sql
+    # Exactly the anonymisation: what identifies the recipient emptied, the moment set.
+    await _accepted(
+        conn,
+        "UPDATE session_packages SET recipient_name=NULL, failure_reason=NULL, raw_text=NULL, "
+        "scan_report=NULL, anonymized_at=now() WHERE id=:p",
+        p=p,
+    )
+    await _accepted(
+        conn,
+        "UPDATE session_addresses SET line='', city=NULL, postal_code=NULL, latitude=NULL, "
+        "longitude=NULL, normalized_key='anonymized:' || id::text, anonymized_at=now() "
+        "WHERE id=:a",
+        a=a,
+    )
+    # Once: an anonymised row is read-only again.
+    assert "read-only" in await _refused(
+        conn, "UPDATE session_packages SET anonymized_at=now() WHERE id=:p", p=p
+    )
+    snapshot = (
+        await conn.execute(
+            text("SELECT financial_snapshot FROM delivery_sessions WHERE id=:s"), {"s": s}
+        )
+    ).scalar_one()
+    assert snapshot == {"totalCost": "102.50"}

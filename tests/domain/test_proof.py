@@ -280,3 +280,41 @@ async def test_the_webhook_worker_sweeps_uncommitted_objects(
     finally:
         await worker.client.aclose()
     assert not await config.store.exists(orphan)
+
+
+async def test_forgetting_a_recipient_removes_the_proof_files_and_place(
+    runner: Runner,
+    uow_factory: UowFactory,
+    make_user: MakeUser,
+    config: proof.ProofConfig,
+    pool: ScanPool,
+) -> None:
+    from domain import retention
+
+    manager, courier = await make_user(Role.MANAGER), await make_user(Role.DELIVERER)
+    session, (pid,) = await _active_session(uow_factory, manager, courier, ["PRF-LGPD"])
+    await _deliver(
+        runner,
+        config,
+        pool,
+        courier,
+        session.id,
+        pid,
+        proof.ProofData(
+            photos=(phone_jpeg(640, 480),),
+            received_by="Dona Sigilosa",
+            latitude=-8.05,
+            longitude=-34.9,
+        ),
+    )
+    assert len(await _objects(config)) == 1
+    async with uow_factory() as uow:
+        await retention.forget_recipient(uow, manager, package_id=pid)
+        await uow.commit()
+    async with uow_factory() as uow:
+        ((row, objects),) = await uow.proofs.for_packages([pid])
+        assert row.received_by is None and row.latitude is None and row.anonymized_at
+        assert objects == [], "no link is minted for an anonymised photo"
+        # The sweeper deletes the file: no live row names it any more.
+        removed = await proof.sweep(uow, config, now=datetime.now(UTC) + timedelta(hours=2))
+    assert len(removed) == 1 and await _objects(config) == []

@@ -222,3 +222,40 @@ async def test_a_failing_field_beside_reads_in_flight_leaves_the_snapshot_clean(
         assert all(e["extensions"]["code"] == "BAD_USER_INPUT" for e in body["errors"]), messages
         fine = manager.raw("{ sessions(first: 5) { edges { node { progress { total } } } } }")
         assert "errors" not in fine and len(fine["data"]["sessions"]["edges"]) == 5
+
+
+FORGET = """
+mutation($pid: ID, $name: String, $key: String) {
+  forgetRecipient(input: {packageId: $pid, recipientName: $name, idempotencyKey: $key}) {
+    __typename
+    ... on ForgetRecipientSuccess { count packages { id recipientName anonymizedAt address { line } } }
+    ... on Error { code message }
+  }
+}"""
+
+
+async def test_forget_recipient_over_graphql(make_user: Callable[..., Any]) -> None:
+    manager, courier = await make_user("MANAGER"), await make_user("DELIVERER")
+    sid = manager(q.CREATE_SESSION, name="Esquecer")["createSession"]["session"]["id"]
+    added = manager(
+        q.ADD_PACKAGES,
+        sid=sid,
+        packages=[
+            {
+                "barcode": "FORGET-1",
+                "recipientName": "Clara Privada",
+                "address": {"line": "Rua X, 1"},
+            }
+        ],
+    )["addPackages"]["added"][0]
+    refused = courier(FORGET, pid=added["id"])["forgetRecipient"]
+    assert refused["code"] == "MANAGERS_ONLY"
+    done = manager(FORGET, pid=added["id"], key="forget-1")["forgetRecipient"]
+    assert done["__typename"] == "ForgetRecipientSuccess" and done["count"] == 1
+    (package,) = done["packages"]
+    assert package["recipientName"] is None and package["anonymizedAt"]
+    assert package["address"]["line"] == ""
+    again = manager(FORGET, pid=added["id"], key="forget-1")["forgetRecipient"]
+    assert again["packages"][0]["id"] == added["id"], "a replay answers the same"
+    missing = manager(FORGET, name="Ninguém Aqui")["forgetRecipient"]
+    assert missing["code"] == "RECIPIENT_NOT_FOUND"
