@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
@@ -139,7 +140,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         sockets=SocketCaps(per_token=settings.max_ws_per_token, per_ip=settings.max_ws_per_ip),
         ide_page=WEB_DIR / "graphiql.html",
         graphql_ide=None if settings.production else "graphiql",
-        allow_queries_via_get=False,
+        # Queries over GET (cacheable, what urql and others send by default); mutations over
+        # GET are refused with 405, as GraphQL over HTTP says.
+        allow_queries_via_get=True,
         keep_alive=True,
         keep_alive_interval=15,
         # Only graphql-transport-ws: the legacy graphql-ws protocol had an auth bypass.
@@ -190,7 +193,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             # The embedded store's signed links (an S3 store's links go to S3 itself).
             *(object_routes(store) if isinstance(store, storage.LocalStore) else []),
@@ -200,6 +203,18 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         lifespan=lifespan,
     )
     app.state.services = services
+    if settings.allowed_origins:
+        # Browser front-ends on another origin: CORS on HTTP too (websockets check Origin in
+        # the view). Bearer tokens, never cookies: credentials stay off.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "accept", "x-request-id"],
+            expose_headers=["x-request-id"],
+            allow_credentials=False,
+            max_age=600,
+        )
     app.add_middleware(
         RequestMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=MAX_UPLOAD_BYTES
     )

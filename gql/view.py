@@ -99,10 +99,16 @@ class BipaGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as exc:
-            response = refusal(exc.status_code, exc.reason, "BAD_REQUEST")
+            status = exc.status_code
+            if request.method == "GET" and "not allowed when using GET" in exc.reason:
+                status = 405  # a mutation over GET (GraphQL over HTTP: Method Not Allowed)
+            response = refusal(status, exc.reason, "BAD_REQUEST")
+            if status == 405:
+                response.headers["allow"] = "POST"
         await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:
