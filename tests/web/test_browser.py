@@ -187,7 +187,10 @@ async def test_session_page_updates_live(browser_factory, web_user) -> None:  # 
     assert "Davi Entregador" in browser.text("#snapshot-table")
     browser.wait_text("#progress-percent", "100%")
     browser.wait_text("#feed", "Sessão concluída")
-    assert "endereço não encontrado" in browser.text("#feed")
+    # The reason a person typed is on the package, not in the (immutable) audit feed.
+    assert "motivo registrado" in browser.text("#feed")
+    assert "endereço não encontrado" not in browser.text("#feed")
+    browser.wait_text(rows, "endereço não encontrado")
     assert browser.driver.execute_script(IS_SAME_PAGE), "the page was reloaded"
     browser.screenshot("2-completed")
 

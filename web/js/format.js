@@ -169,7 +169,10 @@ export function describeEvent(ev, names = {}) {
     case "package.status_changed": {
       const from = DELIVERY_STATUS[before.status] || before.status || "?";
       const to = DELIVERY_STATUS[after.status] || after.status || "?";
-      return `Pacote${code}: ${from} → ${to}${d.reason ? ` (${d.reason})` : ""}`;
+      // A person's free-text reason stays on the package (LGPD: never in the audit log);
+      // the system's own ("session closed") comes with the event.
+      const why = d.reason ? ` (${d.reason})` : d.reasonGiven ? " (motivo registrado)" : "";
+      return `Pacote${code}: ${from} → ${to}${why}`;
     }
     case "deliverer.added":
       return `Entregador adicionado: ${d.name || "—"}`;
