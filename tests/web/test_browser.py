@@ -190,7 +190,7 @@ async def test_session_page_updates_live(browser_factory, web_user) -> None:  # 
     # The reason a person typed is on the package, not in the (immutable) audit feed.
     assert "motivo registrado" in browser.text("#feed")
     assert "endereço não encontrado" not in browser.text("#feed")
-    browser.wait_text(rows, "endereço não encontrado")
+    browser.wait_text("#packages tbody", "endereço não encontrado")
     assert browser.driver.execute_script(IS_SAME_PAGE), "the page was reloaded"
     browser.screenshot("2-completed")
 
