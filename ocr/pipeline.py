@@ -166,6 +166,45 @@ def _label_words(session: Session, deadline: float) -> list[label.Word]:
 
 
 def _recipient(session: Session, deadline: float) -> LabelRecipient | None:
+    """The recipient block, cut out of the label under its tracking code; else the whole label.
+
+    The cut-out is upright (deskewed by the label's outline or the code's angle), upscaled and
+    binarised, with the bars painted out: Tesseract reads it in about half the time of the
+    whole photo, and far better on rotated, shaded or dim labels.
+    """
+    codes: list[tuple[vt.Quad, bool]] = []
+    tracking_quad: vt.Quad | None = None
+    best_len = 0.0
+    for r in session.reads:
+        if r.quad is None or len(r.quad) < 4 or r.decoder == OCR:
+            continue  # ZBar's scan lines (two points) say nothing of the code's height
+        two_d = tracking.is_two_dimensional(r.symbology)
+        codes.append((r.quad, two_d))
+        if two_d or tracking.identify(r.text, r.symbology).role is not tracking.Role.TRACKING:
+            continue
+        _, _, length, _ = vt.axes(r.quad)
+        if length > best_len:
+            tracking_quad, best_len = r.quad, length
+    started = time.perf_counter()
+    block = label.recipient_image(session.gray, codes, tracking_quad)
+    found = None
+    if block is not None:
+        words = label.read_block(block, deadline - time.perf_counter() - _KILL_MARGIN_S)
+        found = label.recipient(words)
+        session.record(OCR, "recipient-block", "found" if found else None, started)
+    if found is not None or deadline - time.perf_counter() < _LABEL_OCR_MIN_S:
+        return found
+    if codes and block is None:
+        # No outline and no Code 128 to cut by (a shadow across the label, only its QR read):
+        # the whole picture, levelled by the code that was read.
+        started = time.perf_counter()
+        words = label.read_words(
+            label.deskewed(session.gray, codes[0][0]),
+            deadline - time.perf_counter() - _KILL_MARGIN_S,
+        )
+        found = label.recipient(words)
+        session.record(OCR, "recipient-deskewed", "found" if found else None, started)
+        return found
     return label.recipient(_label_words(session, deadline))
 
 
