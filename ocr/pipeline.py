@@ -29,6 +29,9 @@ _VARIANT_STEPS: tuple[tuple[str, str], ...] = (
     ("stretchx2", ZBAR),
     ("clahe", ZBAR),
     ("resample+sharpen", ZXING),
+    # Blurred and shaded labels (bench/label_photos.py): cheap, and only these recover them.
+    ("deblur", ZXING),
+    ("flat", ZXING),
     ("crop", ""),
     ("fullres", ZXING),  # big photos only: small codes lost in the working copy
     ("resample+clahe", ZBAR),
@@ -212,9 +215,10 @@ def _printed(session: Session) -> str | None:
     """Stage 4: the tracking code printed as text on the label (checked formats only)."""
     if session.remaining() < _LABEL_OCR_MIN_S:
         return None
-    if not any(r.symbology not in _RETAIL for r in session.reads):
+    if not session.manifest and not any(r.symbology not in _RETAIL for r in session.reads):
         # Nothing of a label was seen (no Code 128, QR, ...): a product's picture, where the
-        # digits stage reads what is printed.
+        # digits stage reads what is printed. With an expected list the printed text is worth
+        # reading anyway: a blurred label's digits can still be matched to an expected code.
         return None
     words = _label_words(session, session.deadline - _KILL_MARGIN_S)
     for code in label.printed_codes(words):
@@ -351,7 +355,14 @@ def _match_manifest(session: Session) -> tuple[str, str | None, str, float] | No
     """Stage 4: snap untrusted reads and OCR text to the clearly closest expected code."""
     started = time.perf_counter()
     candidates = [r.text for r in session.reads]
+    # A QR's JSON or URL is far from the code it carries: compare the code itself.
+    candidates += [tracking.identify(r.text, r.symbology).code for r in session.reads]
     candidates += session.ocr_lines
+    if session.label_words:
+        # The human-readable line under the bars is printed in groups ("OB 515 947 899 BR").
+        for line, _ in label.lines(session.label_words):
+            candidates.append(line.replace(" ", "").upper())
+            candidates.extend(t.upper() for t in line.split() if len(t) >= 6)
     match = fuzzy_match(candidates, session.manifest)
     session.record(MANIFEST_MATCH, "edit-distance", match.code if match else None, started)
     if match is None:
