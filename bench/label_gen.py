@@ -93,6 +93,13 @@ class Photo:
     label: Label
     damage: str
     data: bytes  # JPEG bytes
+    # What was actually done to the photo: "hard" draws three of the other damages.
+    damages: frozenset[str] = frozenset()
+
+    @property
+    def in_focus(self) -> bool:
+        """Text on the label is sharp enough to read (the CEP target counts only these)."""
+        return not (self.damages & {"blur", "motion"})
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -277,8 +284,11 @@ def _background(rng: random.Random, w: int, h: int) -> Img:
     return np.clip(base + noise, 0, 255).astype(np.uint8)
 
 
-def photograph(label_img: Img, damage: str, rng: random.Random) -> bytes:
-    """The label placed on a box and photographed by a phone, with ``damage``."""
+def photograph(label_img: Img, damage: str, rng: random.Random) -> tuple[bytes, frozenset[str]]:
+    """The label placed on a box and photographed by a phone, with ``damage``.
+
+    Returns the JPEG bytes and the damages applied (several for "hard").
+    """
     nrng = np.random.default_rng(rng.randint(0, 2**31))
     W, H = 1600, 1200
     photo = _background(rng, W, H)
@@ -337,7 +347,7 @@ def photograph(label_img: Img, damage: str, rng: random.Random) -> bytes:
     quality = rng.randint(18, 30) if "jpeg" in damages else 88
     buf = io.BytesIO()
     Image.fromarray(gray).save(buf, format="JPEG", quality=quality)
-    return buf.getvalue()
+    return buf.getvalue(), frozenset(damages)
 
 
 def photos(seed: int = 13, per_cell: int = 1) -> list[Photo]:
@@ -348,5 +358,6 @@ def photos(seed: int = 13, per_cell: int = 1) -> list[Photo]:
         for damage in DAMAGES:
             for _ in range(per_cell):
                 label = make_label(rng, carrier)
-                out.append(Photo(label, damage, photograph(render_label(label, rng), damage, rng)))
+                data, applied = photograph(render_label(label, rng), damage, rng)
+                out.append(Photo(label, damage, data, applied))
     return out

@@ -41,14 +41,19 @@ import ocr
 from domain.barcodes import canonical
 
 RANDOM_CODES = 200
+# Issue #13's targets, word for word: read right without / with the expected list, CEP read
+# right on in-focus labels, every right read accepted by scanBarcode ADD.
 TARGETS = {
     "pipeline": 0.90,
-    "pipeline+expected": 0.95,
-    "end-to-end": 0.90,
-    "cep": 0.70,
+    "pipeline+expected": 0.96,
+    "end-to-end": 1.00,
+    "cep": 0.80,
 }
-# The pipeline may take this many times zxing-cpp's median: it runs zxing-cpp first.
-MAX_MEDIAN_RATIO = 15.0
+# Issue #13: median time per photo within 3x of zxing-cpp alone.
+MAX_MEDIAN_RATIO = 3.0
+# A photo with no readable code is answered within the scan budget plus this much (stopping a
+# timed-out Tesseract and returning the report).
+BUDGET_SLACK_S = 0.25
 
 
 def _gray(data: bytes) -> Any:
@@ -157,6 +162,8 @@ def main() -> int:
     tallies: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
     misreads: list[str] = []
     cep = Tally()
+    cep_in_focus = Tally()
+    right_no_list: list[bool] = []
     unreadable_ms: list[float] = []
     for i, photo in enumerate(photos):
         want = photo.label.tracking
@@ -170,14 +177,19 @@ def main() -> int:
         with_list, ms_e = timed(lambda p=photo: ocr.scan(p.data, expected, budget_s=args.budget))
         zx, ms_z = timed(lambda p=photo: zxing_first(p.data))
         zb, ms_b = timed(lambda p=photo: pyzbar_first(p.data))
-        recipient_report = ocr.scan(photo.data, budget_s=0.01, read_recipient=True)
+        right_no_list.append(report.barcode == want)
+        # As scanBarcode ADD does: the code first, then the recipient block.
+        recipient_report = ocr.scan(photo.data, budget_s=args.budget, read_recipient=True)
         got_cep = recipient_report.recipient.postal_code if recipient_report.recipient else None
         cep.add(got_cep, photo.label.cep)
+        if photo.in_focus:
+            cep_in_focus.add(got_cep, photo.label.cep)
         for g in groups:
             tallies[g]["pipeline"].add(report.barcode, want, ms)
             tallies[g]["pipeline+expected"].add(with_list.barcode, want, ms_e)
             tallies[g]["zxing-cpp"].add(zx, want, ms_z)
             tallies[g]["pyzbar"].add(zb, want, ms_b)
+    answers: list[str | None] = []
     if not args.no_e2e:
         answers = asyncio.run(end_to_end(photos, args.database_url))
         for photo, answer in zip(photos, answers, strict=True):
@@ -200,27 +212,40 @@ def main() -> int:
         statistics.median(overall["zxing-cpp"].ms), 1e-6
     )
     checks: list[tuple[str, float, str, bool]] = []
-    for method in ("pipeline", "pipeline+expected", "end-to-end"):
-        if method in overall:
-            rate = overall[method].rate()
-            checks.append(
-                (
-                    f"read right: {method}",
-                    rate,
-                    f">= {pct(TARGETS[method])}",
-                    rate >= TARGETS[method],
-                )
-            )
+    for method in ("pipeline", "pipeline+expected"):
+        rate = overall[method].rate()
+        checks.append(
+            (f"read right: {method}", rate, f">= {pct(TARGETS[method])}", rate >= TARGETS[method])
+        )
     wrong = overall["pipeline"].wrong + overall["pipeline+expected"].wrong
-    checks.append(("misreads (both pipelines)", float(wrong), "== 0", wrong == 0))
+    if "end-to-end" in overall:
+        wrong += overall["end-to-end"].wrong
+        right_reads = sum(right_no_list)
+        accepted = sum(
+            ok and answer == photo.label.tracking
+            for ok, answer, photo in zip(right_no_list, answers, photos, strict=True)
+        )
+        share = accepted / right_reads if right_reads else 0.0
+        checks.append(
+            (
+                "read right: end-to-end / right reads",
+                share,
+                f">= {pct(TARGETS['end-to-end'])}",
+                share >= TARGETS["end-to-end"],
+            )
+        )
+        e2e = overall["end-to-end"].rate()
+        checks.append(("read right: end-to-end (all photos, no target)", e2e, "-", True))
+    checks.append(("misreads (pipelines and end-to-end)", float(wrong), "== 0", wrong == 0))
     checks.append(
         (
-            "CEP read right (recipient block)",
-            cep.rate(),
+            f"CEP read right: in-focus labels (n={cep_in_focus.total})",
+            cep_in_focus.rate(),
             f">= {pct(TARGETS['cep'])}",
-            cep.rate() >= TARGETS["cep"],
+            cep_in_focus.rate() >= TARGETS["cep"],
         )
     )
+    checks.append((f"CEP read right: all labels (n={cep.total})", cep.rate(), "-", True))
     checks.append(
         (
             "median time pipeline / zxing-cpp",
@@ -229,22 +254,26 @@ def main() -> int:
             med_ratio <= MAX_MEDIAN_RATIO,
         )
     )
+    limit = args.budget + BUDGET_SLACK_S
     worst = max(unreadable_ms, default=0.0) / 1000.0
+    median_unreadable = statistics.median(unreadable_ms) / 1000.0 if unreadable_ms else 0.0
     checks.append(
         (
-            "worst time, photo answered 'not found' (s)",
-            worst,
-            f"<= {args.budget + 0.25:.2f}",
-            worst <= args.budget + 0.25,
+            f"'not found' photos (n={len(unreadable_ms)}): median s",
+            median_unreadable,
+            f"<= {limit:.2f}",
+            median_unreadable <= limit,
         )
     )
+    checks.append(("'not found' photos: worst s", worst, f"<= {limit:.2f}", worst <= limit))
     for method in ("zxing-cpp", "pyzbar"):
         print(
-            f"baseline read right: {method:12} {pct(overall[method].rate())}  wrong {overall[method].wrong}"
+            f"baseline read right: {method:12} {pct(overall[method].rate())}  wrong {overall[method].wrong}  median {statistics.median(overall[method].ms):.1f} ms"
         )
     for title, value, target, ok in checks:
         shown = pct(value) if "read right" in title else f"{value:.2f}"
-        print(f"{title:48} {shown:>8}  target {target:10} {'PASS' if ok else 'FAIL'}")
+        verdict = "" if target == "-" else ("PASS" if ok else "FAIL")
+        print(f"{title:52} {shown:>8}  target {target:10} {verdict}")
     print("misreads: " + ("; ".join(misreads) if misreads else "none"))
     return 0
 

@@ -151,8 +151,15 @@ class Session:
         gray = self.gray
         if name in {"gray", "thorough"}:
             return vt.View("orig", gray, vt.identity())
-        if name in {"clahe", "stretch", "thresh"}:
-            photometric = {"clahe": vt.clahe, "stretch": vt.stretch, "thresh": vt.threshold}[name]
+        if name == "deblur":
+            return vt.deblur(gray)
+        if name in {"clahe", "stretch", "thresh", "flat"}:
+            photometric = {
+                "clahe": vt.clahe,
+                "stretch": vt.stretch,
+                "thresh": vt.threshold,
+                "flat": vt.flatten,
+            }[name]
             return vt.View("orig", photometric(gray), vt.identity())
         if name.startswith(("upscale", "downscale")):
             f = float(name.removeprefix("up").removeprefix("down").removeprefix("scale")[:-1])

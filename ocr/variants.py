@@ -47,6 +47,25 @@ def sharpen(gray: Gray) -> Gray:
     return cv2.addWeighted(gray, 1.8, blurred, -0.8, 0)  # type: ignore[return-value]
 
 
+def deblur(gray: Gray) -> View:
+    """Half size, then a strong unsharp mask: a defocused code's edges get steep again.
+
+    Halving shrinks the blur's radius with the picture, so a mask of a few pixels undoes
+    most of it; thin bars survive because blurred photos are rarely the small, far ones.
+    """
+    half = scaled(gray, 0.5, 0.5)
+    soft = cv2.GaussianBlur(half.image, (0, 0), 1.5)
+    out: Gray = cv2.addWeighted(half.image, 3.0, soft, -2.0, 0)  # type: ignore[assignment]
+    return View("deblur", out, half.to_orig)
+
+
+def flatten(gray: Gray) -> Gray:
+    """Divide by the page's brightness: a shadow's edge across a code no longer splits it."""
+    background = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, np.ones((41, 41), np.uint8))
+    out: Gray = cv2.divide(gray, np.maximum(background, 1), scale=255)  # type: ignore[assignment]
+    return out
+
+
 def stretch(gray: Gray) -> Gray:
     """Min/max contrast stretch on the 1st-99th percentile, robust to specular spots."""
     lo, hi = np.percentile(gray, (1, 99))
