@@ -86,6 +86,31 @@ async def test_fragment_doubling_is_refused_at_once_and_health_stays_fast(
     assert_quiet(log_of())
 
 
+async def test_repeated_fields_that_make_validation_quadratic_are_refused(
+    make_user: Callable[..., Any], live_server: LiveServer
+) -> None:
+    # Under the token limit, 1,200 copies of `me { id }` cost graphql-core's overlapping-fields
+    # rule about a second of blocked event loop each; they are refused before it runs.
+    admin = await make_user("ADMIN")
+    doc = "{ " + " ".join(["me { id }"] * 1200) + " }"
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as client:
+        timings = []
+        for i in range(3):
+            started = time.perf_counter()
+            r = await client.post(
+                "/graphql",
+                json={"query": doc + f"\n# {i}"},
+                headers={"authorization": f"Bearer {admin.token}"},
+            )
+            timings.append(time.perf_counter() - started)
+            assert codes(r.json()) == {"QUERY_TOO_COMPLEX"}, r.text
+    assert min(timings) < 0.1, timings
+    fine = admin.raw("{ " + " ".join(["me { id }"] * 10) + " }")
+    assert "errors" not in fine, fine
+    too_many = admin.raw("{ " + " ".join(["me { id }"] * 11) + " }")
+    assert codes(too_many) == {"QUERY_TOO_COMPLEX"}
+
+
 @pytest.mark.parametrize(
     "body",
     [
