@@ -15,6 +15,8 @@ COPY ocr ocr
 COPY bot bot
 COPY live live
 COPY storage storage
+COPY tracking tracking
+COPY metrics metrics
 COPY alembic alembic
 # /var/lib/bipa/objects: the embedded object store (proof photos), a volume shared by the API
 # and the worker (whose sweeper must see the same files).

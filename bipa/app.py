@@ -6,19 +6,20 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+import metrics
 import storage
 from bipa import backup
 from bipa.middleware import RequestMiddleware
@@ -93,6 +94,30 @@ def make_worker(
         periodic=periodic,
         proof=proof,
     )
+
+
+def metrics_endpoint(
+    engine: AsyncEngine, services: Services, graphql: BipaGraphQL, hub: LiveHub
+) -> Callable[[Request], Awaitable[Response]]:
+    """The Prometheus scrape: counters as they run, and what can only be read now."""
+
+    async def scrape(request: Request) -> Response:
+        pool = engine.pool
+        metrics.POOL_IN_USE.set(pool.checkedout())  # type: ignore[attr-defined]
+        metrics.POOL_SIZE.set(pool.size() + pool._max_overflow)  # type: ignore[attr-defined]
+        metrics.SUBSCRIPTIONS.set(graphql.callers.subscriptions())
+        if services.scanner is not None:
+            metrics.SCAN_QUEUE.set(services.scanner.in_flight)
+        metrics.PUBSUB_RECONNECTS.set(hub.reconnects)
+        try:
+            async with services.uow() as uow:
+                metrics.WEBHOOK_BACKLOG.set(await uow.webhooks.pending_count())
+        except Exception as exc:  # a scrape while the database is down still answers
+            log.warning("metrics: outbox backlog unknown", extra={"error": type(exc).__name__})
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    return scrape
 
 
 def broadcast_url(settings: Settings, database_url: str) -> str:
@@ -193,6 +218,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint(engine, services, graphql, hub), methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             # The embedded store's signed links (an S3 store's links go to S3 itself).

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import metrics
 from bipa.logs import request_context
 
 log = logging.getLogger("bipa.request")
@@ -78,6 +79,8 @@ class RequestMiddleware:
                 await _reject(send, limit)
                 status["code"] = 413
         finally:
+            elapsed = time.perf_counter() - started
+            _observe(scope, fields, status["code"], elapsed)
             if scope.get("path") != "/healthz":
                 log.info(
                     "request",
@@ -85,10 +88,19 @@ class RequestMiddleware:
                         "method": scope.get("method"),
                         "path": scope.get("path"),
                         "status": status["code"],
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(elapsed * 1000, 2),
                     },
                 )
             request_context.reset(token)
+
+
+def _observe(scope: Scope, fields: dict[str, Any], status: int, elapsed: float) -> None:
+    """GraphQL requests by operation name; anything else by its path's first part (never the
+    whole path: object keys would make a series per file)."""
+    path = str(scope.get("path", ""))
+    operation = fields.get("operation") or "/" + path.strip("/").split("/", 1)[0]
+    metrics.REQUESTS.labels(operation, str(status)).inc()
+    metrics.LATENCY.labels(operation).observe(elapsed)
 
 
 async def _reject(send: Send, limit: int) -> None:

@@ -17,6 +17,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import metrics
 from db.models import WebhookDelivery
 from domain import commands, webhooks
 from domain.commands import Deps
@@ -204,6 +205,7 @@ class WebhookWorker:
             )
         except Exception as exc:  # the lease expires and the delivery is retried
             log.warning("recording a delivery failed", extra={"error": type(exc).__name__})
+        metrics.WEBHOOK_ATTEMPTS.labels("delivered" if ok else "failed").inc()
         log.info(
             "webhook delivery",
             extra={

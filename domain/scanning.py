@@ -40,6 +40,11 @@ class ScanPool:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan")
         self._in_flight = 0
 
+    @property
+    def in_flight(self) -> int:
+        """Photos being decoded or waiting for a thread (the queue's depth)."""
+        return self._in_flight
+
     async def scan(
         self, image: bytes, expected: Collection[str], *, read_recipient: bool = False
     ) -> ocr.ScanReport:

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext, Info
 from strawberry.types.graphql import OperationType
 from strawberry.utils.logging import StrawberryLogger
 
+import metrics
 from domain.uow import ReadSnapshot
 from gql import reads
 from gql.context import Context
@@ -207,6 +208,7 @@ class BipaSchema(strawberry.Schema):
         for error in errors:
             code = error_code(error)
             error.extensions = {**(error.extensions or {}), "code": code}
+            metrics.ERRORS.labels(code).inc()
             if code == "SERVICE_UNAVAILABLE":
                 # The operator's to fix, and said once by /healthz too: no traceback per request.
                 log.warning("graphql request failed: service unavailable")

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+import metrics
 from domain import users as user_service
 from domain.errors import Unauthenticated
 from gql.context import Context, Services, bearer, connection_token
@@ -91,9 +92,11 @@ class BipaGraphQL(GraphQL[Context, None]):
                 log.info("websocket refused: too many from one address")
                 await _refuse_socket(WebSocket(scope, receive, send), "Too many connections")
                 return
+            metrics.WEBSOCKETS.inc()
             try:
                 await super().__call__(scope, receive, send)
             finally:
+                metrics.WEBSOCKETS.dec()
                 self.sockets.give_ip(ip)
             return
         if scope["type"] != "http":

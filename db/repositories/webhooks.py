@@ -120,3 +120,12 @@ class WebhookRepository:
         stmt = stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
         rows = list(await self.session.scalars(stmt.limit(first + 1)))
         return rows, int(total or 0)
+
+    async def pending_count(self) -> int:
+        """Deliveries waiting to be sent (the outbox backlog)."""
+        stmt = (
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == WebhookDeliveryStatus.PENDING)
+        )
+        return int(await self.session.scalar(stmt) or 0)

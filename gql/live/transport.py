@@ -116,6 +116,10 @@ class CallerWatch:
     def discard(self, handler: TransportWSHandler) -> None:
         self._handlers.discard(handler)
 
+    def subscriptions(self) -> int:
+        """Operations held by the open, acknowledged connections (parked ones included)."""
+        return sum(len(h.operations) for h in self._handlers)
+
     async def _run(self) -> None:
         try:
             while self._handlers:
