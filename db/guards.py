@@ -82,40 +82,7 @@ END;
 $$;
 """,
     ),
-    (
-        "bipa_session_children_readonly",
-        """
-CREATE OR REPLACE FUNCTION bipa_session_children_readonly() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    sid uuid;
-    st text;
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        sid := OLD.session_id;
-    ELSE
-        sid := NEW.session_id;
-    END IF;
-    SELECT status::text INTO st FROM delivery_sessions WHERE id = sid;
-    IF st IN ('COMPLETED', 'ARCHIVED') THEN
-        RAISE EXCEPTION '% of % refused: session % is read-only (%)', TG_OP, TG_TABLE_NAME, sid, st
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    IF TG_OP = 'UPDATE' AND NEW.session_id <> OLD.session_id THEN
-        SELECT status::text INTO st FROM delivery_sessions WHERE id = OLD.session_id;
-        IF st IN ('COMPLETED', 'ARCHIVED') THEN
-            RAISE EXCEPTION 'moving rows out of read-only session % refused', OLD.session_id
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        RETURN OLD;
-    END IF;
-    RETURN NEW;
-END;
-$$;
-""",
-    ),
+    ("bipa_session_children_readonly", "CHILDREN"),
     ("bipa_session_history_guard", "HISTORY"),
 )
 
@@ -162,7 +129,11 @@ GUARD_TRIGGERS: tuple[tuple[str, str, str], ...] = (
 def install_statements() -> list[str]:
     """What 0001 installs."""
     statements = [
-        history_guard(FROZEN_SESSION_COLUMNS) if body == "HISTORY" else body
+        history_guard(FROZEN_SESSION_COLUMNS)
+        if body == "HISTORY"
+        else children_readonly(anonymization=False)
+        if body == "CHILDREN"
+        else body
         for _, body in GUARD_FUNCTIONS
     ]
     for name, table, spec in GUARD_TRIGGERS:
@@ -234,24 +205,17 @@ ANONYMIZABLE: dict[str, tuple[str, ...]] = {
 }
 ANONYMIZED_KEY = "anonymized:"
 
-CHILDREN_READONLY = """
-CREATE OR REPLACE FUNCTION bipa_session_children_readonly() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    sid uuid;
-    st text;
-    cols text[];
-    c text;
-    v text;
-    ok boolean;
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        sid := OLD.session_id;
-    ELSE
-        sid := NEW.session_id;
-    END IF;
-    SELECT status::text INTO st FROM delivery_sessions WHERE id = sid;
-    IF st IN ('COMPLETED', 'ARCHIVED') THEN
+
+def children_readonly(*, anonymization: bool) -> str:
+    """The guard of a read-only session's rows: as 0001 installed it, or with 0005's one
+    exception, anonymisation."""
+    exception = _ANONYMIZATION if anonymization else ""
+    return _CHILDREN.replace("-- ANONYMIZATION --\n", exception).replace(
+        "ANONYMIZED_KEY", ANONYMIZED_KEY
+    )
+
+
+_ANONYMIZATION = """\
         -- Nested, and through jsonb: plpgsql evaluates the whole condition, and tables
         -- without anonymisation (no trigger arguments) have no anonymized_at column.
         IF TG_OP = 'UPDATE' AND TG_NARGS > 0 THEN
@@ -273,6 +237,27 @@ BEGIN
                 END IF;
             END IF;
         END IF;
+"""
+
+_CHILDREN = """
+CREATE OR REPLACE FUNCTION bipa_session_children_readonly() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    sid uuid;
+    st text;
+    cols text[];
+    c text;
+    v text;
+    ok boolean;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        sid := OLD.session_id;
+    ELSE
+        sid := NEW.session_id;
+    END IF;
+    SELECT status::text INTO st FROM delivery_sessions WHERE id = sid;
+    IF st IN ('COMPLETED', 'ARCHIVED') THEN
+-- ANONYMIZATION --
         RAISE EXCEPTION '% of % refused: session % is read-only (%)', TG_OP, TG_TABLE_NAME, sid, st
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
@@ -291,6 +276,7 @@ END;
 $$;
 """
 
+
 _CHILD_TRIGGERS = {
     "session_packages": "trg_packages_readonly",
     "session_addresses": "trg_addresses_readonly",
@@ -300,7 +286,7 @@ _CHILD_TRIGGERS = {
 
 
 def anonymization_install_statements() -> list[str]:
-    statements = [CHILDREN_READONLY.replace("ANONYMIZED_KEY", ANONYMIZED_KEY)]
+    statements = [children_readonly(anonymization=True)]
     for table, trigger in _CHILD_TRIGGERS.items():
         args = ", ".join(f"'{c}'" for c in ANONYMIZABLE[table]) or "'-'"
         statements.append(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
@@ -312,7 +298,7 @@ def anonymization_install_statements() -> list[str]:
 
 
 def anonymization_drop_statements() -> list[str]:
-    statements = []
+    statements = [children_readonly(anonymization=False)]
     for table, trigger in _CHILD_TRIGGERS.items():
         statements.append(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
         statements.append(

@@ -14,13 +14,23 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def gtin_check_digit(body: str) -> int:
+    """Check digit for a GTIN body (the code without its last digit).
+
+    GS1 weights alternate 3,1,... starting from the rightmost body digit, which makes the
+    same function valid for GTIN-8, -12, -13 and -14.
+    """
+    if not _digits(body):
+        raise ValueError(f"not a digit string: {body!r}")
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
+
+
 def gtin_check_ok(digits: str) -> bool:
     """GS1 mod-10 check of an 8, 12, 13 or 14 digit code."""
     if len(digits) not in GTIN_LENGTHS or not _digits(digits):
         return False
-    body = digits[:-1]
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == int(digits[-1])
+    return gtin_check_digit(digits[:-1]) == int(digits[-1])
 
 
 def upce_to_upca(upce: str) -> str | None:
