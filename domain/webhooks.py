@@ -213,7 +213,8 @@ async def record_attempt(
 ) -> WebhookDelivery | None:
     """Settles or reschedules one attempt. A delivery is retried on the quick schedule, then
     with exponential backoff until `retry_for_s` after it was created (a receiver down for an
-    hour still gets it), and only then FAILED."""
+    hour still gets it), and only then FAILED. The last backoff step is cut short so that one
+    attempt lands right at the end of the window: a delivery never fails before it ends."""
     delivery = await uow.webhooks.lock_delivery(delivery_id)
     if delivery is None or delivery.status is not WebhookDeliveryStatus.PENDING:
         return delivery  # deleted meanwhile, or already settled by another worker
@@ -223,15 +224,18 @@ async def record_attempt(
     delivery.last_error = (error or "")[:500] or None
     delay = next_delay(delivery.attempts, backoff)
     quick = delivery.attempts <= len(backoff)
-    within = now + timedelta(seconds=delay) <= delivery.created_at + timedelta(seconds=retry_for_s)
+    deadline = delivery.created_at + timedelta(seconds=retry_for_s)
+    within = now < deadline
     if ok:
         delivery.status = WebhookDeliveryStatus.DELIVERED
         delivery.delivered_at = now
         delivery.next_attempt_at = None
         if webhook is not None:
             webhook.failure_streak = 0
-    elif quick or within:
+    elif quick:
         delivery.next_attempt_at = now + timedelta(seconds=delay)
+    elif within:
+        delivery.next_attempt_at = min(now + timedelta(seconds=delay), deadline)
     else:
         delivery.status = WebhookDeliveryStatus.FAILED
         delivery.next_attempt_at = None

@@ -187,7 +187,7 @@ async def test_after_the_quick_retries_a_delivery_keeps_trying_until_retry_for( 
         pending = _deliveries(manager, hook_id)
         assert pending and pending[0]["status"] == "PENDING"
         rows = _wait_status(manager, hook_id, 1, "FAILED")
-        assert time.monotonic() - started >= 1.0, "failed before retry_for ended"
+        assert time.monotonic() - started >= 1.4, "failed before retry_for ended"
         assert rows[0]["attempts"] >= 3 and rows[0]["nextAttemptAt"] is None
     finally:
         down.stop()
