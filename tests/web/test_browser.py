@@ -383,7 +383,7 @@ async def test_session_page_resumes_events_after_a_dropped_connection(  # type: 
 
     browser.set_offline(True)
     browser.driver.execute_script(
-        "const c = window.bipa.live; if (c.ws) c._drop(c.ws, 4000, 'test');"
+        "window.bipa.live.terminate();"
     )
     browser.wait_css("#live[data-state='reconnecting']")
     _set_status(manager, pids[0], "DELIVERED")

@@ -44,7 +44,7 @@ async def _check_pages(client: httpx.AsyncClient) -> None:
     assert "camera=(self)" in home.headers["permissions-policy"]
     for page in PAGES[:-1]:
         assert (await client.get("/" + page)).status_code == 200, page
-    script = await client.get("/js/graphql-ws.js")
+    script = await client.get("/vendor/graphql-ws/client.js")
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
     css = await client.get("/css/app.css")

@@ -1,6 +1,6 @@
 // GraphQL over HTTP (JSON and multipart uploads), the stored token, and the live client.
 
-import { GraphQLWsClient } from "./graphql-ws.js";
+import { createLiveClient } from "./live.js";
 
 const TOKEN_KEY = "bipa.token";
 const USER_KEY = "bipa.user";
@@ -159,13 +159,11 @@ export async function gqlUpload(query, variables, files, options = {}) {
 
 /** The page's live connection (graphql-transport-ws), authenticated with the stored token. */
 export function liveClient({ onStatus, onReconnected } = {}) {
-  return new GraphQLWsClient({
+  return createLiveClient({
     connectionParams: () => ({ authorization: `Bearer ${getToken()}` }),
-    onStatus: (status) => {
-      if (status === "forbidden") onAuthFailure();
-      if (onStatus) onStatus(status);
-    },
+    onStatus,
     onReconnected,
+    onForbidden: onAuthFailure,
   });
 }
 

@@ -61,6 +61,48 @@ export function int(n) {
   return integer.format(n ?? 0);
 }
 
+/**
+ * "1 pacote", "2 pacotes", "0 pacotes": the count and the word that agrees with it, the one
+ * way every page says how many (Portuguese uses the singular for exactly one).
+ * @param {number} n
+ * @param {string} one the singular ("pacote", "pacote finalizado")
+ * @param {string} [many] the plural when it is not `one` + "s" ("sessões", "pacotes finalizados")
+ */
+export function plural(n, one, many = `${one}s`) {
+  return `${int(n)} ${pluralWord(n, one, many)}`;
+}
+
+/** Only the word of `plural` ("3 de 10 sessões": the count is written apart). */
+export function pluralWord(n, one, many = `${one}s`) {
+  return Math.abs(n ?? 0) === 1 ? one : many;
+}
+
+/**
+ * A typed amount of money ("1.234,56", "1234.56", "R$ 12,5", "100") as the API's exact
+ * decimal string ("1234.56"), or null when it is not one. No floating point on the way: the
+ * digits are kept as they were typed. The server still has the last word (AMOUNT_* codes).
+ */
+export function parseMoney(text) {
+  let s = String(text ?? "").replace(/R\$/i, "").replace(/\s+/g, "");
+  if (!s) return null;
+  const comma = s.lastIndexOf(",");
+  const dot = s.lastIndexOf(".");
+  if (comma >= 0 && dot >= 0) {
+    // The later mark is the decimal one; the other groups thousands.
+    s = comma > dot ? s.replaceAll(".", "").replace(",", ".") : s.replaceAll(",", "");
+  } else if (comma >= 0) {
+    s = s.replace(",", ".");
+  } else if (dot >= 0 && /^\d{1,3}(\.\d{3})+$/.test(s)) {
+    s = s.replaceAll(".", ""); // "1.000": thousands, as people in Brazil write it
+  }
+  const m = s.match(/^(-?)(\d+)(?:\.(\d*))?$/);
+  if (!m) return null;
+  const whole = m[2].replace(/^0+(?=\d)/, "");
+  const frac = m[3] ?? "";
+  if (frac.length > 2) return `${m[1]}${whole}.${frac}`; // the server answers AMOUNT_CENTS
+  return `${m[1]}${whole}.${frac.padEnd(2, "0")}`;
+}
+
 export function percent(p) {
   return `${percentFmt.format(p ?? 0)}%`;
 }

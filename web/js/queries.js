@@ -98,6 +98,100 @@ query MorePackages($id: ID!, $first: Int, $after: String, $status: DeliveryStatu
   }
 }`;
 
+// ---- running a session (dashboard) -------------------------------------------------------
+
+const SESSION_RESULT = `
+  __typename
+  ... on SessionSuccess { session { id status lastSequence } }
+  ${ERRORS}
+`;
+
+export const REUSE_SESSION = `
+mutation ReuseSession($sessionId: ID!, $key: String) {
+  reuseSession(input: {sessionId: $sessionId, idempotencyKey: $key}) { ${SESSION_RESULT} }
+}`;
+
+export const START_SESSION = `
+mutation StartSession($sessionId: ID!, $key: String) {
+  startSession(input: {sessionId: $sessionId, idempotencyKey: $key}) { ${SESSION_RESULT} }
+}`;
+
+export const PAUSE_SESSION = `
+mutation PauseSession($sessionId: ID!, $key: String) {
+  pauseSession(input: {sessionId: $sessionId, idempotencyKey: $key}) { ${SESSION_RESULT} }
+}`;
+
+export const RESUME_SESSION = `
+mutation ResumeSession($sessionId: ID!, $key: String) {
+  resumeSession(input: {sessionId: $sessionId, idempotencyKey: $key}) { ${SESSION_RESULT} }
+}`;
+
+export const COMPLETE_SESSION = `
+mutation CompleteSession($sessionId: ID!, $force: Boolean, $key: String) {
+  completeSession(input: {sessionId: $sessionId, force: $force, idempotencyKey: $key}) { ${SESSION_RESULT} }
+}`;
+
+export const ARCHIVE_SESSION = `
+mutation ArchiveSession($sessionId: ID!, $key: String) {
+  archiveSession(input: {sessionId: $sessionId, idempotencyKey: $key}) { ${SESSION_RESULT} }
+}`;
+
+// Deliverers the caller has worked with: those of their recent sessions (there is no list
+// of users in the API).
+export const KNOWN_DELIVERERS = `
+query KnownDeliverers {
+  sessions(first: 50) { edges { node { id deliverers { id user { id name role } } } } }
+}`;
+
+export const CREATE_DELIVERER_USER = `
+mutation CreateDelivererUser($name: String!) {
+  createUser(input: {name: $name, role: DELIVERER}) {
+    __typename
+    ... on CreateUserSuccess { token user { id name role } }
+    ${ERRORS}
+  }
+}`;
+
+export const ADD_DELIVERER = `
+mutation AddDeliverer($sessionId: ID!, $userId: ID!, $baseSalary: Decimal!, $commission: Decimal!, $key: String) {
+  addDeliverer(input: {sessionId: $sessionId, userId: $userId, baseSalary: $baseSalary,
+                       commissionPerDelivery: $commission, idempotencyKey: $key}) {
+    __typename
+    ... on AddDelivererSuccess { deliverer { id user { id name } baseSalary commissionPerDelivery } }
+    ${ERRORS}
+  }
+}`;
+
+export const ASSIGN_PACKAGES = `
+mutation AssignPackages($sessionId: ID!, $packageIds: [ID!]!, $delivererId: ID!, $key: String) {
+  assignPackages(input: {sessionId: $sessionId, packageIds: $packageIds, delivererId: $delivererId, idempotencyKey: $key}) {
+    __typename
+    ... on AssignPackagesSuccess { packages { id } session { id lastSequence } }
+    ${ERRORS}
+  }
+}`;
+
+// Every package of the session, page by page: the bulk assignment and the search read them
+// all (the packages connection filters by status and deliverer only).
+export const ALL_PACKAGES = `
+query AllPackages($id: ID!, $first: Int, $after: String, $status: DeliveryStatus, $delivererId: ID) {
+  session(id: $id) {
+    id
+    packages(first: $first, after: $after, status: $status, delivererId: $delivererId) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { ${PACKAGE_ROW} rawText } }
+    }
+  }
+}`;
+
+// The server's canonical lookup: a label typed or read differently (a QR's JSON, lower case)
+// still finds its package.
+export const PACKAGE_BY_CODE = `
+query PackageByCode($sessionId: ID!, $barcode: String!) {
+  package(sessionId: $sessionId, barcode: $barcode) { ${PACKAGE_ROW} rawText }
+}`;
+
 // ---- scanner -------------------------------------------------------------------------------
 
 export const SCANNER_SESSION = `

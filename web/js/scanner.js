@@ -18,7 +18,7 @@ import {
   requireToken,
 } from "./api.js";
 import { signal, unlockAudioOnGesture } from "./feedback.js";
-import { DELIVERY_STATUS, ERROR_TITLE, INTENT, clock, h, int, percent, reasonText, statusBadge } from "./format.js";
+import { DELIVERY_STATUS, ERROR_TITLE, INTENT, clock, h, int, percent, plural, reasonText, statusBadge } from "./format.js";
 import { Outbox } from "./outbox.js";
 import { ADD_PACKAGES, FIND_PACKAGE, OPEN_SESSIONS, SCANNER_SESSION, SCAN_BARCODE, UPDATE_STATUS, UPDATE_STATUS_PROOF } from "./queries.js";
 
@@ -68,7 +68,7 @@ function showSession(s) {
 
 function showProgress(p) {
   $("scan-session-progress").textContent =
-    `${int(p.total)} ${p.total === 1 ? "pacote" : "pacotes"} · ${percent(p.percent)}`;
+    `${plural(p.total, "pacote")} · ${percent(p.percent)}`;
 }
 
 async function loadSession() {
@@ -118,7 +118,7 @@ async function showPicker() {
             { href: `/scanner.html?id=${encodeURIComponent(s.id)}`, class: "picker-item", dataset: { sessionId: s.id } },
             h("strong", {}, s.name),
             statusBadge(s.status),
-            h("small", { class: "muted" }, `${int(s.progress.total)} pacotes`),
+            h("small", { class: "muted" }, plural(s.progress.total, "pacote")),
           ),
         ),
       ),

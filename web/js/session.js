@@ -5,7 +5,8 @@
 // a coalesced re-read of the rest. On a reconnect the subscription resumes with
 // afterSequence = the last sequence seen, so the feed has no gaps and no repeats.
 
-import { NetworkError, gql, liveClient, requireToken } from "./api.js";
+import { NetworkError, getUser, gql, liveClient, requireToken } from "./api.js";
+import { setUpActions } from "./session-actions.js";
 import {
   clock,
   deliveryBadge,
@@ -14,11 +15,12 @@ import {
   int,
   money,
   percent,
+  plural,
   statusBadge,
   when,
 } from "./format.js";
 import { renderTopbar, setLiveStatus, toast } from "./layout.js";
-import { MORE_PACKAGES, SESSION_EVENTS, SESSION_PAGE } from "./queries.js";
+import { ALL_PACKAGES, MORE_PACKAGES, PACKAGE_BY_CODE, SESSION_EVENTS, SESSION_PAGE } from "./queries.js";
 
 const PAGE = 200;
 const FEED_HISTORY = 50; // past events shown when the page opens
@@ -44,6 +46,16 @@ let refreshTimer = 0;
 let refreshing = false;
 let refreshAgain = false;
 const delivererNames = {};
+/** Ids of the packages ticked for assignment; kept across the live re-renders. */
+const selected = new Set();
+let searchTerm = "";
+let actions = null;
+
+/** Someone who may run the session from this page (the server has the last word). */
+function canManage() {
+  const user = getUser();
+  return Boolean(user && user.role !== "DELIVERER");
+}
 
 // ---- rendering -----------------------------------------------------------------------------
 
@@ -60,13 +72,14 @@ function renderHeader() {
   const scanner = $("open-scanner");
   scanner.href = `/scanner.html?id=${encodeURIComponent(session.id)}`;
   scanner.hidden = session.isReadonly;
+  if (actions) actions.render(session);
 }
 
 function renderProgress() {
   const p = session.progress;
   $("progress-percent").textContent = percent(p.percent);
   $("progress-label").textContent =
-    `concluído · ${int(p.delivered + p.failed)} de ${int(p.total)} ${p.total === 1 ? "pacote finalizado" : "pacotes finalizados"}`;
+    `concluído · ${int(p.delivered + p.failed)} de ${plural(p.total, "pacote finalizado", "pacotes finalizados")}`;
   const bar = $("progress");
   bar.setAttribute("aria-valuenow", String(Math.round(p.percent)));
   bar.dataset.percent = String(p.percent);
@@ -93,16 +106,17 @@ function renderDeliverers() {
       h(
         "tr",
         { dataset: { delivererId: d.id } },
-        h("td", {}, d.user.name, h("small", { class: "muted block" }, `${money(d.baseSalary)} + ${money(d.commissionPerDelivery)}/entrega`)),
-        h("td", { class: "num" }, int(d.packagesAssigned)),
-        h("td", { class: "num" }, int(d.packagesDelivered)),
-        h("td", { class: "num" }, int(d.packagesFailed)),
-        h("td", { class: "num strong earned" }, money(d.totalEarned)),
+        h("td", { class: "name-cell" }, d.user.name, h("small", { class: "muted block pay-line" }, `${money(d.baseSalary)} + ${money(d.commissionPerDelivery)}/entrega`)),
+        h("td", { class: "num", dataset: { label: "Atribuídos" } }, int(d.packagesAssigned)),
+        h("td", { class: "num", dataset: { label: "Entregues" } }, int(d.packagesDelivered)),
+        h("td", { class: "num", dataset: { label: "Falhas" } }, int(d.packagesFailed)),
+        h("td", { class: "num strong earned", dataset: { label: "Ganhos" } }, money(d.totalEarned)),
       ),
     ),
   );
   $("deliverers-empty").hidden = list.length > 0;
   $("deliverers").hidden = list.length === 0;
+  $("deliverers-count").textContent = list.length ? `(${plural(list.length, "entregador", "entregadores")})` : "";
   // A deliverer sees only their own pay (the others' is null): no total for them.
   const earned = list.map((d) => d.totalEarned);
   $("deliverers-total").textContent = earned.includes(null) ? "—" : money(sumMoney(earned));
@@ -114,6 +128,12 @@ function renderDeliverers() {
     ...list.map((d) => h("option", { value: d.id }, d.user.name)),
   );
   select.value = list.some((d) => d.id === chosen) ? chosen : "";
+
+  const assignTo = $("assign-deliverer");
+  const target = assignTo.value;
+  assignTo.replaceChildren(...list.map((d) => h("option", { value: d.id }, d.user.name)));
+  if (list.some((d) => d.id === target)) assignTo.value = target;
+  renderAssignBar();
 }
 
 /** Exact sum of decimal strings ("12.50"), back as a decimal string. */
@@ -148,31 +168,111 @@ function proofCell(proof) {
   return h("div", { class: "proof" }, ...thumbs, sig, who, place);
 }
 
+const FINAL = new Set(["DELIVERED", "FAILED"]);
+
+/** A package that may still be given to a deliverer. */
+function assignable(p) {
+  return !FINAL.has(p.status) && !session.isReadonly;
+}
+
 function packageRow(p) {
   const addr = p.address ? [p.address.line, p.address.city].filter(Boolean).join(", ") : "—";
+  const pick = assignable(p)
+    ? h("input", {
+        type: "checkbox",
+        class: "pick",
+        value: p.id,
+        checked: selected.has(p.id),
+        "aria-label": `Selecionar ${p.barcode}`,
+        onchange: (event) => {
+          if (event.target.checked) selected.add(p.id);
+          else selected.delete(p.id);
+          renderAssignBar();
+        },
+      })
+    : null;
   return h(
     "tr",
     { dataset: { packageId: p.id, barcode: p.barcode, status: p.status } },
-    h("td", {}, h("code", { class: "barcode" }, p.barcode), p.symbology ? h("small", { class: "muted block" }, p.symbology) : null),
-    h("td", {}, deliveryBadge(p.status), p.failureReason ? h("small", { class: "muted block" }, p.failureReason) : null, proofCell(p.proof)),
-    h("td", {}, p.recipientName || "—"),
-    h("td", {}, addr),
-    h("td", {}, p.deliverer ? p.deliverer.user.name : "—"),
-    h("td", { class: "nowrap" }, when(p.updatedAt)),
+    h("td", { class: "pick-col" }, pick),
+    h("td", { class: "code-cell" }, h("code", { class: "barcode" }, p.barcode), p.symbology ? h("small", { class: "muted block" }, p.symbology) : null),
+    h("td", { dataset: { label: "Status" } }, deliveryBadge(p.status), p.failureReason ? h("small", { class: "muted block" }, p.failureReason) : null, proofCell(p.proof)),
+    h("td", { dataset: { label: "Destinatário" } }, p.recipientName || "—"),
+    h("td", { dataset: { label: "Endereço" } }, addr),
+    h("td", { class: "deliverer-cell", dataset: { label: "Entregador" } }, p.deliverer ? p.deliverer.user.name : "—"),
+    h("td", { class: "nowrap", dataset: { label: "Atualizado" } }, when(p.updatedAt)),
   );
 }
 
-function renderPackages(connection, append) {
+function showRows(rows, append) {
   const body = $("packages").querySelector("tbody");
-  const rows = connection.edges.map((e) => packageRow(e.node));
   if (append) body.append(...rows);
   else body.replaceChildren(...rows);
   packagesLoaded = body.children.length;
+  $("packages-empty").hidden = packagesLoaded > 0;
+  $("select-all").checked = false;
+  renderAssignBar();
+}
+
+function renderPackages(connection, append) {
+  showRows(connection.edges.map((e) => packageRow(e.node)), append);
   packagesCursor = connection.pageInfo.endCursor;
   $("packages-more").hidden = !connection.pageInfo.hasNextPage;
-  $("packages-empty").hidden = packagesLoaded > 0;
+  $("packages-empty").textContent = "Nenhum pacote com esses filtros.";
   const filtered = $("filter-status").value || $("filter-deliverer").value;
-  $("packages-count").textContent = `(${int(connection.totalCount)}${filtered ? " com o filtro" : ""})`;
+  $("packages-count").textContent = `(${plural(connection.totalCount, "pacote", "pacotes")}${filtered ? " com o filtro" : ""})`;
+}
+
+function renderAssignBar() {
+  if (!session) return;
+  const show = canManage() && !session.isReadonly && (session.deliverers || []).length > 0;
+  $("assign-bar").hidden = !show;
+  const n = selected.size;
+  $("selected-count").textContent = n ? `${plural(n, "pacote selecionado", "pacotes selecionados")}` : "Nenhum pacote selecionado";
+  $("assign-selected").disabled = n === 0;
+  for (const box of document.querySelectorAll("#packages .pick-col")) box.hidden = !show;
+}
+
+// ---- search ----------------------------------------------------------------------------------
+
+/** Lower case, without accents: "José" and "jose" are the same search. */
+function fold(text) {
+  return String(text || "")
+    .normalize("NFD")
+    .replace(/\p{Diacritic}/gu, "")
+    .toLowerCase();
+}
+
+/** Every package of the session with the filters of the page, page by page. */
+async function allPackages(filter = {}) {
+  const nodes = [];
+  let after = null;
+  for (;;) {
+    const data = await gql(ALL_PACKAGES, { id: sessionId, first: 1000, after, ...filter });
+    if (!data.session) return nodes;
+    const page = data.session.packages;
+    nodes.push(...page.edges.map((e) => e.node));
+    if (!page.pageInfo.hasNextPage) return nodes;
+    after = page.pageInfo.endCursor;
+  }
+}
+
+async function runSearch() {
+  const term = searchTerm;
+  const needle = fold(term);
+  const exact = /\s/.test(term.trim())
+    ? Promise.resolve(null)
+    : gql(PACKAGE_BY_CODE, { sessionId, barcode: term.trim() }).then((d) => d.package, () => null);
+  const [all, found] = await Promise.all([allPackages(filters()), exact]);
+  if (term !== searchTerm) return; // a newer search is on its way
+  const hits = all.filter(
+    (p) => fold(p.barcode).includes(needle) || fold(p.rawText).includes(needle) || fold(p.recipientName).includes(needle),
+  );
+  if (found && !hits.some((p) => p.id === found.id)) hits.unshift(found);
+  showRows(hits.map(packageRow), false);
+  $("packages-more").hidden = true;
+  $("packages-empty").textContent = `Nenhum pacote encontrado para “${term}”.`;
+  $("packages-count").textContent = `(${plural(hits.length, "encontrado", "encontrados")} para “${term}”)`;
 }
 
 function renderSnapshot() {
@@ -193,12 +293,12 @@ function renderSnapshot() {
         h(
           "tr",
           { dataset: { delivererId: d.delivererId } },
-          h("td", {}, d.name),
-          h("td", { class: "num" }, int(d.delivered)),
-          h("td", { class: "num" }, int(d.failed)),
-          h("td", { class: "num" }, money(d.baseSalary, snap.currency)),
-          h("td", { class: "num" }, money(d.commission, snap.currency)),
-          h("td", { class: "num strong" }, money(d.totalEarned, snap.currency)),
+          h("td", { class: "name-cell" }, d.name),
+          h("td", { class: "num", dataset: { label: "Entregues" } }, int(d.delivered)),
+          h("td", { class: "num", dataset: { label: "Falhas" } }, int(d.failed)),
+          h("td", { class: "num", dataset: { label: "Salário base" } }, money(d.baseSalary, snap.currency)),
+          h("td", { class: "num", dataset: { label: "Comissão" } }, money(d.commission, snap.currency)),
+          h("td", { class: "num strong", dataset: { label: "Total" } }, money(d.totalEarned, snap.currency)),
         ),
       ),
     );
@@ -251,7 +351,8 @@ async function loadPage() {
   renderProgress();
   renderDeliverers();
   renderSnapshot();
-  renderPackages(fresh.packages, false);
+  if (searchTerm) await runSearch();
+  else renderPackages(fresh.packages, false);
   $("session-page").setAttribute("aria-busy", "false");
   return true;
 }
@@ -332,6 +433,37 @@ async function main() {
     location.replace("/");
     return;
   }
+  actions = setUpActions({
+    sessionId,
+    canManage,
+    current: () => session,
+    selected,
+    allPackages,
+    refresh: () => scheduleRefresh(0),
+  });
+  let searchTimer = 0;
+  $("package-search").addEventListener("input", (event) => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      searchTerm = event.target.value.trim();
+      packagesLoaded = 0;
+      scheduleRefresh(0);
+    }, 250);
+  });
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(searchTimer);
+    searchTerm = $("package-search").value.trim();
+    scheduleRefresh(0);
+  });
+  $("select-all").addEventListener("change", (event) => {
+    for (const box of document.querySelectorAll("#packages tbody input.pick")) {
+      box.checked = event.target.checked;
+      if (box.checked) selected.add(box.value);
+      else selected.delete(box.value);
+    }
+    renderAssignBar();
+  });
   for (const id of ["filter-status", "filter-deliverer"]) {
     $(id).addEventListener("change", () => {
       packagesLoaded = 0;

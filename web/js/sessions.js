@@ -2,9 +2,10 @@
 // new sessions appear at the top, without a reload.
 
 import { GraphQLRequestError, NetworkError, gql, getUser, liveClient, newIdempotencyKey, requireToken } from "./api.js";
-import { SESSION_STATUS, h, int, percent, statusBadge, when } from "./format.js";
+import { errorText } from "./errors.js";
+import { SESSION_STATUS, h, int, percent, plural, pluralWord, statusBadge, when } from "./format.js";
 import { renderTopbar, setLiveStatus, toast } from "./layout.js";
-import { CREATE_SESSION, MY_SESSION_EVENTS, SESSIONS, SESSION_CARD_ONE } from "./queries.js";
+import { CREATE_SESSION, MY_SESSION_EVENTS, REUSE_SESSION, SESSIONS, SESSION_CARD_ONE } from "./queries.js";
 
 const PAGE = 50;
 const STATUS_BY_ACTION = {
@@ -63,15 +64,41 @@ function card(s) {
         h(
           "span",
           { class: "counts" },
-          h("span", { class: "count count-pending" }, `${int(p.pending)} ${p.pending === 1 ? "pendente" : "pendentes"}`),
-          h("span", { class: "count count-picked" }, `${int(p.pickedUp)} ${p.pickedUp === 1 ? "coletado" : "coletados"}`),
-          h("span", { class: "count count-delivered" }, `${int(p.delivered)} ${p.delivered === 1 ? "entregue" : "entregues"}`),
-          h("span", { class: "count count-failed" }, `${int(p.failed)} ${p.failed === 1 ? "falha" : "falhas"}`),
+          h("span", { class: "count count-pending" }, plural(p.pending, "pendente")),
+          h("span", { class: "count count-picked" }, plural(p.pickedUp, "coletado")),
+          h("span", { class: "count count-delivered" }, plural(p.delivered, "entregue")),
+          h("span", { class: "count count-failed" }, plural(p.failed, "falha")),
         ),
       ),
       h("div", { class: "session-meta muted" }, `${s.owner ? s.owner.name : "—"} · criada em ${when(s.createdAt)}`),
     ),
+    s.status === "OPEN" && canCreate()
+      ? h(
+          "button",
+          { type: "button", class: "btn btn-small session-reuse", onclick: () => reuse(s) },
+          "Continuar nesta sessão",
+        )
+      : null,
   );
+}
+
+function canCreate() {
+  const user = getUser();
+  return Boolean(user && user.role !== "DELIVERER");
+}
+
+// Back to an OPEN session instead of creating another one for the same round.
+async function reuse(s) {
+  try {
+    const result = (await gql(REUSE_SESSION, { sessionId: s.id, key: newIdempotencyKey() })).reuseSession;
+    if (result.__typename === "SessionSuccess") {
+      location.assign(`/sessao.html?id=${encodeURIComponent(s.id)}`);
+    } else {
+      toast(errorText(result), "error");
+    }
+  } catch (err) {
+    toast(err instanceof GraphQLRequestError ? err.message : "Sem conexão; tente de novo.", "error");
+  }
 }
 
 function matchesFilter(s) {
@@ -86,7 +113,7 @@ function render() {
   empty.hidden = shown.length > 0;
   const label = filter.value ? ` · filtro: ${SESSION_STATUS[filter.value].toLowerCase()}` : "";
   const count = more.hidden ? int(shown.length) : `${int(shown.length)} de ${int(Math.max(totalCount, shown.length))}`;
-  summary.textContent = `${count} ${shown.length === 1 ? "sessão" : "sessões"}${label}`;
+  summary.textContent = `${count} ${pluralWord(shown.length, "sessão", "sessões")}${label}`;
 }
 
 function upsert(s) {
@@ -199,7 +226,7 @@ function setUpCreate() {
         key = newIdempotencyKey();
         toast(`Sessão “${result.session.name}” criada.`, "ok");
       } else {
-        toast(result.message, "error");
+        toast(errorText(result), "error");
       }
     } catch (err) {
       // The same key is kept: a retry after a network error cannot create it twice.
