@@ -382,9 +382,7 @@ async def test_session_page_resumes_events_after_a_dropped_connection(  # type: 
     browser.driver.execute_script(NO_RELOAD_MARK)
 
     browser.set_offline(True)
-    browser.driver.execute_script(
-        "window.bipa.live.terminate();"
-    )
+    browser.driver.execute_script("window.bipa.live.terminate();")
     browser.wait_css("#live[data-state='reconnecting']")
     _set_status(manager, pids[0], "DELIVERED")
     _set_status(manager, pids[1], "FAILED", "recusado")

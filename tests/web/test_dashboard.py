@@ -65,7 +65,7 @@ async def test_create_a_session_then_reuse_it(browser_factory, web_user) -> None
     # Back to the open session the next morning: reuse it instead of creating another.
     browser.click(f"{card} .session-reuse")
     browser.wait(lambda: "/sessao.html" in browser.driver.current_url, what="the session page")
-    browser.wait_text("#session-meta", "reaproveitada 1×")
+    browser.wait_text("#session-meta", "reaproveitada 1\u00d7")
     session = manager(q.SESSION, id=sid)["session"]
     assert session["wasReused"] is True and session["reuseCount"] == 1
     assert manager(q.SESSIONS_COUNT)["sessions"]["totalCount"] == 1
@@ -284,3 +284,94 @@ async def test_a_4403_on_the_socket_sends_to_sign_in(browser_factory, web_user) 
     assert browser.driver.execute_script("return localStorage.getItem('bipa.token')") is None
     bad = [r for r in browser.graphql_posts() if "not-a-real-token" in str(r.get("headers"))]
     assert bad == [], "an HTTP request, not the socket, sent the page to sign in"
+
+
+# Every table cell inside its scroll box, every box inside the page, nothing scrolled sideways.
+OVERFLOWS = """
+const out = [];
+const page = document.documentElement;
+if (page.scrollWidth > page.clientWidth + 1) out.push(`page ${page.scrollWidth} > ${page.clientWidth}`);
+for (const wrap of document.querySelectorAll('.table-wrap')) {
+  if (!wrap.offsetParent) continue;
+  const box = wrap.getBoundingClientRect();
+  if (wrap.scrollWidth > wrap.clientWidth + 1) out.push(`${wrap.firstElementChild.id} scrolls: ${wrap.scrollWidth} > ${wrap.clientWidth}`);
+  for (const cell of wrap.querySelectorAll('td, th')) {
+    if (!cell.offsetParent) continue;
+    const r = cell.getBoundingClientRect();
+    if (r.right > box.right + 1 || r.left < box.left - 1) out.push(`${wrap.firstElementChild.id}: "${cell.innerText.slice(0, 30)}" ${r.left}-${r.right} outside ${box.left}-${box.right}`);
+    if (cell.scrollWidth > cell.clientWidth + 1) out.push(`${wrap.firstElementChild.id}: "${cell.innerText.slice(0, 30)}" overflows its cell`);
+  }
+}
+return out;
+"""
+
+
+async def test_tables_fit_from_phones_to_wide_screens(browser_factory, web_user) -> None:  # type: ignore[no-untyped-def]
+    manager = await web_user("MANAGER")
+    riders = [
+        await web_user("DELIVERER", name="Maria Aparecida dos Santos Oliveira Cavalcanti"),
+        await web_user("DELIVERER", name="Zé"),
+    ]
+    codes = [
+        "BR123456789012345678901234567890123456789",
+        "7891000315507",
+        "PEDIDO-2026-000123",
+        "LONGO-" + "X" * 58,
+    ]
+    sid, pids = _session_with_packages(manager, "Rota com nomes bem compridos", codes)
+    dids = []
+    for rider in riders:
+        added = manager(
+            q.ADD_DELIVERER, sid=sid, uid=rider.id, base="123456.78", commission="1234.56"
+        )["addDeliverer"]
+        dids.append(_ok(added, "AddDelivererSuccess")["deliverer"]["id"])
+    _ok(
+        manager(q.ASSIGN, sid=sid, pids=pids[:2], did=dids[0])["assignPackages"],
+        "AssignPackagesSuccess",
+    )
+    _ok(
+        manager(q.ASSIGN, sid=sid, pids=pids[2:], did=dids[1])["assignPackages"],
+        "AssignPackagesSuccess",
+    )
+    _ok(manager(q.session_action("startSession"), sid=sid)["startSession"], "SessionSuccess")
+    _set_status(manager, pids[0], "DELIVERED")
+    _set_status(manager, pids[1], "FAILED", "destinatário ausente depois de três tentativas")
+    _set_status(manager, pids[2], "DELIVERED")
+    open_one = _session_with_packages(manager, "Aberta", ["AB-1"])[0]
+
+    browser = browser_factory()
+    _sign_in(browser, manager)
+    sizes = ((1280, 900, False), (1440, 900, False), (1920, 1080, False), (412, 915, True))
+    for width, height, phone in sizes:
+        browser.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": phone},
+        )
+        for path, name in (
+            (f"/sessao.html?id={open_one}", "Aberta"),
+            (f"/sessao.html?id={sid}", "Rota com"),
+        ):
+            browser.get(path)
+            browser.wait_text("#session-name", name)
+            browser.wait(lambda: browser.find_all("#packages tbody tr"), what="the rows")
+            if name == "Rota com":
+                browser.wait(
+                    lambda: len(browser.find_all("#deliverers tbody tr")) == 2, what="riders"
+                )
+                # Every earnings figure is on screen, whole.
+                earned = browser.find_all("#deliverers .earned")
+                assert all(e.is_displayed() and "R$" in e.text for e in earned)
+            assert browser.driver.execute_script(OVERFLOWS) == [], (width, path)
+            browser.screenshot(f"{width}-{name.split()[0].lower()}")
+        # The completed session's snapshot table too.
+        if width == sizes[0][0]:
+            done = manager(q.COMPLETE, sid=sid, force=True)["completeSession"]
+            _ok(done, "SessionSuccess")
+        browser.get(f"/sessao.html?id={sid}")
+        browser.wait(lambda: browser.find("#snapshot").is_displayed(), what="the snapshot")
+        browser.wait(lambda: len(browser.find_all("#snapshot-table tbody tr")) == 2, what="rows")
+        assert browser.driver.execute_script(OVERFLOWS) == [], (width, "snapshot")
+        browser.screenshot(f"{width}-snapshot")
+        browser.get("/")
+        browser.wait_css(".session-card")
+        assert browser.driver.execute_script(OVERFLOWS) == [], (width, "list")
