@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def test_every_reference_and_import_exists() -> None:
     for module in (WEB_DIR / "js").glob("*.js"):
         code = module.read_text()
         for spec in re.findall(r'^\s*(?:import|export)\b[^;]*?from\s+"([^"]+)"', code, re.M | re.S):
-            assert spec.startswith("./"), f"{module.name}: {spec} (only local modules)"
+            assert spec.startswith(("./", "../vendor/")), (
+                f"{module.name}: {spec} (only local modules)"
+            )
             assert (module.parent / spec).is_file(), f"{module.name}: {spec} does not exist"
 
 
@@ -125,3 +128,38 @@ async def test_graphiql_loads_only_files_the_app_serves(web_server: LiveServer) 
     vendor = WEB_DIR / "vendor" / "graphiql"
     for licence in ("LICENSE.react", "LICENSE.react-dom", "LICENSE.graphiql"):
         assert "MIT" in (vendor / licence).read_text(encoding="utf-8")
+
+
+def test_the_live_client_is_the_vendored_graphql_ws() -> None:
+    """web/vendor/graphql-ws holds the npm package's ES module files unchanged (hashes in its
+    README), with its MIT licence; the hand-written protocol client is gone."""
+    vendor = WEB_DIR / "vendor" / "graphql-ws"
+    readme = (vendor / "README.md").read_text(encoding="utf-8")
+    files = re.findall(r"^\| `([\w.-]+\.js)` \| `([0-9a-f]{64})` \|$", readme, re.M)
+    assert {name for name, _ in files} == {p.name for p in vendor.glob("*.js")}
+    for name, digest in files:
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+    assert "MIT License" in (vendor / "LICENSE.md").read_text(encoding="utf-8")
+    for spec in re.findall(r'from\s+"([^"]+)"', (vendor / "client.js").read_text()):
+        assert (vendor / spec).is_file(), spec  # self-contained: no bare imports
+    assert not (WEB_DIR / "js" / "graphql-ws.js").exists()
+    live = (WEB_DIR / "js" / "live.js").read_text()
+    assert 'from "../vendor/graphql-ws/client.js"' in live
+    assert "new WebSocket" not in "".join(p.read_text() for p in (WEB_DIR / "js").glob("*.js"))
+
+
+def test_every_domain_error_code_has_a_portuguese_text_on_the_web() -> None:
+    from tests.bot.test_errors import domain_codes
+
+    source = (WEB_DIR / "js" / "errors.js").read_text(encoding="utf-8")
+    worded = set(re.findall(r"^\s+([A-Z][A-Z0-9_]*):", source, re.M))
+    missing = sorted(domain_codes() - worded)
+    assert not missing, f"add a Portuguese text to web/js/errors.js for {missing}"
+
+
+def test_counts_are_worded_by_the_one_plural_helper() -> None:
+    """ "1 pacotes" came from ad-hoc ternaries: every count goes through format.js plural()."""
+    for module in (WEB_DIR / "js").glob("*.js"):
+        code = module.read_text(encoding="utf-8")
+        ad_hoc = re.findall(r"[=!]==\s*1\s*\?", code)
+        assert not ad_hoc or module.name == "format.js", f"{module.name}: use plural()"
