@@ -23,8 +23,6 @@ from tests.conftest import LiveServer
 from tests.e2e import queries as q
 from tests.web.conftest import Browser
 
-pytestmark = pytest.mark.e2e
-
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Outro site</title></head>
 <body><p>front-end de outro site</p>
