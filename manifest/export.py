@@ -47,9 +47,7 @@ def _csv(rows: Sequence[Sequence[str]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def problems_csv(
-    problems: Sequence[RowProblem], columns: Mapping[str, str] | None = None
-) -> bytes:
+def problems_csv(problems: Sequence[RowProblem], columns: Mapping[str, str] | None = None) -> bytes:
     """Row, column (the header as found in the file when `columns` is given), code, reason."""
     names = columns or {}
     lines: list[list[str]] = [["Linha", "Coluna", "Código", "Motivo"]]

@@ -100,7 +100,7 @@ def _xlsx_value(cell: Any) -> Cell:
     ):
         return Formula(str(getattr(value, "text", value)))
     if value is None or isinstance(value, str | int | float | bool):
-        return value  # type: ignore[no-any-return]
+        return value
     return str(value)
 
 
@@ -194,7 +194,7 @@ def _csv_rows(data: bytes, filename: str | None) -> Rows:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     number = 0
     try:
-        for number, record in enumerate(reader, start=1):  # noqa: B007 (used after the loop)
+        for number, record in enumerate(reader, start=1):
             yield number, list(record)
     except csv.Error as e:
         raise ManifestError(

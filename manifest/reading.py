@@ -67,18 +67,18 @@ def read_manifest(
         total += 1
         if total > max_rows:
             raise _too_many_rows(max_rows)
-        row, row_problems = parse_row(number, cells, columns)
-        if row is not None:
-            key = _dedup_key(row.tracking_code)
+        row, row_problems, code = parse_row(number, cells, columns)
+        if code is not None:
+            key = _dedup_key(code)
             if key in first_row:
-                row_problems = [
+                row_problems.append(
                     RowProblem(
                         number,
                         "tracking_code",
                         "DUPLICATE_IN_FILE",
                         f"código repetido: já aparece na linha {first_row[key]}",
                     )
-                ]
+                )
                 row = None
             else:
                 first_row[key] = number

@@ -178,9 +178,7 @@ def _field_value(cells: Sequence[Cell], index: int | None, field: str) -> str | 
     if text is None:
         return None
     if len(text) > MAX_LENGTH[field]:
-        raise CellProblem(
-            "VALUE_TOO_LONG", f"o valor passa de {MAX_LENGTH[field]} caracteres"
-        )
+        raise CellProblem("VALUE_TOO_LONG", f"o valor passa de {MAX_LENGTH[field]} caracteres")
     if field == "cep":
         return _cep(text)
     if field == "uf":
@@ -190,8 +188,9 @@ def _field_value(cells: Sequence[Cell], index: int | None, field: str) -> str | 
 
 def parse_row(
     number: int, cells: Sequence[Cell], columns: Mapping[str, int]
-) -> tuple[ManifestRow | None, list[RowProblem]]:
-    """A row with any problem is not returned: it is reported instead."""
+) -> tuple[ManifestRow | None, list[RowProblem], str | None]:
+    """(row, problems, tracking code as read): a row with any problem is not returned, it is
+    reported instead; its code still counts for duplicates in the file."""
     values: dict[str, str | None] = {}
     problems: list[RowProblem] = []
     for field in MAX_LENGTH:
@@ -208,8 +207,8 @@ def parse_row(
             )
         )
     if problems or tracking is None:
-        return None, problems
-    return ManifestRow(number, tracking, **values), []
+        return None, problems, tracking
+    return ManifestRow(number, tracking, **values), [], tracking
 
 
 def is_blank(cells: Sequence[Cell]) -> bool:
