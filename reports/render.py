@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from reports.cells import escape_cell
 from reports.model import SessionReport
+
+__all__ = ["FORMATS", "content_type", "escape_cell", "extension", "render"]
 
 FORMATS = ("CSV", "XLSX", "PDF")
 _TYPES = {
@@ -10,7 +13,6 @@ _TYPES = {
     "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "PDF": "application/pdf",
 }
-_ACTIVE = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _format(fmt: str) -> str:
@@ -26,11 +28,6 @@ def content_type(fmt: str) -> str:
 
 def extension(fmt: str) -> str:
     return _format(fmt).lower()
-
-
-def escape_cell(value: str) -> str:
-    """A text a spreadsheet would run as a formula is prefixed with `'`, which shows as text."""
-    return "'" + value if value.startswith(_ACTIVE) else value
 
 
 def render(report: SessionReport, fmt: str) -> bytes:

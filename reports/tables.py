@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from reports import text
+from reports.cells import escape_cell
 from reports.model import PackageLine, PayLine, SessionReport
-from reports.render import escape_cell
 
 Value = str | int | Decimal | datetime | None
 
