@@ -150,6 +150,8 @@ class Settings:
     proof_quality: int = 82
     proof_max_photos: int = 4
     proof_sweep_after_s: float = 3600.0
+    import_max_bytes: int = 20_000_000
+    import_max_rows: int = 20_000
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
 
@@ -231,6 +233,9 @@ class Settings:
             proof_quality=_int(e, "BIPA_PROOF_QUALITY", 82, 30, 95),
             proof_max_photos=_int(e, "BIPA_PROOF_MAX_PHOTOS", 4, 1, 10),
             proof_sweep_after_s=_float(e, "BIPA_PROOF_SWEEP_AFTER", 3600.0, 60.0, 7 * 86400.0),
+            # A manifest is read whole in memory: these bound what one upload may cost.
+            import_max_bytes=_int(e, "BIPA_IMPORT_MAX_BYTES", 20_000_000, 1_000, 500_000_000),
+            import_max_rows=_int(e, "BIPA_IMPORT_MAX_ROWS", 20_000, 1, 1_000_000),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
         )

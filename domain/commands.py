@@ -23,6 +23,7 @@ from db.models import DeliverySession, SessionPackage, User
 from domain import (
     deliverers,
     idempotency,
+    manifests,
     packages,
     proof,
     retention,
@@ -33,6 +34,7 @@ from domain import (
 )
 from domain.errors import PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
+from manifest import ManifestRow
 
 Ref = dict[str, Any]
 
@@ -165,6 +167,18 @@ class AddPackages(Command):
     operation: ClassVar[str] = "addPackages"
     session_id: uuid.UUID
     items: tuple[packages.PackageData, ...]
+
+
+@dataclass(frozen=True)
+class ImportManifestRows(Command):
+    """One batch of a manifest's rows (domain/manifests.py): the valid ones added in this
+    transaction through add_packages; rows the session already has count as already there,
+    so the same batch run again adds nothing."""
+
+    operation: ClassVar[str] = "importManifestRows"
+    session_id: uuid.UUID
+    rows: tuple[ManifestRow, ...]
+    all_or_nothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -372,7 +386,8 @@ def _webhook_config(deps: Deps) -> webhooks.WebhookConfig:
     return deps.webhooks
 
 
-async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: Deps) -> Result:
+# One case per command: a dispatch table, long by design.
+async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: Deps) -> Result:  # noqa: PLR0915
     """Calls the one service of `command`. Runs inside the runner's transaction; never commits."""
     match command:
         case CreateUser():
@@ -418,6 +433,8 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
                 },
                 {"session": session_as_now(added.session), "packages": list(added.added)},
             )
+        case ImportManifestRows():
+            return await _import_manifest_rows(uow, _actor(actor), command)
         case RemovePackage():
             package, session = await packages.remove_package(uow, _actor(actor), command.package_id)
             # The row is gone after commit: the reference keeps it whole, for replays too.
@@ -542,6 +559,22 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
             )
             return Result({"delivery": str(command.delivery_id)})
     raise TypeError(f"no service for {type(command).__name__}")  # a bug, not user input
+
+
+async def _import_manifest_rows(
+    uow: UnitOfWork, actor: User, command: ImportManifestRows
+) -> Result:
+    imported = await manifests.import_rows(
+        uow, actor, command.session_id, command.rows, command.all_or_nothing
+    )
+    return Result(
+        {"session": str(imported.session.id), "outcomes": [o.ref() for o in imported.outcomes]},
+        {
+            "session": session_as_now(imported.session),
+            "packages": imported.added,
+            "outcomes": imported.outcomes,
+        },
+    )
 
 
 async def _add_deliverer(uow: UnitOfWork, actor: User, command: AddDeliverer) -> Result:

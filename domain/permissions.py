@@ -106,6 +106,17 @@ async def ensure_can_see(uow: UnitOfWork, actor: User, session_id: uuid.UUID) ->
     return session
 
 
+async def ensure_manages(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> DeliverySession:
+    """The session, unlocked, if the actor manages it: its report (every package, every
+    deliverer's pay) and a manifest's dry run are for its managers only."""
+    session = await uow.sessions.get(session_id)
+    if session is None:
+        raise _session_not_found(session_id)
+    if not can_manage(actor, session):
+        raise PermissionDenied("you cannot change this session", code="NOT_SESSION_MANAGER")
+    return session
+
+
 async def _locked(uow: UnitOfWork, session_id: uuid.UUID) -> DeliverySession:
     session = await uow.lock_session(session_id)
     if session is None:

@@ -80,6 +80,21 @@ class AuditRepository:
             stmt = stmt.where(AuditEntry.sequence <= up_to)
         return list((await self.session.scalars(stmt)).unique())
 
+    async def status_times(self, session_id: uuid.UUID, status: str) -> dict[uuid.UUID, datetime]:
+        """When each package of the session last changed to `status` (the package rows keep
+        only their delivery time; the log has every change)."""
+        package = AuditEntry.details["packageId"].astext
+        stmt = (
+            select(package, func.max(AuditEntry.created_at))
+            .where(
+                AuditEntry.session_id == session_id,
+                AuditEntry.action == "package.status_changed",
+                AuditEntry.details["after"]["status"].astext == status,
+            )
+            .group_by(package)
+        )
+        return {uuid.UUID(pid): when for pid, when in await self.session.execute(stmt)}
+
     async def count(self, session_id: uuid.UUID) -> int:
         stmt = select(func.count()).where(AuditEntry.session_id == session_id)
         return int(await self.session.scalar(stmt) or 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from db.enums import DeliveryStatus
-from db.models import SessionAddress, SessionDeliverer, SessionPackage
+from db.models import SessionAddress, SessionDeliverer, SessionPackage, User
 
 # Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
 # cache-key walk (tens of microseconds per statement).
@@ -20,6 +21,24 @@ _EXISTING_BARCODES = select(SessionPackage.barcode).where(
     SessionPackage.session_id == bindparam("session_id"),
     SessionPackage.barcode.in_(bindparam("barcodes", expanding=True)),
 )
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """A package as a report shows it: its address and its deliverer's name joined."""
+
+    id: uuid.UUID
+    barcode: str
+    carrier: str | None
+    status: DeliveryStatus
+    recipient_name: str | None
+    failure_reason: str | None
+    updated_at: datetime
+    delivered_at: datetime | None
+    address_line: str | None
+    address_city: str | None
+    address_postal_code: str | None
+    deliverer_name: str | None
 
 
 class PackageRepository:
@@ -95,6 +114,17 @@ class PackageRepository:
         params = {"session_id": session_id, "barcodes": list(barcodes)}
         return set(await self.session.scalars(_EXISTING_BARCODES, params))
 
+    async def existing_ids(
+        self, session_id: uuid.UUID, barcodes: Sequence[str]
+    ) -> dict[str, uuid.UUID]:
+        """barcode -> package id, for the given barcodes the session already has."""
+        if not barcodes:
+            return {}
+        stmt = select(SessionPackage.barcode, SessionPackage.id).where(
+            SessionPackage.session_id == session_id, SessionPackage.barcode.in_(list(barcodes))
+        )
+        return {code: pid for code, pid in await self.session.execute(stmt)}
+
     async def barcodes(self, session_id: uuid.UUID) -> list[str]:
         stmt = select(SessionPackage.barcode).where(SessionPackage.session_id == session_id)
         return list(await self.session.scalars(stmt))
@@ -109,6 +139,32 @@ class PackageRepository:
             .order_by(SessionPackage.created_at, SessionPackage.id)
         )
         return list(await self.session.scalars(stmt))
+
+    async def report_rows(self, session_id: uuid.UUID) -> list[ReportRow]:
+        """Every package of the session in the order it was added (by code within one
+        transaction): one statement, columns only (10,000 packages build no ORM objects)."""
+        stmt = (
+            select(
+                SessionPackage.id,
+                SessionPackage.barcode,
+                SessionPackage.carrier,
+                SessionPackage.status,
+                SessionPackage.recipient_name,
+                SessionPackage.failure_reason,
+                SessionPackage.updated_at,
+                SessionPackage.delivered_at,
+                SessionAddress.line,
+                SessionAddress.city,
+                SessionAddress.postal_code,
+                User.name,
+            )
+            .outerjoin(SessionAddress, SessionAddress.id == SessionPackage.address_id)
+            .outerjoin(SessionDeliverer, SessionDeliverer.id == SessionPackage.deliverer_id)
+            .outerjoin(User, User.id == SessionDeliverer.user_id)
+            .where(SessionPackage.session_id == session_id)
+            .order_by(SessionPackage.created_at, SessionPackage.barcode)
+        )
+        return [ReportRow(*row) for row in await self.session.execute(stmt)]
 
     async def count_not_final(self, session_id: uuid.UUID) -> int:
         stmt = select(func.count()).where(
@@ -279,6 +335,15 @@ class DelivererRepository:
             .order_by(SessionDeliverer.created_at, SessionDeliverer.id)
         )
         return list(await self.session.scalars(stmt))
+
+    async def names(self, session_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+        """(deliverer id, their user's name) of every deliverer of the session."""
+        stmt = (
+            select(SessionDeliverer.id, User.name)
+            .join(User, User.id == SessionDeliverer.user_id)
+            .where(SessionDeliverer.session_id == session_id)
+        )
+        return [(did, name) for did, name in await self.session.execute(stmt)]
 
     async def by_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionDeliverer | None:
         stmt = select(SessionDeliverer).where(

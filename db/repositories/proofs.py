@@ -50,6 +50,10 @@ class ProofRepository:
             grouped[obj.proof_id].append(obj)
         return [(p, grouped[p.id]) for p in proofs]
 
+    async def packages_with_proof(self, session_id: uuid.UUID) -> set[uuid.UUID]:
+        stmt = select(PackageProof.package_id).where(PackageProof.session_id == session_id)
+        return set(await self.session.scalars(stmt))
+
     async def known_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of `keys` a live proof row names (what the sweeper must never delete); the
         objects of anonymised rows are the sweeper's to delete."""
