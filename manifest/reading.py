@@ -1,0 +1,105 @@
+"""read_manifest: the whole reading of one uploaded file."""
+
+from __future__ import annotations
+
+from manifest.files import open_rows
+from manifest.headers import map_headers
+from manifest.model import Manifest, ManifestError, ManifestRow, RowProblem
+from manifest.rows import cell_text, is_blank, parse_row
+
+
+def _too_large(size: int, max_bytes: int) -> ManifestError:
+    return ManifestError(
+        "FILE_TOO_LARGE",
+        f"the file has {size} bytes, more than the {max_bytes} allowed",
+        f"O arquivo tem {size / 1_000_000:.1f} MB, mais que o limite de "
+        f"{max_bytes / 1_000_000:.1f} MB.",
+        {"size": str(size), "max": str(max_bytes)},
+    )
+
+
+def _too_many_rows(max_rows: int) -> ManifestError:
+    return ManifestError(
+        "TOO_MANY_ROWS",
+        f"the file has more than {max_rows} rows",
+        f"O arquivo tem mais de {max_rows} linhas; divida-o em arquivos menores.",
+        {"max": str(max_rows)},
+    )
+
+
+def _dedup_key(code: str) -> str:
+    # The domain compares canonical codes (tracking.identify); within one file, the text
+    # without spaces and case is what a person would call "the same code".
+    return "".join(code.split()).upper()
+
+
+def read_manifest(
+    data: bytes, filename: str | None = None, *, max_bytes: int, max_rows: int
+) -> Manifest:
+    """Raises ManifestError for a file that cannot be read at all; everything about single
+    rows is in the result's `problems`, and those rows are not in its `rows`."""
+    if len(data) > max_bytes:
+        raise _too_large(len(data), max_bytes)
+    if not data.strip():
+        raise ManifestError("EMPTY", "the file is empty", "O arquivo está vazio.")
+    rows = open_rows(data, filename)
+    header: list[str] | None = None
+    columns: dict[str, int] = {}
+    found: list[ManifestRow] = []
+    problems: list[RowProblem] = []
+    first_row: dict[str, int] = {}
+    total = 0
+    for number, cells in rows:
+        if is_blank(cells):
+            continue
+        if header is None:
+            header = [_header_text(c) for c in cells]
+            columns = map_headers(header)
+            if "tracking_code" not in columns:
+                raise ManifestError(
+                    "NO_TRACKING_COLUMN",
+                    "no column of the header is the tracking code",
+                    "Nenhuma coluna do cabeçalho é o código de rastreio (use, por exemplo, "
+                    "'Código de rastreio' ou 'rastreio' na primeira linha).",
+                    {"headers": ", ".join(h for h in header if h)[:500]},
+                )
+            continue
+        total += 1
+        if total > max_rows:
+            raise _too_many_rows(max_rows)
+        row, row_problems = parse_row(number, cells, columns)
+        if row is not None:
+            key = _dedup_key(row.tracking_code)
+            if key in first_row:
+                row_problems = [
+                    RowProblem(
+                        number,
+                        "tracking_code",
+                        "DUPLICATE_IN_FILE",
+                        f"código repetido: já aparece na linha {first_row[key]}",
+                    )
+                ]
+                row = None
+            else:
+                first_row[key] = number
+        problems.extend(row_problems)
+        if row is not None:
+            found.append(row)
+    if header is None or total == 0:
+        raise ManifestError(
+            "EMPTY", "the file has no data rows", "O arquivo não tem linhas de dados."
+        )
+    assert header is not None
+    return Manifest(
+        rows=tuple(found),
+        problems=tuple(problems),
+        columns={field: header[index] for field, index in columns.items()},
+        total_rows=total,
+    )
+
+
+def _header_text(cell: object) -> str:
+    try:
+        return cell_text(cell, "recipient_name") or ""  # type: ignore[arg-type]
+    except Exception:  # a formula in the header names nothing
+        return ""
