@@ -150,6 +150,11 @@ class Settings:
     proof_quality: int = 82
     proof_max_photos: int = 4
     proof_sweep_after_s: float = 3600.0
+    # --- background jobs (jobs/) ---
+    jobs_concurrency: int = 4
+    jobs_heartbeat_s: float = 10.0
+    jobs_stalled_after_s: float = 30.0
+    import_batch: int = 250
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
 
@@ -231,6 +236,12 @@ class Settings:
             proof_quality=_int(e, "BIPA_PROOF_QUALITY", 82, 30, 95),
             proof_max_photos=_int(e, "BIPA_PROOF_MAX_PHOTOS", 4, 1, 10),
             proof_sweep_after_s=_float(e, "BIPA_PROOF_SWEEP_AFTER", 3600.0, 60.0, 7 * 86400.0),
+            # --- background jobs (jobs/) ---
+            jobs_concurrency=_int(e, "BIPA_JOBS_CONCURRENCY", 4, 1, 100),
+            jobs_heartbeat_s=_float(e, "BIPA_JOBS_HEARTBEAT", 10.0, 0.2, 600.0),
+            # A job whose worker sent no heartbeat for this long is run again by another.
+            jobs_stalled_after_s=_float(e, "BIPA_JOBS_STALLED_AFTER", 30.0, 1.0, 3600.0),
+            import_batch=_int(e, "BIPA_IMPORT_BATCH", 250, 1, 1000),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
         )

@@ -528,8 +528,10 @@ class Job(CreatedAtMixin, Base):
         ),
         # jobs(sessionId, status), newest first.
         Index("ix_jobs_session_created", "session_id", "created_at"),
-        # The re-defer sweep looks at QUEUED rows only.
-        Index("ix_jobs_queued", "updated_at", postgresql_where=text("status = 'QUEUED'")),
+        # The re-defer sweep looks at active rows only.
+        Index(
+            "ix_jobs_active", "updated_at", postgresql_where=text("status IN ('QUEUED', 'RUNNING')")
+        ),
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress_percent"),
         CheckConstraint(
             "done >= 0 AND failed >= 0 AND attempts >= 0 AND (total IS NULL OR total >= 0)",

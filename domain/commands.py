@@ -342,6 +342,14 @@ class CreateJob(Command):
     kind: JobKind
     params: dict[str, Any]
 
+    def fingerprint(self) -> dict[str, Any]:
+        # A retried upload is stored under a fresh key: the request is the same by its hash.
+        return {
+            "sessionId": str(self.session_id),
+            "kind": self.kind.value,
+            "work": jobs.work_params(self.params),
+        }
+
 
 @dataclass(frozen=True)
 class CancelJob(Command):
@@ -458,11 +466,13 @@ def _webhook_config(deps: Deps) -> webhooks.WebhookConfig:
     return deps.webhooks
 
 
-async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: Deps) -> Result:
+async def execute(  # noqa: PLR0915 (one case per command)
+    uow: UnitOfWork, actor: User | None, command: Command, deps: Deps
+) -> Result:
     """Calls the one service of `command`. Runs inside the runner's transaction; never commits."""
-    if isinstance(command, JobCommand):
-        return await _job_command(uow, actor, command)
     match command:
+        case CreateJob() | CancelJob() | StartJob() | SetJobProgress() | FinishJob() | RequeueJob():
+            return await _job_command(uow, actor, command)
         case CreateUser():
             created = await users.create_user(
                 uow, actor, command.name, command.role, command.telegram_id

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
+import storage
 from db.base import utcnow
 from db.enums import JobKind, JobStatus
 from db.models import DeliverySession, Job, User
@@ -40,6 +43,23 @@ FINAL = frozenset(s for s, targets in JOB_TRANSITIONS.items() if not targets)
 MAX_ERROR = 1000
 
 
+@dataclass(frozen=True)
+class ImportLimits:
+    """A manifest's limits (BIPA_IMPORT_MAX_BYTES, BIPA_IMPORT_MAX_ROWS) and the rows added
+    per batch, i.e. per session row lock (BIPA_IMPORT_BATCH)."""
+
+    max_bytes: int = 20_000_000
+    max_rows: int = 20_000
+    batch: int = 250
+
+
+class JobQueue(Protocol):
+    """Where a committed job is handed to the workers (jobs/: procrastinate). Deferring twice
+    is harmless; a defer lost to a crash is made again by the workers' periodic sweep."""
+
+    async def defer(self, job_id: uuid.UUID) -> None: ...
+
+
 def job_can(current: JobStatus, target: JobStatus) -> bool:
     return target in JOB_TRANSITIONS[current]
 
@@ -49,10 +69,19 @@ def ensure_job_transition(current: JobStatus, target: JobStatus) -> None:
         raise InvalidTransition("job", current.value, target.value, code="JOB_TRANSITION")
 
 
+# Where an input file was stored: a fresh key per upload, so not part of what the work is
+# (the file is, by its `sha256`).
+STORAGE_PARAMS = frozenset({"key"})
+
+
+def work_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in STORAGE_PARAMS}
+
+
 def work_hash(kind: JobKind, session_id: uuid.UUID, params: Mapping[str, Any]) -> str:
     """The same work: same kind, same session, same parameters (an upload by its hash)."""
     canonical = json.dumps(
-        {"kind": kind.value, "session": str(session_id), "params": params},
+        {"kind": kind.value, "session": str(session_id), "params": work_params(params)},
         sort_keys=True,
         default=str,
         separators=(",", ":"),
@@ -208,9 +237,7 @@ async def set_progress(
 
 def ensure_running(job: Job) -> None:
     if job.status is not J.RUNNING:
-        raise InvalidTransition(
-            "job", job.status.value, "work on", code="JOB_NOT_RUNNING"
-        )
+        raise InvalidTransition("job", job.status.value, "work on", code="JOB_NOT_RUNNING")
 
 
 async def finish_job(
@@ -252,3 +279,64 @@ async def requeue_job(uow: UnitOfWork, job_id: uuid.UUID, error: str) -> Job:
         job.last_error = error[:MAX_ERROR]
         await uow.flush()
     return job
+
+
+# --- files of jobs (the proof's object store: keys here, links minted on each read) ----------
+
+
+def _day(now: datetime | None = None) -> str:
+    return (now or utcnow()).strftime("%Y%m%d")
+
+
+def upload_key(session_id: uuid.UUID, extension: str) -> str:
+    """A fresh key for an uploaded manifest (never a user's file name)."""
+    return f"imports/{_day()}/{session_id}/{secrets.token_hex(16)}.{extension}"
+
+
+def result_key(job: Job, name: str, extension: str) -> str:
+    """A fresh key per attempt: keys are written once, and a lost attempt's file is left."""
+    return f"jobs/{_day()}/{job.session_id}/{job.id}-{name}-{secrets.token_hex(4)}.{extension}"
+
+
+async def link(store: storage.ObjectStore, key: str, ttl_s: int) -> str:
+    return await store.presign_get(key, ttl_s)
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+async def requester(uow: UnitOfWork, job: Job) -> User:
+    """Who asked: the job's commands run as them, with their permissions of now."""
+    user = await uow.users.get(job.requested_by)
+    if user is None:
+        raise _not_found(job.id)
+    return user
+
+
+async def lost_defers(uow: UnitOfWork, older_than_s: float, limit: int = 100) -> list[Job]:
+    """QUEUED jobs that no procrastinate job waits for (a crash between commit and defer)."""
+    return await uow.jobs.lost_defers(utcnow() - timedelta(seconds=older_than_s), limit)
+
+
+async def page(
+    uow: UnitOfWork,
+    actor: User,
+    session_id: uuid.UUID | None,
+    statuses: list[JobStatus] | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Job]:
+    """Jobs the actor may follow, newest first: one session's, or every session they manage."""
+    if session_id is not None:
+        session = await uow.sessions.get(session_id)
+        if session is None or not permissions.can_follow_jobs(actor, session):
+            return []
+        return await uow.jobs.page(
+            session_id=session_id, owner_id=None, statuses=statuses, after=after, limit=limit
+        )
+    if not permissions.is_manager(actor):
+        return []
+    owner = None if permissions.manages_every_session(actor) else actor.id
+    return await uow.jobs.page(
+        session_id=None, owner_id=owner, statuses=statuses, after=after, limit=limit
+    )

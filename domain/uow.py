@@ -22,8 +22,8 @@ from db.base import utcnow
 from db.models import AuditEntry, DeliverySession, Webhook
 from db.repositories.audit import AuditRepository
 from db.repositories.idempotency import IdempotencyRepository
-from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
 from db.repositories.jobs import JobRepository
+from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
 from db.repositories.proofs import ProofRepository
 from db.repositories.sessions import SessionRepository
 from db.repositories.users import UserRepository

@@ -68,11 +68,11 @@ def upgrade() -> None:
     )
     op.create_index('uq_jobs_active_work', 'jobs', ['work_hash'], unique=True, postgresql_where=sa.text("status IN ('QUEUED', 'RUNNING')"))
     op.create_index('ix_jobs_session_created', 'jobs', ['session_id', 'created_at'], unique=False)
-    op.create_index('ix_jobs_queued', 'jobs', ['updated_at'], unique=False, postgresql_where=sa.text("status = 'QUEUED'"))
+    op.create_index('ix_jobs_active', 'jobs', ['updated_at'], unique=False, postgresql_where=sa.text("status IN ('QUEUED', 'RUNNING')"))
 
 
 def downgrade() -> None:
-    op.drop_index('ix_jobs_queued', table_name='jobs')
+    op.drop_index('ix_jobs_active', table_name='jobs')
     op.drop_index('ix_jobs_session_created', table_name='jobs')
     op.drop_index('uq_jobs_active_work', table_name='jobs')
     op.drop_table('jobs')

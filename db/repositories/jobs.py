@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.enums import ACTIVE_JOB_STATUSES, JobStatus
-from db.models import Job
+from db.models import DeliverySession, Job
 
 # procrastinate's queue, as its schema (applied by our migration 0006) names it. Only the
 # sweep below reads it: a QUEUED row of ours with no live procrastinate job lost its defer.
@@ -50,15 +50,21 @@ class JobRepository:
 
     async def page(
         self,
-        session_ids: Sequence[uuid.UUID] | None,
+        *,
+        session_id: uuid.UUID | None,
+        owner_id: uuid.UUID | None,
         statuses: Sequence[JobStatus] | None,
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
     ) -> list[Job]:
-        """Newest first; `session_ids` None means every session (admins)."""
+        """Newest first: of one session, of the sessions one manager owns, or (neither) all."""
         stmt = select(Job)
-        if session_ids is not None:
-            stmt = stmt.where(Job.session_id.in_(session_ids))
+        if session_id is not None:
+            stmt = stmt.where(Job.session_id == session_id)
+        if owner_id is not None:
+            stmt = stmt.join(DeliverySession, DeliverySession.id == Job.session_id).where(
+                DeliverySession.owner_id == owner_id
+            )
         if statuses:
             stmt = stmt.where(Job.status.in_(statuses))
         if after is not None:
@@ -70,11 +76,12 @@ class JobRepository:
         return list((await self.session.scalars(stmt)).all())
 
     async def lost_defers(self, before: datetime, limit: int) -> list[Job]:
-        """QUEUED since `before` with no procrastinate job waiting or running for them."""
+        """Active and unchanged since `before`, with no procrastinate job waiting or running
+        for them (a crash between commit and defer; a job aborted by a shutdown)."""
         stmt = (
             select(Job)
             .where(
-                Job.status == JobStatus.QUEUED,
+                Job.status.in_(ACTIVE_JOB_STATUSES),
                 Job.updated_at < before,
                 _NO_LIVE_DEFER,
             )
