@@ -70,7 +70,9 @@ async def run(deps: JobDeps, job: Job) -> dict[str, Any]:
         from domain import manifests  # type: ignore[attr-defined]
 
         async with deps.runner.uow() as uow:
-            found = await manifests.validate_manifest(uow, caller, job.session_id, parsed.rows)
+            found = await manifests.validate_manifest(
+                uow, job.session_id, parsed.rows, actor=caller
+            )
         tally.problems.extend(found)
     if not dry_run and not (all_or_nothing and tally.problems):
         await _apply(deps, job, caller, parsed.rows, tally)
@@ -83,7 +85,6 @@ async def run(deps: JobDeps, job: Job) -> dict[str, Any]:
 async def _apply(
     deps: JobDeps, job: Job, caller: User, rows: Sequence[manifest.ManifestRow], tally: Tally
 ) -> None:
-    from domain import manifests  # type: ignore[attr-defined]
     from domain.commands import ImportManifestRows  # type: ignore[attr-defined]
 
     await _progress(deps, job, tally, done=0)
@@ -93,10 +94,30 @@ async def _apply(
             ImportManifestRows(job.session_id, batch, all_or_nothing=False),
             f"job:{job.id}:batch:{n}",
         )
-        added, problems = manifests.outcome_counts(done.ref)
+        added, problems = outcome_counts(done.ref)
         tally.added += added
         tally.problems.extend(problems)
         await _progress(deps, job, tally, done=tally.added)
+
+
+def outcome_counts(ref: dict[str, Any]) -> tuple[int, list[manifest.RowProblem]]:
+    """From a batch's stored result (a replay's too): rows now in the session, and problems.
+
+    A row the session already had counts as done: on a retried attempt those are the rows
+    the lost attempt added.
+    """
+    added = 0
+    problems: list[manifest.RowProblem] = []
+    for o in ref.get("outcomes", []):
+        if o["outcome"] in ("ADDED", "ALREADY_PRESENT"):
+            added += 1
+        elif o["outcome"] == "PROBLEM":
+            problems.append(
+                manifest.RowProblem(
+                    o["row"], o.get("column"), o.get("code", ""), o.get("reason", "")
+                )
+            )
+    return added, problems
 
 
 async def _progress(deps: JobDeps, job: Job, tally: Tally, *, done: int) -> None:
