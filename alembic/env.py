@@ -15,18 +15,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import db.models  # noqa: F401  (registers every table on the metadata)
 from alembic import context
-from db.base import Base
+from db.base import Base, include_name
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
-
-
-def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """procrastinate's tables (applied by 0006, owned by the library) are not our models."""
-    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
 
 
 def _url() -> str:
