@@ -19,6 +19,7 @@ COPY tracking tracking
 COPY metrics metrics
 COPY manifest manifest
 COPY reports reports
+COPY jobs jobs
 COPY alembic alembic
 # /var/lib/bipa/objects: the embedded object store (proof photos), a volume shared by the API
 # and the worker (whose sweeper must see the same files).

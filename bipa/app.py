@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import text
@@ -29,12 +30,16 @@ from bipa.web import WEB_DIR, web_routes
 from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
+from domain.jobs import ImportLimits
+from domain.operations import Runner
 from domain.proof import ProofConfig
 from domain.scanning import ScanPool
 from domain.webhooks import WebhookConfig
 from gql.context import Services, TokenCache
 from gql.schema import build_schema
 from gql.view import BipaGraphQL, SocketCaps
+from jobs import queue
+from jobs.deps import JobDeps
 from live.hub import LiveHub
 from storage.serve import object_routes
 
@@ -69,18 +74,8 @@ def proof_config(settings: Settings, store: storage.ObjectStore) -> ProofConfig:
 
 
 def make_worker(
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    box: SecretBox,
-    database_url: str,
-    proof: ProofConfig | None = None,
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox
 ) -> WebhookWorker:
-    periodic = None
-    if settings.backup_every_s > 0:
-
-        async def periodic() -> None:
-            await asyncio.to_thread(backup.backup_if_due, settings, database_url)
-
     return WebhookWorker(
         sessionmaker,
         box,
@@ -88,12 +83,59 @@ def make_worker(
         backoff=settings.webhook_backoff_s,
         disable_after=settings.webhook_disable_after,
         retry_for_s=settings.webhook_retry_for_s,
-        retention_days=settings.retention_days,
         lease_s=settings.webhook_lease_s,
         poll_s=settings.webhook_poll_s,
-        periodic=periodic,
-        proof=proof,
     )
+
+
+def import_limits(settings: Settings) -> ImportLimits:
+    return ImportLimits(
+        max_bytes=settings.import_max_bytes,
+        max_rows=settings.import_max_rows,
+        batch=settings.import_batch,
+    )
+
+
+def make_jobs_app(settings: Settings, database_url: str) -> Any:
+    """procrastinate's App: deferring (every process) and the job worker (bipa worker)."""
+    return queue.make_app(
+        database_url, queue.Schedule.for_stalled_after(settings.jobs_stalled_after_s)
+    )
+
+
+def make_job_worker(
+    settings: Settings, jobs_app: Any, runner: Runner, proof: ProofConfig, database_url: str
+) -> queue.JobWorker:
+    do_backup = None
+    if settings.backup_every_s > 0:
+
+        async def do_backup() -> None:
+            await asyncio.to_thread(backup.backup_if_due, settings, database_url)
+
+    deps = JobDeps(
+        runner=runner,
+        files=proof,
+        imports=import_limits(settings),
+        retention_days=settings.retention_days,
+        stalled_after_s=settings.jobs_stalled_after_s,
+        redefer_after_s=max(5.0, settings.jobs_stalled_after_s),
+        backup=do_backup,
+    )
+    return queue.JobWorker(
+        jobs_app,
+        deps,
+        concurrency=settings.jobs_concurrency,
+        heartbeat_s=settings.jobs_heartbeat_s,
+    )
+
+
+def start_job_worker(
+    settings: Settings, jobs_app: Any, runner: Runner, proof: ProofConfig, database_url: str
+) -> tuple[queue.JobWorker | None, asyncio.Task[None] | None]:
+    if not settings.run_worker:
+        return None, None
+    worker = make_job_worker(settings, jobs_app, runner, proof, database_url)
+    return worker, asyncio.create_task(worker.run())
 
 
 def metrics_endpoint(
@@ -139,6 +181,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     proof = proof_config(settings, store)
     # Proof photos get their own bounded pool: a burst of deliveries never queues the scans.
     photos = ScanPool(settings.scan_workers, settings.scan_queue, settings.scan_budget_s)
+    jobs_app = make_jobs_app(settings, database_url)
     services = Services(
         sessionmaker=sessionmaker,
         scanner=scanner,
@@ -151,6 +194,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         group_commit=settings.group_commit,
         proof=proof,
         photos=photos,
+        jobs=queue.Queue(jobs_app),
+        imports=import_limits(settings),
     )
     schema = build_schema(
         production=settings.production,
@@ -190,17 +235,18 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
+        await jobs_app.open_async()
         # The imported libraries (OpenCV, NumPy, SQLAlchemy, Strawberry) make a large, static
         # heap: keep the collector from walking it on every request.
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
-        worker = (
-            make_worker(settings, sessionmaker, box, database_url, proof)
-            if settings.run_worker
-            else None
-        )
+        worker = make_worker(settings, sessionmaker, box) if settings.run_worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
+        # Development: the job worker runs inside serve too (production runs `bipa worker`).
+        job_worker, job_task = start_job_worker(
+            settings, jobs_app, services.runner, proof, database_url
+        )
         log.info("bipa started", extra={"env": settings.env, "broadcast": hub.url.split(":")[0]})
         try:
             yield
@@ -208,6 +254,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             if worker is not None and worker_task is not None:
                 worker.stop()
                 await asyncio.wait({worker_task}, timeout=5)
+            if job_worker is not None and job_task is not None:
+                job_worker.stop()
+                await asyncio.wait({job_task}, timeout=10)
+            await jobs_app.close_async()
             await hub.stop()
             scanner.shutdown()
             photos.shutdown()

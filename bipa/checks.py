@@ -109,6 +109,7 @@ def main() -> int:
                 "storage",
                 "manifest",
                 "reports",
+                "jobs",
             ],
         ),
         _run("import-linter", [str(BIN / "lint-imports")]),

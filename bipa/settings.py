@@ -152,6 +152,11 @@ class Settings:
     proof_sweep_after_s: float = 3600.0
     import_max_bytes: int = 20_000_000
     import_max_rows: int = 20_000
+    # --- background jobs (jobs/) ---
+    jobs_concurrency: int = 4
+    jobs_heartbeat_s: float = 10.0
+    jobs_stalled_after_s: float = 30.0
+    import_batch: int = 250
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
 
@@ -236,6 +241,12 @@ class Settings:
             # A manifest is read whole in memory: these bound what one upload may cost.
             import_max_bytes=_int(e, "BIPA_IMPORT_MAX_BYTES", 20_000_000, 1_000, 500_000_000),
             import_max_rows=_int(e, "BIPA_IMPORT_MAX_ROWS", 20_000, 1, 1_000_000),
+            # --- background jobs (jobs/) ---
+            jobs_concurrency=_int(e, "BIPA_JOBS_CONCURRENCY", 4, 1, 100),
+            jobs_heartbeat_s=_float(e, "BIPA_JOBS_HEARTBEAT", 10.0, 0.2, 600.0),
+            # A job whose worker sent no heartbeat for this long is run again by another.
+            jobs_stalled_after_s=_float(e, "BIPA_JOBS_STALLED_AFTER", 30.0, 1.0, 3600.0),
+            import_batch=_int(e, "BIPA_IMPORT_BATCH", 250, 1, 1000),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
         )

@@ -1,7 +1,9 @@
 """The webhook worker: claims due deliveries (FOR UPDATE SKIP LOCKED), signs and POSTs them.
 
-Runs as `bipa worker`, and inside `bipa serve` unless BIPA_RUN_WORKER=false. Any number of
-workers can run against one database: the claim's row locks and leases keep them apart.
+Runs in `bipa worker` beside the job worker (jobs/), and inside `bipa serve` unless
+BIPA_RUN_WORKER=false. Any number of workers can run against one database: the claim's row
+locks and leases keep them apart. The housekeeping it used to run (key purge, proof sweep,
+retention, backups) is on procrastinate's schedule now (jobs/periodic.py).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -20,17 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import metrics
 from db.models import WebhookDelivery
 from domain import commands, webhooks
-from domain.commands import Deps
 from domain.crypto import SecretBox, sign
 from domain.errors import ValidationFailed
 from domain.operations import Runner
-from domain.proof import ProofConfig
 from domain.webhook_urls import check_url
 
 log = logging.getLogger("bipa.worker")
 USER_AGENT = "Bipa-Webhooks/1"
-PURGE_EVERY_S = 600.0
-PERIODIC_EVERY_S = 60.0
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -48,22 +45,17 @@ class WebhookWorker:
         backoff: tuple[float, ...],
         disable_after: int,
         retry_for_s: float = 0.0,
-        retention_days: int = 0,
         lease_s: float = 60.0,
         poll_s: float = 0.5,
         batch: int = 20,
         timeout_s: float = 10.0,
-        periodic: Callable[[], Awaitable[None]] | None = None,
-        proof: ProofConfig | None = None,
     ) -> None:
-        self.runner = Runner(sessionmaker, deps=Deps(proof=proof))
-        self.sweeps = proof is not None
+        self.runner = Runner(sessionmaker)
         self.box = box
         self.production = production
         self.backoff = backoff
         self.disable_after = disable_after
         self.retry_for_s = retry_for_s
-        self.retention_days = retention_days
         self.lease = timedelta(seconds=lease_s)
         self.poll_s = poll_s
         self.batch = batch
@@ -74,25 +66,10 @@ class WebhookWorker:
             headers={"User-Agent": USER_AGENT},
         )
         self._stopping = asyncio.Event()
-        # Scheduled housekeeping besides the key purge (the periodic backup), every minute.
-        self.periodic = periodic
 
     async def run(self) -> None:
         log.info("webhook worker started")
-        next_purge = 0.0
-        next_periodic = 0.0
         while not self._stopping.is_set():
-            if time.monotonic() >= next_purge:
-                next_purge = time.monotonic() + PURGE_EVERY_S
-                await self._purge()
-                await self._sweep()
-                await self._retention()
-            if self.periodic is not None and time.monotonic() >= next_periodic:
-                next_periodic = time.monotonic() + PERIODIC_EVERY_S
-                try:
-                    await self.periodic()
-                except Exception as exc:  # e.g. a full disk: say so, keep delivering
-                    log.warning("periodic task failed", extra={"error": str(exc)[:300]})
             try:
                 claimed = await self._claim()
             except Exception as exc:  # the database may be restarting: keep the worker alive
@@ -104,43 +81,6 @@ class WebhookWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.poll_s)
         await self.client.aclose()
-
-    async def _purge(self) -> None:
-        try:
-            done = await self.runner.run_once(None, commands.PurgeIdempotencyKeys())
-            removed = done.ref["removed"]
-        except Exception as exc:
-            log.warning("purging idempotency keys failed", extra={"error": type(exc).__name__})
-            return
-        if removed:
-            log.info("expired idempotency keys purged", extra={"count": removed})
-
-    async def _sweep(self) -> None:
-        """Proof objects of uploads that never committed (a crash between store and commit)."""
-        if not self.sweeps:
-            return
-        try:
-            done = await self.runner.run_once(None, commands.SweepProofObjects())
-        except Exception as exc:
-            log.warning("sweeping proof objects failed", extra={"error": type(exc).__name__})
-            return
-        if done.ref["removed"]:
-            log.info("uncommitted proof objects removed", extra={"count": done.ref["removed"]})
-
-    async def _retention(self) -> None:
-        """Recipient data of sessions past their retention is anonymised (LGPD), in batches."""
-        if self.retention_days <= 0:
-            return
-        try:
-            while True:
-                done = await self.runner.run_once(
-                    None, commands.AnonymizeExpired(self.retention_days)
-                )
-                if not done.ref["anonymized"] or self._stopping.is_set():
-                    break
-                log.info("recipient data anonymised", extra={"packages": done.ref["anonymized"]})
-        except Exception as exc:
-            log.warning("anonymising expired data failed", extra={"error": type(exc).__name__})
 
     def stop(self) -> None:
         self._stopping.set()

@@ -17,6 +17,15 @@ NAMING_CONVENTION = {
 }
 
 
+# Tables in our database that are not our models: procrastinate's queue (migration 0006).
+FOREIGN_TABLE_PREFIXES = ("procrastinate_",)
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's comparison filter: our models only (alembic/env.py, the drift test)."""
+    return not (type_ == "table" and name is not None and name.startswith(FOREIGN_TABLE_PREFIXES))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

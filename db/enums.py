@@ -32,5 +32,20 @@ class WebhookDeliveryStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
+class JobStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class JobKind(enum.StrEnum):
+    IMPORT_MANIFEST = "IMPORT_MANIFEST"
+    EXPORT_REPORT = "EXPORT_REPORT"
+
+
 READONLY_SESSION_STATUSES = frozenset({SessionStatus.COMPLETED, SessionStatus.ARCHIVED})
 FINAL_DELIVERY_STATUSES = frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED})
+# A job asked for again while in one of these is the same work: the running one answers.
+ACTIVE_JOB_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})

@@ -35,7 +35,14 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, CreatedAtMixin, new_id, utcnow
-from db.enums import DeliveryStatus, Role, SessionStatus, WebhookDeliveryStatus
+from db.enums import (
+    DeliveryStatus,
+    JobKind,
+    JobStatus,
+    Role,
+    SessionStatus,
+    WebhookDeliveryStatus,
+)
 
 Money = Numeric(12, 2)
 # A label's 2D payload (Mercado Livre's QR JSON, a tracking URL) is kept whole, within reason.
@@ -470,5 +477,68 @@ class WebhookDelivery(CreatedAtMixin, Base):
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         CheckConstraint(
             "(status = 'DELIVERED') = (delivered_at IS NOT NULL)", name="delivered_at_iff_delivered"
+        ),
+    )
+
+
+class Job(CreatedAtMixin, Base):
+    """Background work under a session (an import, an export): our row, written in the
+    command's transaction; procrastinate's own job only carries its id (see jobs/)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=new_id, server_default=func.gen_random_uuid()
+    )
+    kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"), nullable=False)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[JobStatus] = mapped_column(
+        _enum(JobStatus, "job_status"), nullable=False, default=JobStatus.QUEUED
+    )
+    # What the work is (file key and hash, format, flags): never personal data.
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # SHA-256 of (kind, session, params): the same work asked for again while it is active.
+    work_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    progress: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    total: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    requested_by: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        nullable=False, server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        # One active job per piece of work, enforced by the database too (a race of two
+        # requests ends with one row; the loser answers the winner's job).
+        Index(
+            "uq_jobs_active_work",
+            "work_hash",
+            unique=True,
+            postgresql_where=text("status IN ('QUEUED', 'RUNNING')"),
+        ),
+        # jobs(sessionId, status), newest first.
+        Index("ix_jobs_session_created", "session_id", "created_at"),
+        # The re-defer sweep looks at active rows only.
+        Index(
+            "ix_jobs_active", "updated_at", postgresql_where=text("status IN ('QUEUED', 'RUNNING')")
+        ),
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress_percent"),
+        CheckConstraint(
+            "done >= 0 AND failed >= 0 AND attempts >= 0 AND (total IS NULL OR total >= 0)",
+            name="counters_non_negative",
+        ),
+        CheckConstraint(
+            "(status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')) = (finished_at IS NOT NULL)",
+            name="finished_at_iff_final",
         ),
     )

@@ -21,6 +21,11 @@ class Action(enum.StrEnum):
     PACKAGE_STATUS_CHANGED = "package.status_changed"
     # What identified a package's recipient was removed (LGPD), on request or after retention.
     PACKAGE_ANONYMIZED = "package.anonymized"
+    # Background jobs under the session (domain/jobs.py): asked for, cancelled, finished.
+    JOB_CREATED = "job.created"
+    JOB_CANCELLED = "job.cancelled"
+    JOB_SUCCEEDED = "job.succeeded"
+    JOB_FAILED = "job.failed"
 
 
 # Not an audit action: the event of testWebhook's deliveries.

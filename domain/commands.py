@@ -18,11 +18,12 @@ from typing import Any, ClassVar
 
 import ocr
 from db.base import utcnow
-from db.enums import DeliveryStatus, Role
+from db.enums import DeliveryStatus, JobKind, JobStatus, Role
 from db.models import DeliverySession, SessionPackage, User
 from domain import (
     deliverers,
     idempotency,
+    jobs,
     manifests,
     packages,
     proof,
@@ -343,6 +344,99 @@ class RecordWebhookAttempt(Command):
     retry_for_s: float = 0.0
 
 
+# --- background jobs (domain/jobs.py; driven by jobs/) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateJob(Command):
+    """Asks for background work under a session; the same work while active answers that job."""
+
+    operation: ClassVar[str] = "createJob"
+    session_id: uuid.UUID
+    kind: JobKind
+    params: dict[str, Any]
+
+    def fingerprint(self) -> dict[str, Any]:
+        # A retried upload is stored under a fresh key: the request is the same by its hash.
+        return {
+            "sessionId": str(self.session_id),
+            "kind": self.kind.value,
+            "work": jobs.work_params(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class CancelJob(Command):
+    operation: ClassVar[str] = "cancelJob"
+    job_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class StartJob(Command):
+    """An attempt of the job begins (the worker; no caller)."""
+
+    operation: ClassVar[str] = "startJob"
+    job_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class SetJobProgress(Command):
+    operation: ClassVar[str] = "setJobProgress"
+    job_id: uuid.UUID
+    done: int
+    failed: int
+    total: int | None
+
+
+@dataclass(frozen=True)
+class FinishJob(Command):
+    operation: ClassVar[str] = "finishJob"
+    job_id: uuid.UUID
+    outcome: JobStatus
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RequeueJob(Command):
+    """RUNNING -> QUEUED: a transient failure or a lost worker; procrastinate runs it again."""
+
+    operation: ClassVar[str] = "requeueJob"
+    job_id: uuid.UUID
+    error: str
+
+
+JobCommand = CreateJob | CancelJob | StartJob | SetJobProgress | FinishJob | RequeueJob
+
+
+async def _job_command(uow: UnitOfWork, actor: User | None, command: JobCommand) -> Result:
+    match command:
+        case CreateJob():
+            created = await jobs.create_job(
+                uow, _actor(actor), command.kind, command.session_id, command.params
+            )
+            uow.job_changed(created.job.id)
+            return Result(
+                {"job": str(created.job.id), "created": created.created}, {"job": created.job}
+            )
+        case CancelJob():
+            job = await jobs.cancel_job(uow, _actor(actor), command.job_id)
+        case StartJob():
+            job = await jobs.start_job(uow, command.job_id)
+        case SetJobProgress():
+            job = await jobs.set_progress(
+                uow, command.job_id, done=command.done, failed=command.failed, total=command.total
+            )
+        case FinishJob():
+            job = await jobs.finish_job(
+                uow, command.job_id, command.outcome, result=command.result, error=command.error
+            )
+        case RequeueJob():
+            job = await jobs.requeue_job(uow, command.job_id, command.error)
+    uow.job_changed(job.id)
+    return Result({"job": str(job.id)}, {"job": job})
+
+
 # --- execution -----------------------------------------------------------------------------------
 
 
@@ -390,6 +484,8 @@ def _webhook_config(deps: Deps) -> webhooks.WebhookConfig:
 async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: Deps) -> Result:  # noqa: PLR0915
     """Calls the one service of `command`. Runs inside the runner's transaction; never commits."""
     match command:
+        case CreateJob() | CancelJob() | StartJob() | SetJobProgress() | FinishJob() | RequeueJob():
+            return await _job_command(uow, actor, command)
         case CreateUser():
             created = await users.create_user(
                 uow, actor, command.name, command.role, command.telegram_id

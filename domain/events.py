@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,14 @@ class CommittedEvent:
 
 class EventPublisher(Protocol):
     async def publish(self, events: list[CommittedEvent]) -> None: ...
+
+
+@runtime_checkable
+class JobPublisher(Protocol):
+    """A publisher that also carries "job J changed" signals (the live hub does): subscribers
+    of a job's progress re-read its row, the source of truth."""
+
+    async def publish_jobs(self, job_ids: list[uuid.UUID]) -> None: ...
 
 
 class NullPublisher:

@@ -26,6 +26,15 @@ def can_manage(user: User, session: DeliverySession) -> bool:
     return user.role is Role.ADMIN or (user.role is Role.MANAGER and session.owner_id == user.id)
 
 
+def manages_every_session(user: User) -> bool:
+    return user.role is Role.ADMIN
+
+
+def can_follow_jobs(user: User, session: DeliverySession) -> bool:
+    """Jobs of a session (imports, exports, with their files) are its managers' business."""
+    return can_manage(user, session)
+
+
 def can_see_pay(viewer: User, deliverer_user_id: uuid.UUID) -> bool:
     """Pay (salary, commission, earnings) of a deliverer of a session the viewer can see.
 

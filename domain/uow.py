@@ -22,12 +22,13 @@ from db.base import utcnow
 from db.models import AuditEntry, DeliverySession, Webhook
 from db.repositories.audit import AuditRepository
 from db.repositories.idempotency import IdempotencyRepository
+from db.repositories.jobs import JobRepository
 from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
 from db.repositories.proofs import ProofRepository
 from db.repositories.sessions import SessionRepository
 from db.repositories.users import UserRepository
 from db.repositories.webhooks import WebhookRepository
-from domain.events import CommittedEvent, EventPublisher, NullPublisher
+from domain.events import CommittedEvent, EventPublisher, JobPublisher, NullPublisher
 from domain.outbox import write_outbox
 
 log = logging.getLogger("bipa.uow")
@@ -50,6 +51,7 @@ class UnitOfWork:
         self._hooks: dict[uuid.UUID, list[Webhook]] = {}
         self._last_sequence: dict[uuid.UUID, int] = {}
         self._locked: dict[uuid.UUID, DeliverySession] = {}
+        self._changed_jobs: set[uuid.UUID] = set()
         self._session: AsyncSession | None = None
 
     @property
@@ -73,6 +75,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(session)
         self.webhooks = WebhookRepository(session)
         self.proofs = ProofRepository(session)
+        self.jobs = JobRepository(session)
 
     async def __aexit__(
         self,
@@ -87,6 +90,7 @@ class UnitOfWork:
             # An uncommitted transaction is dropped by close(); loaded objects stay readable.
             self._events.clear()
             self._entries.clear()
+            self._changed_jobs.clear()
         finally:
             try:
                 await session.close()
@@ -117,6 +121,10 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+    def job_changed(self, job_id: uuid.UUID) -> None:
+        """Signal after commit that a job's row changed (its progress subscribers re-read)."""
+        self._changed_jobs.add(job_id)
 
     def record(
         self,
@@ -178,6 +186,13 @@ class UnitOfWork:
         self._locked.clear()
         await self.session.commit()
         events, self._events = self._events, []
+        jobs, self._changed_jobs = sorted(self._changed_jobs), set()
+        if jobs and isinstance(self._publisher, JobPublisher):
+            try:
+                await self._publisher.publish_jobs(jobs)
+            except Exception:
+                # The row is the truth: a follower that misses this reads it on its next poll.
+                log.exception("publishing job signals failed", extra={"jobs": len(jobs)})
         if events:
             try:
                 await self._publisher.publish(events)

@@ -18,6 +18,7 @@ from domain import users as user_service
 from domain.commands import Deps
 from domain.errors import Unauthenticated
 from domain.events import EventPublisher
+from domain.jobs import ImportLimits, JobQueue
 from domain.operations import Runner
 from domain.proof import ProofConfig
 from domain.scanning import ScanPool
@@ -85,6 +86,8 @@ class Services:
     group_commit: bool = True
     proof: ProofConfig | None = None
     photos: ScanPool | None = None
+    jobs: JobQueue | None = None
+    imports: ImportLimits = field(default_factory=ImportLimits)
     runner: Runner = field(init=False)
 
     def __post_init__(self) -> None:

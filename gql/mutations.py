@@ -13,6 +13,7 @@ from domain.errors import DomainError, NotFound, ValidationFailed
 from gql import inputs as i
 from gql.context import Context
 from gql.errors import ERRORS, to_error
+from gql.jobs import JobMutations
 from gql.proof import config_of, proof_data
 from gql.runner import Renderer, parse_uuid, run
 from gql.scanning import ScanBarcodeResult, scan_barcode
@@ -186,7 +187,7 @@ async def _status_with_proof(info: Info[Context, None], input: i.UpdatePackageSt
 
 
 @strawberry.type
-class Mutation(WebhookMutations):
+class Mutation(WebhookMutations, JobMutations):
     @strawberry.mutation(description="ADMIN: any role; MANAGER: DELIVERER only.")
     async def create_user(
         self, info: Info[Context, None], input: i.CreateUserInput

@@ -30,6 +30,7 @@ import metrics
 from domain.uow import ReadSnapshot
 from gql import reads
 from gql.context import Context
+from gql.jobs import JobQueries
 from gql.limits import Bounds, DocumentLimits
 from gql.live.executor import BipaExecutionContext
 from gql.mutations import Mutation
@@ -49,7 +50,7 @@ log = logging.getLogger("bipa.graphql")
 
 
 @strawberry.type
-class Query(WebhookQueries):
+class Query(WebhookQueries, JobQueries):
     @strawberry.field(description="The authenticated caller.")
     async def me(self, info: Info[Context, None]) -> UserType:
         return user_type(await info.context.caller())

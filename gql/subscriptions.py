@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gql.context import Context
+from gql.jobs import JobSubscriptions
 from gql.live.direct import DirectStream, Pick
 from gql.types import Role, SessionProgress, UserType, progress_from_counts
 from live.events import Listener, LiveEvent, LiveEvents, SlowSubscriber, Viewer
@@ -119,7 +120,7 @@ async def _visible_session(info: Info[Context, None], session_id: strawberry.ID)
 
 
 @strawberry.type
-class Subscription:
+class Subscription(JobSubscriptions):
     @strawberry.subscription(
         description="Every audit entry of the session in sequence order, none skipped; with "
         "afterSequence, the stored entries after it first, then live without a gap."

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from broadcaster import Broadcast
@@ -25,8 +25,10 @@ from db.tasks import detached_task
 
 log = logging.getLogger("bipa.live")
 GLOBAL_CHANNEL = "bipa_sessions"  # every session's signals, for listeners that discover
+JOBS_CHANNEL = "bipa_jobs"  # "job J changed": its progress followers re-read the row
 
 OnSignal = Callable[[uuid.UUID, int], None]
+OnJob = Callable[[uuid.UUID], None]
 
 
 def session_channel(session_id: uuid.UUID) -> str:
@@ -35,6 +37,17 @@ def session_channel(session_id: uuid.UUID) -> str:
 
 def encode(session_id: uuid.UUID, sequence: int) -> str:
     return json.dumps({"s": str(session_id), "q": sequence})
+
+
+def encode_job(job_id: uuid.UUID) -> str:
+    return json.dumps({"j": str(job_id)})
+
+
+def decode_job(message: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(json.loads(message)["j"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def decode(message: str) -> tuple[uuid.UUID, int] | None:
@@ -51,9 +64,10 @@ class SignalBus:
     The channels wanted are kept across reconnects, and subscribed again on `connect`.
     """
 
-    def __init__(self, url: str, on_signal: OnSignal) -> None:
+    def __init__(self, url: str, on_signal: OnSignal, on_job: OnJob | None = None) -> None:
         self.url = url
         self.on_signal = on_signal
+        self.on_job = on_job
         self._broadcast: Broadcast | None = None
         self._lock = asyncio.Lock()  # one backend operation at a time (shared asyncpg connection)
         self._wanted: set[str] = set()
@@ -124,6 +138,17 @@ class SignalBus:
         if task is not None:
             task.cancel()
 
+    def watch_jobs(self, on: bool) -> None:
+        """Receive (or stop receiving) the job signals of every job."""
+        if on:
+            self._wanted.add(JOBS_CHANNEL)
+            self._consume(JOBS_CHANNEL)
+            return
+        self._wanted.discard(JOBS_CHANNEL)
+        task = self._tasks.pop(JOBS_CHANNEL, None)
+        if task is not None:
+            task.cancel()
+
     def _consume(self, channel: str) -> None:
         if channel in self._tasks or self._broadcast is None:
             return
@@ -137,7 +162,11 @@ class SignalBus:
                 subscriber = await subscription.__aenter__()
             try:
                 async for event in subscriber:  # type: ignore[union-attr]
-                    if event is not None:
+                    if event is None:
+                        continue
+                    if channel == JOBS_CHANNEL:
+                        self._on_job_message(event.message)
+                    else:
                         self._on_message(event.message)
             finally:
                 async with self._lock:
@@ -157,6 +186,13 @@ class SignalBus:
             return
         self.on_signal(*signal)
 
+    def _on_job_message(self, message: str) -> None:
+        job_id = decode_job(message)
+        if job_id is None:
+            log.warning("malformed pub/sub message dropped")
+        elif self.on_job is not None:
+            self.on_job(job_id)
+
     # --- publishing --------------------------------------------------------------------------
     async def publish(self, signals: Mapping[uuid.UUID, int]) -> bool:
         """Sends each session's newest sequence on its channel and on the global one.
@@ -172,4 +208,13 @@ class SignalBus:
                 message = encode(session_id, sequence)
                 await broadcast.publish(session_channel(session_id), message)
                 await broadcast.publish(GLOBAL_CHANNEL, message)
+        return True
+
+    async def publish_jobs(self, job_ids: Collection[uuid.UUID]) -> bool:
+        broadcast = self._broadcast
+        if broadcast is None:
+            return False
+        async with self._lock:
+            for job_id in job_ids:
+                await broadcast.publish(JOBS_CHANNEL, encode_job(job_id))
         return True

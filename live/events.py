@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Collection
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -69,6 +70,8 @@ class Listener(Protocol):
 
 class LiveEvents(Protocol):
     def listener(self, viewer: Viewer | None = None) -> AbstractAsyncContextManager[Listener]: ...
+
+    def watch_job(self, job_id: uuid.UUID) -> AbstractContextManager[asyncio.Event]: ...
 
     async def progress(self, session_id: uuid.UUID) -> dict[str, int]: ...
 

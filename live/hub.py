@@ -21,7 +21,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -193,7 +193,7 @@ class LiveHub:
         self, url: str, sessionmaker: async_sessionmaker[AsyncSession], *, poll_s: float = 5.0
     ) -> None:
         self.store = Store(sessionmaker)
-        self.bus = SignalBus(url, self._on_signal)
+        self.bus = SignalBus(url, self._on_signal, self._on_job)
         self.poll_s = poll_s
         self.feeds: dict[uuid.UUID, SessionFeed] = {}
         self.discoverers: set[HubListener] = set()
@@ -201,6 +201,8 @@ class LiveHub:
         self._supervisor: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._outgoing: dict[uuid.UUID, int] = {}
+        self._outgoing_jobs: set[uuid.UUID] = set()
+        self._job_watchers: dict[uuid.UUID, set[asyncio.Event]] = {}
         self._outgoing_ready = asyncio.Event()
         # Discovery: per session, the lowest and highest sequence signalled since its check.
         self._unchecked: dict[uuid.UUID, tuple[int, int]] = {}
@@ -411,12 +413,44 @@ class LiveHub:
             await self._outgoing_ready.wait()
             self._outgoing_ready.clear()
             batch, self._outgoing = self._outgoing, {}
-            if not batch:
-                continue
+            jobs, self._outgoing_jobs = self._outgoing_jobs, set()
             try:
-                await self.bus.publish(batch)
+                if batch:
+                    await self.bus.publish(batch)
+                if jobs:
+                    await self.bus.publish_jobs(sorted(jobs))
             except Exception as exc:  # at-most-once: the audit log and the poll cover it
                 log.warning("publishing signals failed", extra={"error": type(exc).__name__})
+
+    # --- jobs (domain.events.JobPublisher) ---------------------------------------------------
+    async def publish_jobs(self, job_ids: list[uuid.UUID]) -> None:
+        """Called after a commit that changed jobs; coalesced like the sessions' signals."""
+        for job_id in job_ids:
+            self._on_job(job_id)
+        self._outgoing_jobs.update(job_ids)
+        self._outgoing_ready.set()
+
+    def _on_job(self, job_id: uuid.UUID) -> None:
+        for event in self._job_watchers.get(job_id, ()):
+            event.set()
+
+    @contextlib.contextmanager
+    def watch_job(self, job_id: uuid.UUID) -> Iterator[asyncio.Event]:
+        """An event set whenever the job is signalled; the caller clears it and re-reads the
+        row (a lost signal costs the follower's poll, never a wrong state)."""
+        event = asyncio.Event()
+        if not self._job_watchers:
+            self.bus.watch_jobs(True)
+        self._job_watchers.setdefault(job_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            watchers = self._job_watchers.get(job_id, set())
+            watchers.discard(event)
+            if not watchers:
+                self._job_watchers.pop(job_id, None)
+            if not self._job_watchers:
+                self.bus.watch_jobs(False)
 
 
 def _order(event: LiveEvent) -> tuple[uuid.UUID, int]:

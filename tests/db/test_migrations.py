@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import command
 from bipa import database
-from db.base import Base
+from db.base import Base, include_name
 from tests.conftest import asyncpg_dsn
 
 
@@ -54,7 +54,10 @@ async def test_models_match_migrations(database_url: str) -> None:
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_name": include_name}),
+                    Base.metadata,
+                )
             )
     finally:
         await engine.dispose()

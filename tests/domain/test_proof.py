@@ -256,29 +256,21 @@ async def test_sweeper_removes_only_uncommitted_old_objects(
     assert done.ref == {"removed": 0}  # no store configured in this runner's deps
 
 
-async def test_the_webhook_worker_sweeps_uncommitted_objects(
+async def test_the_periodic_housekeeping_sweeps_uncommitted_objects(
     tmp_path: Path, committed_runner: Runner
 ) -> None:
-    from bipa.worker import WebhookWorker
-    from domain.crypto import SecretBox
+    from domain.commands import Deps
+    from domain.operations import Runner as JobRunner
+    from jobs.deps import JobDeps
+    from jobs.periodic import sweep_proof_objects
 
     config = proof.ProofConfig(
         storage.LocalStore(tmp_path / "swept", secrets.token_bytes(32)), sweep_after_s=0
     )
     orphan = f"{proof.day_prefix(datetime.now(UTC))}{uuid.uuid4()}/{uuid.uuid4().hex}.jpg"
     await config.store.put(orphan, b"\xff\xd8left behind", "image/jpeg")
-    worker = WebhookWorker(
-        committed_runner.sessionmaker,
-        SecretBox(b"k" * 32),
-        production=False,
-        backoff=(1.0,),
-        disable_after=3,
-        proof=config,
-    )
-    try:
-        await worker._sweep()
-    finally:
-        await worker.client.aclose()
+    runner = JobRunner(committed_runner.sessionmaker, deps=Deps(proof=config))
+    await sweep_proof_objects(JobDeps(runner=runner, files=config))
     assert not await config.store.exists(orphan)
 
 

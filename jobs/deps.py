@@ -1,0 +1,23 @@
+"""What tasks need from the composition root (bipa/), handed to the worker as its context."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from domain.jobs import ImportLimits
+from domain.operations import Runner
+from domain.proof import ProofConfig
+
+
+@dataclass(frozen=True)
+class JobDeps:
+    runner: Runner
+    # The proof's object store and link lifetime: the one storage mechanism.
+    files: ProofConfig
+    imports: ImportLimits = field(default_factory=ImportLimits)
+    retention_days: int = 0
+    stalled_after_s: float = 30.0
+    # A defer older than this with no procrastinate job is made again.
+    redefer_after_s: float = 30.0
+    backup: Callable[[], Awaitable[None]] | None = None
