@@ -15,6 +15,16 @@ from typing import Literal
 Env = Literal["development", "production"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Example values people copy without changing (.env.example, docs): refused in production.
+PLACEHOLDER_SECRETS = ("replace-with", "change-me", "changeme", "example", "placeholder")
+
+
+def default_data_dir() -> Path:
+    """A checkout keeps its data in its own .data/; an installed package (site-packages is no
+    place for data) in the working directory's."""
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / ".data"
+    return Path.cwd() / ".data"
 
 
 class SettingsError(ValueError):
@@ -99,11 +109,16 @@ def _storage_url(raw: str | None) -> str | None:
     return url
 
 
-def _secret_key(raw: str | None) -> str | None:
+def _secret_key(raw: str | None, production: bool) -> str | None:
     if raw is None or raw == "":
         return None
     if len(raw) < 32:
         raise SettingsError("BIPA_SECRET_KEY must be at least 32 characters")
+    if production and any(word in raw.lower() for word in PLACEHOLDER_SECRETS):
+        raise SettingsError(
+            "BIPA_SECRET_KEY is still the example value: set a random one "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
     return raw
 
 
@@ -112,7 +127,7 @@ class Settings:
     env: Env = "development"
     database_url: str | None = None
     broadcast_url: str | None = None
-    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
+    data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -171,7 +186,7 @@ class Settings:
         log_level = e.get("BIPA_LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if log_level not in LOG_LEVELS:
             raise SettingsError(f"BIPA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-        data_dir = Path(e.get("BIPA_DATA_DIR", "") or PROJECT_ROOT / ".data").expanduser()
+        data_dir = Path(e.get("BIPA_DATA_DIR", "") or default_data_dir()).expanduser()
         origins = tuple(
             o.strip() for o in e.get("BIPA_ALLOWED_ORIGINS", "").split(",") if o.strip()
         )
@@ -218,7 +233,7 @@ class Settings:
             webhook_retry_for_s=_float(e, "BIPA_WEBHOOK_RETRY_FOR", 86_400.0, 0.0, 30 * 86_400.0),
             webhook_lease_s=_float(e, "BIPA_WEBHOOK_LEASE", 60.0, 0.5, 3600.0),
             webhook_poll_s=_float(e, "BIPA_WEBHOOK_POLL", 0.5, 0.05, 60.0),
-            secret_key=_secret_key(e.get("BIPA_SECRET_KEY")),
+            secret_key=_secret_key(e.get("BIPA_SECRET_KEY"), bipa_env == "production"),
             # Days after completion that recipients' data is kept (LGPD); 0: kept until asked.
             retention_days=_int(e, "BIPA_RETENTION_DAYS", 90, 0, 36_500),
             backup_dir=Path(e["BIPA_BACKUP_DIR"]) if e.get("BIPA_BACKUP_DIR") else None,
