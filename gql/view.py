@@ -74,11 +74,62 @@ async def _refuse_socket(websocket: WebSocket, reason: str) -> None:
     await websocket.close(code=CLOSE_TOO_MANY, reason=reason)
 
 
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def response_media_type(accept: str | None) -> str:
+    """GraphQL over HTTP's negotiation: application/graphql-response+json when the client
+    asks for it at least as much as for application/json; application/json otherwise (no
+    Accept header, `*/*`, or a client from before the new media type)."""
+    wanted = {GRAPHQL_RESPONSE: 0.0, JSON: 0.0}
+    for part in (accept or "").split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if media in ("*/*", "application/*"):
+            media = JSON
+        if media in wanted:
+            wanted[media] = max(wanted[media], quality)
+    if wanted[GRAPHQL_RESPONSE] > 0 and wanted[GRAPHQL_RESPONSE] >= wanted[JSON]:
+        return GRAPHQL_RESPONSE
+    return JSON
+
+
+def _is_request_error(result: Any) -> bool:
+    """Refused before execution (syntax, validation, bounds, variables): no field ran, so no
+    error has a path. A field error always has one, even when it nulls the whole `data`."""
+    errors = getattr(result, "errors", None)
+    return bool(errors) and result.data is None and all(e.path is None for e in errors)
+
+
 def refusal(status: int, message: str, code: str) -> JSONResponse:
     """A request refused before GraphQL runs, still answered as GraphQL errors with a code."""
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
     )
+
+
+def _refused(request: Request, exc: HTTPException) -> JSONResponse:
+    status = exc.status_code
+    allow = ""
+    if request.method == "GET" and "not allowed when using GET" in exc.reason:
+        status, allow = 405, "POST"  # a mutation over GET (GraphQL over HTTP)
+    elif status == 405:
+        allow = "GET, POST"
+    elif exc.reason == "Unsupported content type":
+        status = 415
+    response = refusal(status, exc.reason, "BAD_REQUEST")
+    if allow:
+        response.headers["allow"] = allow
+    return response
 
 
 class BipaGraphQL(GraphQL[Context, None]):
@@ -103,16 +154,26 @@ class BipaGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        media_type = response_media_type(request.headers.get("accept"))
         try:
             response = await self.run(request)
         except HTTPException as exc:
-            status = exc.status_code
-            if request.method == "GET" and "not allowed when using GET" in exc.reason:
-                status = 405  # a mutation over GET (GraphQL over HTTP: Method Not Allowed)
-            response = refusal(status, exc.reason, "BAD_REQUEST")
-            if status == 405:
-                response.headers["allow"] = "POST"
+            response = _refused(request, exc)
+        if media_type == GRAPHQL_RESPONSE and response.media_type == JSON:
+            # The new media type says what the status says: a request refused before
+            # execution is a 400, whatever ran answers 200 (errors or not).
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if request.scope.get("state", {}).get("graphql_request_error"):
+                response.status_code = 400
         await response(scope, receive, send)
+
+    async def process_result(self, request: Request, result: Any) -> Any:
+        processed = await super().process_result(request, result)
+        if _is_request_error(result):
+            request.scope.setdefault("state", {})["graphql_request_error"] = True
+            if response_media_type(request.headers.get("accept")) == GRAPHQL_RESPONSE:
+                processed.pop("data", None)  # not executed: no `data` entry at all
+        return processed
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: every file it loads is served by the app (no CDN), so it works
