@@ -109,6 +109,25 @@ def _storage_url(raw: str | None) -> str | None:
     return url
 
 
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A limit in the `limits` notation: "600/minute", or several as "20/second;600/minute"."""
+    from limits import parse_many
+
+    raw = (env.get(name) or "").strip() or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be like 600/minute, got {raw!r}") from None
+    return raw
+
+
+def _rate_storage(raw: str | None) -> str:
+    url = (raw or "").strip() or "memory://"
+    if not url.startswith(("memory://", "redis://", "rediss://")):
+        raise SettingsError("BIPA_RATE_LIMIT_STORAGE must start with memory:// or redis://")
+    return url
+
+
 def _secret_key(raw: str | None, production: bool) -> str | None:
     if raw is None or raw == "":
         return None
@@ -167,6 +186,13 @@ class Settings:
     proof_sweep_after_s: float = 3600.0
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
+    rate_limits: bool = True
+    rate_limit_storage: str = "memory://"
+    rate_limit_ip: str = "3000/minute"
+    rate_limit_token: str = "600/minute"  # noqa: S105 (a rate, not a secret)
+    rate_limit_ws: str = "60/minute"
+    rate_limit_auth: str = "10/minute"
+    rate_limit_scan: str = "120/minute"
 
     @property
     def production(self) -> bool:
@@ -248,4 +274,12 @@ class Settings:
             proof_sweep_after_s=_float(e, "BIPA_PROOF_SWEEP_AFTER", 3600.0, 60.0, 7 * 86400.0),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
+            # false for tests and benchmarks, which send thousands of requests from one address.
+            rate_limits=_bool(e, "BIPA_RATE_LIMITS", True),
+            rate_limit_storage=_rate_storage(e.get("BIPA_RATE_LIMIT_STORAGE")),
+            rate_limit_ip=_rate(e, "BIPA_RATE_LIMIT_IP", "3000/minute"),
+            rate_limit_token=_rate(e, "BIPA_RATE_LIMIT_TOKEN", "600/minute"),
+            rate_limit_ws=_rate(e, "BIPA_RATE_LIMIT_WS", "60/minute"),
+            rate_limit_auth=_rate(e, "BIPA_RATE_LIMIT_AUTH", "10/minute"),
+            rate_limit_scan=_rate(e, "BIPA_RATE_LIMIT_SCAN", "120/minute"),
         )
