@@ -107,10 +107,32 @@ def progress_from_counts(counts: dict[str, int]) -> SessionProgress:
     )
 
 
-@strawberry.type
+@strawberry.type(description="Where a page sits in its list (Relay cursor connections).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="More items follow the last edge (page on with `first`/`after: endCursor`)."
+    )
+    has_previous_page: bool = strawberry.field(
+        default=False,
+        description="Items come before the first edge (page back with `last`/`before: "
+        "startCursor` where the list allows it).",
+    )
+    start_cursor: str | None = strawberry.field(
+        default=None, description="The cursor of the first edge; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        default=None, description="The cursor of the last edge; null when the page is empty."
+    )
+
+
+def page_info(cursors: list[str], *, more: bool, previous: bool) -> PageInfo:
+    """`more`: items after the page; `previous`: items before it."""
+    return PageInfo(
+        has_next_page=more,
+        has_previous_page=previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
 
 
 @strawberry.type
@@ -515,9 +537,26 @@ class DeliverySessionType:
 
     @strawberry.field
     async def audit(
-        self, info: Info[Context, None], first: int | None = 100, after: str | None = None
+        self,
+        info: Info[Context, None],
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size going forward (0-1000).")
+        ] = 100,
+        after: Annotated[
+            str | None, strawberry.argument(description="Entries after this cursor.")
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the newest entry or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Entries before this cursor.")
+        ] = None,
     ) -> AuditConnection:
-        return await audit_connection(info, self.row.id, first, after)
+        return await audit_connection(info, self.row.id, first, after, last, before)
 
     @strawberry.field(
         description="Null until COMPLETED; never changes afterwards. A deliverer sees only "
@@ -671,7 +710,7 @@ async def package_connection(
     did = parse_id(deliverer_id)
     if deliverer_id is not None and did is None:
         return PackageConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+            edges=[], page_info=page_info([], more=False, previous=False), total_count=0
         )
     async with info.context.read() as uow:
         rows, total = await uow.packages.page(
@@ -693,26 +732,49 @@ async def package_connection(
     edges = [PackageEdge(cursor=package_cursor(r), node=PackageType.of(r)) for r in rows]
     return PackageConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
         total_count=total,
     )
 
 
 async def audit_connection(
-    info: Info[Context, None], session_id: uuid.UUID, first: int | None, after: str | None
+    info: Info[Context, None],
+    session_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> AuditConnection:
-    size, after_sequence = pagination.sequence_page(first, after, "aud", 100)
-    async with info.context.read() as uow:
-        rows = await uow.audit.after(session_id, after_sequence, size + 1)
-        total = await uow.audit.count(session_id)
-    more = len(rows) > size
-    rows = rows[:size]
-    edges = [
+    """Forward (`first`/`after`) or, with `last` or `before`, backward from the newest entry
+    (or from `before`). Sequences have no gaps, so both directions know exactly what lies
+    beyond the page."""
+    if last is not None or before is not None:
+        size, before_sequence = pagination.sequence_page(last, before, "aud", 100, "before")
+        async with info.context.read() as uow:
+            rows = await uow.audit.before(session_id, before_sequence or None, size + 1)
+            total = await uow.audit.count(session_id)
+        earlier = len(rows) > size
+        rows = rows[len(rows) - size :] if earlier else rows  # oldest first, as forward
+        edges = _audit_edges(rows)
+        more = bool(before_sequence) and before_sequence <= total
+        previous = earlier
+    else:
+        size, after_sequence = pagination.sequence_page(first, after, "aud", 100)
+        async with info.context.read() as uow:
+            rows = await uow.audit.after(session_id, after_sequence, size + 1)
+            total = await uow.audit.count(session_id)
+        more = len(rows) > size
+        edges = _audit_edges(rows[:size])
+        previous = after_sequence > 0
+    return AuditConnection(
+        edges=edges,
+        page_info=page_info([e.cursor for e in edges], more=more, previous=previous),
+        total_count=total,
+    )
+
+
+def _audit_edges(rows: list[AuditEntry]) -> list[AuditEdge]:
+    return [
         AuditEdge(cursor=pagination.encode("aud", r.sequence), node=AuditEntryType(row=r))
         for r in rows
     ]
-    return AuditConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        total_count=total,
-    )

@@ -74,3 +74,55 @@ def test_proof_storage_settings() -> None:
     ):
         with pytest.raises(SettingsError, match=needle):
             Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "replace-with-a-long-random-secret-of-32-or-more-characters",
+        "change-me-change-me-change-me-change-me",
+    ],
+)
+def test_production_refuses_a_placeholder_secret_key(key: str) -> None:
+    with pytest.raises(SettingsError, match="BIPA_SECRET_KEY is still the example value"):
+        Settings.from_env({"BIPA_ENV": "production", "BIPA_SECRET_KEY": key})
+    # A development machine may keep the example.
+    assert Settings.from_env({"BIPA_SECRET_KEY": key}).secret_key == key
+
+
+def test_serve_in_production_with_the_example_secret_exits_with_one_line() -> None:
+    import os
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    values = dict(
+        line.split("=", 1)
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    env = {
+        **os.environ,
+        "BIPA_ENV": "production",
+        "BIPA_SECRET_KEY": "replace-with-a-long-random-secret-of-32-or-more-characters",
+    }
+    assert values["BIPA_ENV"] == "production"
+    result = subprocess.run(
+        [sys.executable, "-m", "bipa.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "BIPA_SECRET_KEY is still the example value" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bipa.cli", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"bipa {version('bipa')}"
