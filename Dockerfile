@@ -17,6 +17,8 @@ COPY live live
 COPY storage storage
 COPY tracking tracking
 COPY metrics metrics
+COPY geo geo
+COPY routing routing
 COPY alembic alembic
 # /var/lib/bipa/objects: the embedded object store (proof photos), a volume shared by the API
 # and the worker (whose sweeper must see the same files).

