@@ -178,9 +178,7 @@ class SessionAddress(Base):
             "geo_precision IS NULL OR geo_precision IN ('ROOFTOP', 'STREET', 'CEP', 'MANUAL')",
             name="geo_precision_known",
         ),
-        CheckConstraint(
-            "state IS NULL OR state ~ '^[A-Z]{2}$'", name="state_two_letters"
-        ),
+        CheckConstraint("state IS NULL OR state ~ '^[A-Z]{2}$'", name="state_two_letters"),
     )
 
 

@@ -21,6 +21,12 @@ class Action(enum.StrEnum):
     PACKAGE_STATUS_CHANGED = "package.status_changed"
     # What identified a package's recipient was removed (LGPD), on request or after retention.
     PACKAGE_ANONYMIZED = "package.anonymized"
+    # A batch of a session's addresses was geocoded (counts only, never a place).
+    ADDRESSES_GEOCODED = "session.addresses_geocoded"
+    # A manager pinned an address on the map (its precision, never the coordinates).
+    ADDRESS_LOCATED = "address.located"
+    # Routes were optimized: deliverers, stops, cost (each package moved is package.assigned).
+    ROUTES_OPTIMIZED = "session.routes_optimized"
 
 
 # Not an audit action: the event of testWebhook's deliveries.

@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from db.base import utcnow
 from db.models import AuditEntry, DeliverySession, Webhook
 from db.repositories.audit import AuditRepository
+from db.repositories.geocoding import GeocodeRepository
 from db.repositories.idempotency import IdempotencyRepository
 from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
 from db.repositories.proofs import ProofRepository
@@ -73,6 +74,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(session)
         self.webhooks = WebhookRepository(session)
         self.proofs = ProofRepository(session)
+        self.geocodes = GeocodeRepository(session)
 
     async def __aexit__(
         self,

@@ -5,11 +5,12 @@
 provider that is slow, down or rate-limiting.
 """
 
-from geo.address import cep_digits, format_cep, geocode_key, key, normalize_street
+from geo.address import UFS, cep_digits, format_cep, geocode_key, key, normalize_street
 from geo.chain import Geocoder, build, haversine_m
 from geo.types import Attempt, Match, Outcome, Precision, Query, Unavailable, in_brazil
 
 __all__ = [
+    "UFS",
     "Attempt",
     "Geocoder",
     "Match",
