@@ -50,13 +50,14 @@ _paces: dict[tuple[str, float], Pace] = {}
 
 
 def pace_for(url: str, interval: float) -> Pace:
-    """The host's shared pace (the public Nominatim never faster than once a second)."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == PUBLIC_NOMINATIM:
+    """The server's shared pace (the public Nominatim never faster than once a second)."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() == PUBLIC_NOMINATIM:
         interval = max(interval, PUBLIC_NOMINATIM_INTERVAL_S)
-    pace = _paces.get((host, interval))
+    server = parts.netloc.lower()
+    pace = _paces.get((server, interval))
     if pace is None:
-        pace = _paces[(host, interval)] = Pace(interval)
+        pace = _paces[(server, interval)] = Pace(interval)
     return pace
 
 

@@ -96,11 +96,11 @@ class Plan:
         return sum(r.duration_s for r in self.routes)
 
     def balance(self) -> float:
-        """Longest route / mean route, over vehicles with stops (1.0: even)."""
-        used = [r.duration_s for r in self.routes if r.stops]
-        if not used:
+        """Longest route / mean route over every vehicle, idle ones included (1.0: even)."""
+        times = [r.duration_s for r in self.routes]
+        if not times or not any(times):
             return 1.0
-        return max(used) / (sum(used) / len(used))
+        return max(times) / (sum(times) / len(times))
 
 
 class RoutingError(Exception):
