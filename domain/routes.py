@@ -78,7 +78,7 @@ class RoutesResult:
     unassigned: list[uuid.UUID] = field(default_factory=list)
 
 
-def _refuse(message: str, code: str, field: str = "options", **params: str) -> ValidationFailed:
+def _refuse(message: str, *, code: str, field: str = "options", **params: str) -> ValidationFailed:
     return ValidationFailed(message, field=field, code=code, params=params)
 
 
@@ -88,27 +88,39 @@ def _depot(options: RouteOptions, config: RouteConfig) -> routing.Point:
     elif config.depot is not None:
         lat, lon = config.depot
     else:
-        raise _refuse("no depot: set BIPA_DEPOT_LAT/LON or give one", "DEPOT_NOT_SET", "depot")
+        raise _refuse(
+            "no depot: set BIPA_DEPOT_LAT/LON or give one", code="DEPOT_NOT_SET", field="depot"
+        )
     if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
-        raise _refuse("the depot's coordinates are out of range", "COORDINATE_OUT_OF_RANGE")
+        raise _refuse("the depot's coordinates are out of range", code="COORDINATE_OUT_OF_RANGE")
     return routing.Point(lat, lon)
 
 
 def _check_options(options: RouteOptions, deliverers: list[SessionDeliverer]) -> None:
     if options.balance is not None and not 0 <= options.balance <= 10:
-        raise _refuse("balance must be between 0 and 10", "ROUTE_BALANCE_INVALID", "balance")
+        raise _refuse(
+            "balance must be between 0 and 10", code="ROUTE_BALANCE_INVALID", field="balance"
+        )
     if options.timeout_s is not None and not 0.1 <= options.timeout_s <= 60:
-        raise _refuse("timeout must be between 0.1 and 60 s", "ROUTE_TIMEOUT_INVALID", "timeout")
+        raise _refuse(
+            "timeout must be between 0.1 and 60 s", code="ROUTE_TIMEOUT_INVALID", field="timeout"
+        )
     ids = {d.id for d in deliverers}
     for v in options.vehicles:
         if v.deliverer_id not in ids:
             raise _refuse(
-                "deliverer is not part of this session", "DELIVERER_NOT_IN_SESSION", "vehicles"
+                "deliverer is not part of this session",
+                code="DELIVERER_NOT_IN_SESSION",
+                field="vehicles",
             )
         if v.capacity is not None and v.capacity < 1:
-            raise _refuse("capacity must be at least 1", "ROUTE_CAPACITY_INVALID", "vehicles")
+            raise _refuse(
+                "capacity must be at least 1", code="ROUTE_CAPACITY_INVALID", field="vehicles"
+            )
     if options.capacity is not None and options.capacity < 1:
-        raise _refuse("capacity must be at least 1", "ROUTE_CAPACITY_INVALID", "capacity")
+        raise _refuse(
+            "capacity must be at least 1", code="ROUTE_CAPACITY_INVALID", field="capacity"
+        )
 
 
 def _seconds(at: datetime | None, start: datetime) -> int | None:
@@ -126,7 +138,7 @@ async def optimize_routes(
     permissions.ensure_writable(session)
     deliverers = await uow.deliverers.for_session(session.id)
     if not deliverers:
-        raise _refuse("the session has no deliverers", "NO_DELIVERERS")
+        raise _refuse("the session has no deliverers", code="NO_DELIVERERS")
     _check_options(options, deliverers)
     depot = _depot(options, config)
     open_packages = await uow.packages.not_final(session.id)
@@ -134,7 +146,7 @@ async def optimize_routes(
     places = {a.id: a for a in await uow.addresses.get_many(address_ids)}
     groups, unplaced = _stops(open_packages, places)
     if not groups:
-        raise _refuse("no open package of the session has a place", "NO_GEOCODED_PACKAGES")
+        raise _refuse("no open package of the session has a place", code="NO_GEOCODED_PACKAGES")
     start = options.start_at or utcnow()
     overrides = {v.deliverer_id: v for v in options.vehicles}
     capacity = {
@@ -168,8 +180,8 @@ async def optimize_routes(
         plan = await routing.solve_within(problem, matrix, solver_options)
     except routing.RoutingError as exc:
         if exc.code == "ROUTING_TIMEOUT":
-            raise _refuse(exc.message, "ROUTE_SOLVER_TIMEOUT") from None
-        raise _refuse(exc.message, "ROUTE_SOLVER_FAILED") from None
+            raise _refuse(exc.message, code="ROUTE_SOLVER_TIMEOUT") from None
+        raise _refuse(exc.message, code="ROUTE_SOLVER_FAILED") from None
     result = RoutesResult(session, deliverers, unplaced=unplaced)
     open_ids = {str(p.id) for p in open_packages}
     by_deliverer = {d.id: d for d in deliverers}
@@ -294,7 +306,7 @@ def _check_capacity(
     if parcels > room:
         raise _refuse(
             f"{parcels} parcels do not fit in the deliverers' total capacity of {room}",
-            "ROUTE_CAPACITY_EXCEEDED",
+            code="ROUTE_CAPACITY_EXCEEDED",
             parcels=str(parcels),
             capacity=str(room),
         )
@@ -306,7 +318,7 @@ def _check_capacity(
         if count > capacity.get(deliverer_id, 0):
             raise _refuse(
                 f"a deliverer carries {count} parcels, more than their capacity",
-                "ROUTE_CAPACITY_EXCEEDED",
+                code="ROUTE_CAPACITY_EXCEEDED",
                 parcels=str(count),
                 capacity=str(capacity.get(deliverer_id, 0)),
             )
