@@ -138,11 +138,11 @@ async def test_a_rerun_mid_day_keeps_finished_stops_and_carried_parcels(
     open_ids = [pid for s in mine["stops"] for pid in s["packageIds"]]  # type: ignore[index]
     assert not set(done_stop["packageIds"]) & set(open_ids), "finished stops are not routed again"
     assert carried in open_ids and carried_row.deliverer_id == first.id
-    start = [
+    start = next(
         v
         for v in session.route_optimization_data["inputs"]["deliverers"]
         if v["delivererId"] == str(first.id)
-    ][0]  # type: ignore[index]
+    )  # type: ignore[index]
     assert start["fromLastStop"]
 
 
