@@ -67,6 +67,24 @@ NUMBER_WORDS = frozenset({"n", "no", "nº", "num", "numero", "nro"})
 NO_NUMBER = "sn"
 
 
+# How a street type is written in full, for the providers ("R. X" -> "Rua X").
+SPELLED = {
+    "rua": "Rua",
+    "avenida": "Avenida",
+    "travessa": "Travessa",
+    "alameda": "Alameda",
+    "praca": "Praça",
+    "rodovia": "Rodovia",
+    "estrada": "Estrada",
+    "largo": "Largo",
+    "vila": "Vila",
+    "jardim": "Jardim",
+    "parque": "Parque",
+    "beco": "Beco",
+}
+_NUMBER_PREFIX = re.compile(r"^\s*(?:n[º°o.]?|num\.?|n[úu]mero|nro\.?)\s*(?=\d)", re.IGNORECASE)
+
+
 def fold(text: str) -> str:
     """Lower case, no accents, punctuation as spaces, single spaces."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -106,6 +124,22 @@ def normalize_street(text: str) -> str:
         tokens[0] = STREET_TYPES[tokens[0]]
     tokens = [tokens[0], *(TITLES.get(t, t) for t in tokens[1:])] if tokens else tokens
     return " ".join(_number_tokens(tokens))
+
+
+def spelled_street(text: str) -> str:
+    """The street as a geocoder reads it best: its type written in full, the rest as given."""
+    first, _, rest = text.strip().partition(" ")
+    full = STREET_TYPES.get(fold(first))
+    if full is None or not rest:
+        return text.strip()
+    return f"{SPELLED.get(full, full.title())} {rest.strip()}"
+
+
+def spelled_number(text: str | None) -> str | None:
+    """The house number without "nº"; None for "s/n" or nothing."""
+    if text is None or normalize_number(text) in ("", NO_NUMBER):
+        return None
+    return _NUMBER_PREFIX.sub("", text).strip() or None
 
 
 def normalize_number(text: str | None) -> str:

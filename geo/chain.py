@@ -7,9 +7,9 @@ never raises for a provider, and its outcome says whether a better step may answ
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from geo.address import NO_NUMBER, normalize_number
+from geo.address import spelled_number, spelled_street
 from geo.http import Http
 from geo.providers import BrasilApiCep, Nominatim, Photon
 from geo.types import (
@@ -51,6 +51,7 @@ class Geocoder:
         return "+".join(p.name for p in (self.address, self.cep) if p is not None) or "none"
 
     async def locate(self, query: Query) -> Outcome:
+        query = _spelled(query)
         attempts: list[Attempt] = []
         later = False
         centroid: Match | None = None
@@ -86,8 +87,7 @@ class Geocoder:
     def _steps(query: Query) -> list[str]:
         if not query.street:
             return ["exact"] if query.line else []
-        has_number = normalize_number(query.number) not in ("", NO_NUMBER)
-        return ["exact", "street"] if has_number else ["street"]
+        return ["exact", "street"] if query.number else ["street"]
 
     def _far(self, match: Match, centroid: Match) -> bool:
         distance = haversine_m(
@@ -99,6 +99,13 @@ class Geocoder:
         for provider in (self.address, self.cep):
             if provider is not None:
                 await provider.aclose()
+
+
+def _spelled(query: Query) -> Query:
+    """What the providers are asked: "R." as "Rua", the number without "nº", no "s/n"."""
+    if not query.street:
+        return query
+    return replace(query, street=spelled_street(query.street), number=spelled_number(query.number))
 
 
 def build(

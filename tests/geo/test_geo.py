@@ -66,7 +66,9 @@ async def test_nominatim_is_asked_a_structured_query_in_brazil(fake: FakeProvide
     await g.aclose()
     search = next(params for path, params in fake.requests if path == "/search")
     assert search["countrycodes"] == "br" and search["format"] == "jsonv2"
-    assert search["street"] == "1000 Av. Paulista" and search["state"] == "SP"
+    assert search["street"] == "1000 Avenida Paulista", (
+        "the street type in full" and search["state"] == "SP"
+    )
     assert search["__user_agent"] == UA
 
 
@@ -240,3 +242,18 @@ def test_in_brazil() -> None:
     assert geo.in_brazil(3.84, -32.41)  # Fernando de Noronha
     assert not geo.in_brazil(*(38.72, -9.14))  # Lisbon
     assert not geo.in_brazil(40.71, -74.0)  # New York
+
+
+def test_what_the_providers_are_asked() -> None:
+    from geo.address import spelled_number, spelled_street
+
+    assert spelled_street("R. das Palmeiras") == "Rua das Palmeiras"
+    assert spelled_street("Pç. da Sé") == "Praça da Sé"
+    assert spelled_street("Rua") == "Rua"
+    assert [spelled_number(n) for n in ("nº 100", "N. 12A", "s/n", "número 5", None)] == [
+        "100",
+        "12A",
+        None,
+        "5",
+        None,
+    ]
