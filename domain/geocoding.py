@@ -55,12 +55,11 @@ async def geocode_session(
     in `retry_later`."""
     report = GeocodeReport()
     async with runner.uow() as uow:
-        session = await permissions.ensure_can_see(uow, caller, session_id)
+        # The refusals of the command, before any provider is asked (the lock ends with
+        # this read's rollback).
+        session = await permissions.lock_for_change(uow, caller, session_id)
         permissions.ensure_writable(session)
         report.total = await uow.geocodes.count_unplaced(session_id)
-    if not permissions.can_manage(caller, session):
-        # The command would refuse it too; refusing first asks no provider.
-        await runner.run_once(caller, RecordGeocodes(session_id, ()))
     done = 0
     after: uuid.UUID | None = None
     await _tell(on_progress, 0, report.total)
