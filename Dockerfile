@@ -25,6 +25,8 @@ COPY metrics metrics
 COPY manifest manifest
 COPY reports reports
 COPY jobs jobs
+COPY geo geo
+COPY routing routing
 # /var/lib/bipa: the data dir; /var/lib/bipa/objects, the embedded object store (proof
 # photos), is a volume shared by the API and the worker (whose sweeper must see the files).
 RUN pip install --no-cache-dir . && rm -rf /src \

