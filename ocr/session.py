@@ -47,6 +47,8 @@ class Session:
         # The lone expected read currently leading, and the attempt count when it took the lead.
         self._lone: tuple[str, int] | None = None
         self.zxing_thorough = False
+        # A Tesseract call on the tracking code's printed line was made (one per scan).
+        self.ocr_used = False
         h, w = gray.shape[:2]
         self.centre = (w / 2.0, h / 2.0)
 
