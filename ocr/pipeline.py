@@ -284,6 +284,8 @@ def _variants(session: Session) -> str | None:
             continue
         if session.remaining() <= 0:
             return None
+        if not session.fits(decoder):
+            continue  # a cheaper decoder's step may still fit
         # On the full-resolution copy of a big photo a lone find is checked at
         # once by the other decoder: no later step looks at those pixels again.
         cross_check = variant == "fullres"
