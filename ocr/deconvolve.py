@@ -66,9 +66,9 @@ def profile(gray: Gray, quad: Quad) -> Profile | None:
     window = max(41, int(length / 4.5)) | 1
     envelope = cv2.morphologyEx(img, cv2.MORPH_CLOSE, np.ones((1, window), np.uint8))
     envelope = cv2.GaussianBlur(envelope, (0, 0), 3)
-    level = img / np.maximum(envelope, 1.0)
+    level = (img / np.maximum(envelope, 1.0)).astype(np.float32)
     values, skew = _deskewed_mean(level)
-    h, w = level.shape
+    h = level.shape[0]
     # x along the profile sits at the crop's middle row once the skew is taken out.
     t = float(np.tan(np.radians(skew)))
     shear = np.array([[1.0, -t, t * h / 2.0], [0.0, 1.0, 0.0]])
