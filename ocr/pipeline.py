@@ -352,7 +352,12 @@ def _code_line(session: Session, regions: list[vt.Quad]) -> bool:
     verdict = session.verdict()
     if pending:
         region = pending[0].quad
-    elif session.manifest and regions and (verdict is None or not verdict.names_parcel):
+    elif (
+        regions
+        and (verdict is None or not verdict.names_parcel)
+        and any(_printed_as_code128(c) for c in session.manifest.codes)
+    ):
+        # A list of products' GTINs: the digits stage reads their printed digits instead.
         region = regions[0]
     else:
         return False
@@ -369,6 +374,13 @@ def _code_line(session: Session, regions: list[vt.Quad]) -> bool:
     if text in decoded or text in checked or session.manifest.lookup(text) is not None:
         session.reads.append(Read(text, PRINTED, OCR, "code-line", "ocr"))
     return session.settled(session.verdict())
+
+
+def _printed_as_code128(code: str) -> bool:
+    """An expected code that a carrier prints in Code 128, with its text under the bars."""
+    return tracking.identify(code).role is not tracking.Role.PRODUCT and not (
+        code.isdigit() and len(code) in (8, 12, 13) and gtin_check_ok(code)
+    )
 
 
 def _digits(session: Session) -> str | None:
