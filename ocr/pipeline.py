@@ -280,7 +280,8 @@ def _variants(session: Session) -> str | None:
             continue
         if variant == "deconv":
             if _deconvolved(session):
-                return OPENCV
+                verdict = session.verdict()
+                return _method_from_support(verdict) if verdict else OPENCV
             continue
         if session.remaining() <= 0:
             return None
