@@ -31,7 +31,16 @@ from gql.runner import parse_uuid
 from gql.types import PageInfo
 
 strawberry.enum(enums.JobStatus, name="JobStatus")
-strawberry.enum(enums.JobKind, name="JobKind")
+strawberry.enum(enums.JobKind, name="JobKind", description="What a job does.")
+KIND_DESCRIPTIONS = {
+    "IMPORT_MANIFEST": "A delivery manifest imported (importManifest).",
+    "EXPORT_REPORT": "A session report written (exportSessionReport).",
+    "GEOCODE_SESSION": "A session's addresses placed (geocodeSession).",
+    "OPTIMIZE_ROUTES": "Packages split between deliverers and routes ordered (optimizeRoutes).",
+}
+# db.enums holds the values (the database's enum); their GraphQL descriptions live here.
+for _value in enums.JobKind.__strawberry_definition__.values:  # type: ignore[attr-defined]
+    _value.description = KIND_DESCRIPTIONS[_value.name]
 JobStatus = enums.JobStatus
 JobKind = enums.JobKind
 
