@@ -28,7 +28,7 @@ from bipa.middleware import RequestMiddleware
 from bipa.places import make_geocoder, route_config
 from bipa.secrets import link_secret, secret_box
 from bipa.settings import Settings
-from bipa.web import web_routes
+from bipa.web import MapConfig, web_routes
 from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
@@ -296,7 +296,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             # The embedded store's signed links (an S3 store's links go to S3 itself).
             *(object_routes(store) if isinstance(store, storage.LocalStore) else []),
             # Last: the static site is mounted at "/"; an S3 store serves the proof images.
-            *web_routes(image_origins=image_origins(store)),
+            *web_routes(
+                image_origins=image_origins(store),
+                map_config=MapConfig(settings.map_tiles_url, settings.map_attribution),
+            ),
         ],
         lifespan=lifespan,
     )
