@@ -480,7 +480,8 @@ def options_from_json(data: dict[str, Any]) -> RouteOptions:
     return RouteOptions(
         depot_latitude=data.get("depotLatitude"),
         depot_longitude=data.get("depotLongitude"),
-        balance=data.get("balance"),
+        # Absent (not null): the default balance; null asks for the shortest total.
+        balance=data.get("balance", RouteOptions.balance),
         capacity=data.get("capacity"),
         vehicles=tuple(
             VehicleOptions(

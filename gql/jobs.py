@@ -57,7 +57,10 @@ class ReportFormat(enum.Enum):
     PDF = "PDF"
 
 
-@strawberry.type(description="Background work under a session: a manifest import, a report.")
+@strawberry.type(
+    description="Background work under a session: a manifest import, a report, geocoding "
+    "its addresses, optimizing its routes."
+)
 class Job:
     row: strawberry.Private[JobRow]
 
@@ -81,7 +84,10 @@ class Job:
     def progress(self) -> int:
         return self.row.progress
 
-    @strawberry.field(description="Items done (an import: rows added).")
+    @strawberry.field(
+        description="Items done (an import: rows added; geocoding: addresses looked at; "
+        "optimizing: steps of 3)."
+    )
     def done(self) -> int:
         return self.row.done
 
