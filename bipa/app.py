@@ -25,9 +25,10 @@ import storage
 from bipa import backup
 from bipa.assets import WEB_DIR
 from bipa.middleware import RequestMiddleware
+from bipa.places import make_geocoder, route_config
 from bipa.secrets import link_secret, secret_box
 from bipa.settings import Settings
-from bipa.web import web_routes
+from bipa.web import MapConfig, web_routes
 from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
@@ -122,6 +123,7 @@ def make_job_worker(
         stalled_after_s=settings.jobs_stalled_after_s,
         redefer_after_s=max(5.0, settings.jobs_stalled_after_s),
         backup=do_backup,
+        geocoder=lambda: make_geocoder(settings),
     )
     return queue.JobWorker(
         jobs_app,
@@ -214,6 +216,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         jobs=queue.Queue(jobs_app),
         imports=import_limits(settings),
         rate=rate_limits(settings),
+        routes=route_config(settings),
     )
     schema = build_schema(
         production=settings.production,
@@ -293,7 +296,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             # The embedded store's signed links (an S3 store's links go to S3 itself).
             *(object_routes(store) if isinstance(store, storage.LocalStore) else []),
             # Last: the static site is mounted at "/"; an S3 store serves the proof images.
-            *web_routes(image_origins=image_origins(store)),
+            *web_routes(
+                image_origins=image_origins(store),
+                map_config=MapConfig(settings.map_tiles_url, settings.map_attribution),
+            ),
         ],
         lifespan=lifespan,
     )

@@ -115,6 +115,7 @@ def worker(settings: Settings, url: str) -> int:
         make_worker,
         proof_config,
     )
+    from bipa.places import route_config
     from bipa.secrets import secret_box
     from domain.commands import Deps
     from domain.operations import Runner
@@ -132,7 +133,7 @@ def worker(settings: Settings, url: str) -> int:
             sessionmaker,
             hub,
             currency=settings.currency,
-            deps=Deps(proof=proof),
+            deps=Deps(proof=proof, routes=route_config(settings)),
             group_commit=settings.group_commit,
         )
         jobs_app = make_jobs_app(settings, url)

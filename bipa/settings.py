@@ -109,8 +109,31 @@ def _geocoding(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_ATTRIBUTION = "© colaboradores do OpenStreetMap"
+
+
+def _tiles(env: Mapping[str, str]) -> str | None:
+    """The map's tile URL (Leaflet's {z}/{x}/{y}, {s} for subdomains); "none": no map."""
+    raw = (env.get("BIPA_MAP_TILES_URL") or "").strip()
+    if raw.lower() == "none":
+        return None
+    if not raw:
+        return DEFAULT_TILES
+    if not raw.startswith(("http://", "https://")) or not all(
+        part in raw for part in ("{z}", "{x}", "{y}")
+    ):
+        raise SettingsError(
+            "BIPA_MAP_TILES_URL must be an http(s) URL with {z}, {x} and {y} "
+            f"(or none), got {raw!r}"
+        )
+    return raw
+
+
 def _routing(env: Mapping[str, str]) -> dict[str, object]:
     return {
+        "map_tiles_url": _tiles(env),
+        "map_attribution": (env.get("BIPA_MAP_ATTRIBUTION") or "").strip() or DEFAULT_ATTRIBUTION,
         "depot": _depot(env),
         "osrm_url": _http_url(env, "BIPA_OSRM_URL"),
         "route_detour": _float(env, "BIPA_ROUTE_DETOUR", 1.3, 1.0, 5.0),
@@ -276,6 +299,8 @@ class Settings:
     route_capacity: int = 80
     route_service_s: int = 120
     route_service_per_parcel_s: int = 30
+    map_tiles_url: str | None = DEFAULT_TILES
+    map_attribution: str = DEFAULT_ATTRIBUTION
 
     @property
     def production(self) -> bool:

@@ -6,9 +6,13 @@ The pages are plain HTML, CSS and ES modules; there is no build step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,11 +80,50 @@ class _WebHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def web_routes(directory: Path = WEB_DIR, image_origins: tuple[str, ...] = ()) -> list[BaseRoute]:
-    """The static site at `/` (index.html for `/`, 404.html for unknown paths). Place last."""
+@dataclass(frozen=True)
+class MapConfig:
+    """The session page's map (BIPA_MAP_TILES_URL, BIPA_MAP_ATTRIBUTION); no URL: no map."""
+
+    tiles_url: str | None = None
+    attribution: str = ""
+
+    def origins(self) -> tuple[str, ...]:
+        """Where the browser loads tiles from, for img-src ({s} subdomains as a wildcard)."""
+        if not self.tiles_url:
+            return ()
+        parts = urlsplit(self.tiles_url.replace("{s}", "*"))
+        return (f"{parts.scheme}://{parts.netloc}",)
+
+
+def _web_config(map_config: MapConfig) -> Route:
+    """What the pages need to know of the server's settings, read by them at start: one
+    small JSON document, nothing written into the static files."""
+    body = {
+        "map": {"tilesUrl": map_config.tiles_url, "attribution": map_config.attribution}
+        if map_config.tiles_url
+        else None
+    }
+
+    async def config(request: Request) -> JSONResponse:
+        return JSONResponse(body, headers={"cache-control": "no-cache"})
+
+    return Route("/web-config.json", config, methods=["GET"])
+
+
+def web_routes(
+    directory: Path = WEB_DIR,
+    image_origins: tuple[str, ...] = (),
+    map_config: MapConfig | None = None,
+) -> list[BaseRoute]:
+    """The static site at `/` (index.html for `/`, 404.html for unknown paths), and
+    /web-config.json. Place last."""
+    maps = map_config or MapConfig()
     static = StaticFiles(directory=directory, html=True, check_dir=False)
     headers = [
-        (b"content-security-policy", content_security_policy(image_origins).encode()),
+        (
+            b"content-security-policy",
+            content_security_policy((*image_origins, *maps.origins())).encode(),
+        ),
         *((k, v) for k, v in SECURITY_HEADERS if k != b"content-security-policy"),
     ]
-    return [Mount("/", app=_WebHeaders(static, headers), name="web")]
+    return [_web_config(maps), Mount("/", app=_WebHeaders(static, headers), name="web")]

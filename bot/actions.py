@@ -22,7 +22,7 @@ from bot import texts
 from bot.context import LIST_LIMIT, Reply, chat_of
 from db.enums import DeliveryStatus, SessionStatus
 from db.models import DeliverySession, SessionDeliverer, SessionPackage, User
-from domain import barcodes, packages
+from domain import barcodes, packages, routes
 from domain.commands import (
     AddDeliverer,
     AddPackages,
@@ -457,6 +457,39 @@ async def dashboard(uow: UnitOfWork, session: DeliverySession, viewer: User) -> 
     lines += [_deliverer_line(d) for d in team] or ["• nenhum ainda (use /entregadores)"]
     cost = sum((d.total_earned for d in team), start=Decimal("0"))
     lines.append(f"Custo até agora: {texts.brl(cost)}")
+    return "\n".join(lines)
+
+
+async def next_stop(uow: UnitOfWork, session: DeliverySession, viewer: User) -> str:
+    """The first stop of the deliverer's route with a parcel of theirs still open."""
+    found = await routes.my_next_stop(uow, viewer, session.id)
+    if found is None:
+        mine = await uow.deliverers.by_user(session.id, viewer.id)
+        if mine is None:
+            return texts.NEXT_STOP_NOT_DELIVERER
+        return texts.NEXT_STOP_DONE if (mine.route or {}).get("stops") else texts.NEXT_STOP_NO_ROUTE
+    stop, address = found.stop, found.address
+    eta = datetime.fromisoformat(stop["eta"])
+    lines = [
+        f"📍 Próxima parada: {stop['sequence']}ª da rota ({found.remaining} em aberto)",
+        address.line if address is not None else "Endereço removido",
+    ]
+    if address is not None:
+        extra = [p for p in (address.neighbourhood, address.city) if p and p not in address.line]
+        if extra:
+            lines.append(" - ".join(extra))
+    lines.append(f"Previsão de chegada: {texts.clock(eta)}")
+    noun = "pacote" if len(found.packages) == 1 else "pacotes"
+    lines.append(f"Entregar {len(found.packages)} {noun}:")
+    lines += [
+        f"• {p.barcode}" + (f" ({p.recipient_name})" if p.recipient_name else "")
+        for p in found.packages
+    ]
+    if address is not None and address.latitude is not None and address.longitude is not None:
+        lines.append(
+            f"Mapa: https://www.openstreetmap.org/?mlat={address.latitude:.6f}"
+            f"&mlon={address.longitude:.6f}#map=18/{address.latitude:.6f}/{address.longitude:.6f}"
+        )
     return "\n".join(lines)
 
 

@@ -160,6 +160,7 @@ TEXTS: dict[str, str | Callable[[Values], str]] = {
         "O cálculo das rotas demorou demais: tente de novo com mais tempo ou menos pacotes."
     ),
     "ROUTE_SOLVER_FAILED": "Não foi possível calcular as rotas agora. Tente de novo.",
+    "ROUTE_TIME_NAIVE": "Informe os horários com o fuso (ex.: 08:00-03:00).",
     # the scanner and the runner
     "OVERLOADED": texts.SCANNER_BUSY,
     "INVALID_IMAGE": texts.INVALID_IMAGE,

@@ -181,6 +181,7 @@ class BipaBot:
             "atribuir": self._assign,
             "falha": self._fail,
             "historico": self._history,
+            "proxima": self._next_stop,
             "comprovacao": self._requirement,
         }
         result: list[BaseHandler[Update, Context, None]] = [
@@ -452,6 +453,13 @@ class BipaBot:
         async def show(uow: UnitOfWork, user: User) -> Reply:
             session = await self._session(uow, caller, working=False)
             return Reply(await actions.dashboard(uow, session, user))
+
+        await self._read(caller, update, context, show)
+
+    async def _next_stop(self, caller: Caller, update: Update, context: Context) -> None:
+        async def show(uow: UnitOfWork, user: User) -> Reply:
+            session = await self._session(uow, caller, working=True)
+            return Reply(await actions.next_stop(uow, session, user))
 
         await self._read(caller, update, context, show)
 

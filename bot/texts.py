@@ -89,6 +89,7 @@ HELP = "\n".join(
         ),
         "",
         "Para todos",
+        "/proxima: a próxima parada da sua rota (endereço e pacotes)",
         "/session_dashboard: progresso, contadores e ganhos de cada entregador",
         "/historico: sessões concluídas (somente leitura)",
         "/start: quem sou eu no Bipa",
@@ -174,6 +175,15 @@ def parse_money(raw: str) -> str:
     if "," in text:
         text = text.replace(".", "").replace(",", ".")
     return text
+
+
+NEXT_STOP_NOT_DELIVERER = "Você não é entregador(a) nesta sessão: não há rota sua aqui."
+NEXT_STOP_NO_ROUTE = "Sua rota ainda não foi definida nesta sessão: fale com o gerente."
+NEXT_STOP_DONE = "✅ Nenhuma parada em aberto na sua rota. Bom trabalho!"
+
+
+def clock(moment: datetime) -> str:
+    return moment.astimezone(LOCAL_ZONE).strftime("%H:%M")
 
 
 def local_time(moment: datetime | None) -> str:

@@ -43,6 +43,8 @@ class JobStatus(enum.StrEnum):
 class JobKind(enum.StrEnum):
     IMPORT_MANIFEST = "IMPORT_MANIFEST"
     EXPORT_REPORT = "EXPORT_REPORT"
+    GEOCODE_SESSION = "GEOCODE_SESSION"
+    OPTIMIZE_ROUTES = "OPTIMIZE_ROUTES"
 
 
 READONLY_SESSION_STATUSES = frozenset({SessionStatus.COMPLETED, SessionStatus.ARCHIVED})

@@ -438,9 +438,23 @@ class RequeueJob(Command):
 JobCommand = CreateJob | CancelJob | StartJob | SetJobProgress | FinishJob | RequeueJob
 
 
-async def _job_command(uow: UnitOfWork, actor: User | None, command: JobCommand) -> Result:
+async def _preflight(uow: UnitOfWork, actor: User, command: CreateJob, deps: Deps) -> None:
+    """Refusals a job's work would meet that are known now: answered at once, no job written
+    (the job checks them again when it runs: things change while it waits)."""
+    match command.kind:
+        case JobKind.GEOCODE_SESSION:
+            await locations.lock_for_geocoding(uow, actor, command.session_id)
+        case JobKind.OPTIMIZE_ROUTES:
+            options = routes.options_from_json(command.params.get("options", {}))
+            await routes.prepare(uow, actor, command.session_id, options, deps.routes)
+
+
+async def _job_command(
+    uow: UnitOfWork, actor: User | None, command: JobCommand, deps: Deps
+) -> Result:
     match command:
         case CreateJob():
+            await _preflight(uow, _actor(actor), command, deps)
             created = await jobs.create_job(
                 uow, _actor(actor), command.kind, command.session_id, command.params
             )
@@ -515,7 +529,7 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
     """Calls the one service of `command`. Runs inside the runner's transaction; never commits."""
     match command:
         case CreateJob() | CancelJob() | StartJob() | SetJobProgress() | FinishJob() | RequeueJob():
-            return await _job_command(uow, actor, command)
+            return await _job_command(uow, actor, command, deps)
         case CreateUser():
             created = await users.create_user(
                 uow, actor, command.name, command.role, command.telegram_id

@@ -18,9 +18,8 @@ from datetime import datetime
 import geo
 from db.base import utcnow
 from db.models import GeocodeCache, SessionAddress, User
-from domain import permissions
 from domain.commands import RecordGeocodes
-from domain.locations import Located, key_of, query_of
+from domain.locations import Located, key_of, lock_for_geocoding, query_of
 from domain.operations import Runner
 
 Progress = Callable[[int, int], Awaitable[None] | None]
@@ -57,8 +56,7 @@ async def geocode_session(
     async with runner.uow() as uow:
         # The refusals of the command, before any provider is asked (the lock ends with
         # this read's rollback).
-        session = await permissions.lock_for_change(uow, caller, session_id)
-        permissions.ensure_writable(session)
+        await lock_for_geocoding(uow, caller, session_id)
         report.total = await uow.geocodes.count_unplaced(session_id)
     done = 0
     after: uuid.UUID | None = None

@@ -67,14 +67,23 @@ def key_of(row: SessionAddress) -> str:
     )
 
 
+async def lock_for_geocoding(
+    uow: UnitOfWork, actor: User, session_id: uuid.UUID
+) -> DeliverySession:
+    """The refusals of geocoding a session: when its job is asked for, before any provider is
+    asked, and with each batch's answers."""
+    session = await permissions.lock_for_change(uow, actor, session_id)
+    permissions.ensure_writable(session)
+    return session
+
+
 async def record_geocodes(
     uow: UnitOfWork, actor: User, session_id: uuid.UUID, results: Sequence[Located]
 ) -> tuple[DeliverySession, list[SessionAddress]]:
     """Writes a batch's answers: each address still unplaced gets its match (a pin set
     meanwhile is kept), every attempt is noted on the address, definitive provider answers
     go into the cache. One audit entry for the batch, with counts only."""
-    session = await permissions.lock_for_change(uow, actor, session_id)
-    permissions.ensure_writable(session)
+    session = await lock_for_geocoding(uow, actor, session_id)
     rows = {r.id: r for r in await uow.addresses.get_many([x.address_id for x in results])}
     now = utcnow()
     placed: list[SessionAddress] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +17,8 @@ import geo
 import reports
 import storage
 from db.base import utcnow
-from db.enums import DeliveryStatus, SessionStatus
-from db.models import User
+from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus, SessionStatus
+from db.models import SessionDeliverer, User
 from db.repositories.packages import ReportRow
 from domain import permissions
 from domain.uow import UnitOfWork
@@ -69,6 +70,53 @@ def _payroll(snapshot: dict[str, Any]) -> tuple[tuple[reports.PayLine, ...], Dec
     return lines, Decimal(snapshot["totalCost"])
 
 
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _route(
+    deliverer: SessionDeliverer, name: str, rows: dict[str, ReportRow]
+) -> reports.RouteLine | None:
+    """The deliverer's `route` (finished stops first, as they were, then the open ones in
+    driving order); a stop is done when each of its parcels is now delivered or failed."""
+    route = deliverer.route or {}
+    planned = [*route.get("done", []), *route.get("stops", [])]
+    if not planned:
+        return None
+    stops = []
+    for n, stop in enumerate(planned, start=1):
+        mine = [rows[pid] for pid in stop.get("packageIds", []) if pid in rows]
+        stops.append(
+            reports.RouteStopLine(
+                sequence=n,
+                address=_address(mine[0]) if mine else None,
+                codes=tuple(r.barcode for r in mine),
+                eta=_when(stop.get("eta")),
+                distance_m=int(stop.get("distanceM", 0)),
+                done=bool(mine) and all(r.status in FINAL_DELIVERY_STATUSES for r in mine),
+            )
+        )
+    return reports.RouteLine(
+        deliverer=name,
+        stops=tuple(stops),
+        distance_m=sum(s.distance_m for s in stops),
+        duration_s=int(route.get("durationS", 0)),
+        optimized_at=_when(route.get("optimizedAt")),
+    )
+
+
+async def _routes(
+    uow: UnitOfWork, session_id: uuid.UUID, rows: list[ReportRow]
+) -> tuple[reports.RouteLine, ...]:
+    names = dict(await uow.deliverers.names(session_id))
+    by_id = {str(r.id): r for r in rows}
+    deliverers = sorted(
+        await uow.deliverers.for_session(session_id), key=lambda d: names.get(d.id, "")
+    )
+    found = (_route(d, names.get(d.id, ""), by_id) for d in deliverers)
+    return tuple(r for r in found if r is not None)
+
+
 async def build_session_report(
     uow: UnitOfWork, session_id: uuid.UUID, caller: User
 ) -> reports.SessionReport:
@@ -93,6 +141,7 @@ async def build_session_report(
         packages=tuple(_line(r, picked_up, proofs) for r in rows),
         payroll=payroll,
         payroll_total=total,
+        routes=await _routes(uow, session.id, rows),
     )
 
 

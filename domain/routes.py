@@ -23,7 +23,7 @@ from typing import Any
 
 import routing
 from db.base import utcnow
-from db.enums import DeliveryStatus
+from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus
 from db.models import DeliverySession, SessionAddress, SessionDeliverer, SessionPackage, User
 from domain import packages, permissions
 from domain.actions import Action
@@ -67,6 +67,9 @@ class RouteOptions:
     start_at: datetime | None = None
     return_to_depot: bool = False
     timeout_s: float | None = None
+
+
+Groups = dict[tuple[uuid.UUID, uuid.UUID | None], list[SessionPackage]]
 
 
 @dataclass
@@ -127,13 +130,31 @@ def _seconds(at: datetime | None, start: datetime) -> int | None:
     return None if at is None else max(0, round((at - start).total_seconds()))
 
 
-async def optimize_routes(
+@dataclass
+class Prepared:
+    """What a route optimization solves, read and checked under the session's lock."""
+
+    session: DeliverySession
+    deliverers: list[SessionDeliverer]
+    open_ids: set[str]
+    groups: Groups
+    stop_keys: list[tuple[uuid.UUID, uuid.UUID | None]]
+    unplaced: list[uuid.UUID]
+    depot: routing.Point
+    vehicles: list[routing.Vehicle]
+    stops: list[routing.Stop]
+    start: datetime
+
+
+async def prepare(
     uow: UnitOfWork,
     actor: User,
     session_id: uuid.UUID,
     options: RouteOptions,
     config: RouteConfig,
-) -> RoutesResult:
+) -> Prepared:
+    """Every refusal of an optimization that needs no solver: the same checks when the job
+    is asked for (its mutation answers them as data) and when it runs."""
     session = await permissions.lock_for_change(uow, actor, session_id)
     permissions.ensure_writable(session)
     deliverers = await uow.deliverers.for_session(session.id)
@@ -168,6 +189,32 @@ async def optimize_routes(
         )
         for n, (address_id, pin) in enumerate(stop_keys)
     ]
+    return Prepared(
+        session,
+        deliverers,
+        {str(p.id) for p in open_packages},
+        groups,
+        stop_keys,
+        unplaced,
+        depot,
+        vehicles,
+        stops,
+        start,
+    )
+
+
+async def optimize_routes(
+    uow: UnitOfWork,
+    actor: User,
+    session_id: uuid.UUID,
+    options: RouteOptions,
+    config: RouteConfig,
+) -> RoutesResult:
+    ready = await prepare(uow, actor, session_id, options, config)
+    session, deliverers = ready.session, ready.deliverers
+    groups, stop_keys = ready.groups, ready.stop_keys
+    depot, vehicles, stops, start = ready.depot, ready.vehicles, ready.stops, ready.start
+    unplaced = ready.unplaced
     problem = routing.Problem(depot, tuple(vehicles), tuple(stops))
     solver_options = routing.Options(
         balance=options.balance,
@@ -183,7 +230,7 @@ async def optimize_routes(
             raise _refuse(exc.message, code="ROUTE_SOLVER_TIMEOUT") from None
         raise _refuse(exc.message, code="ROUTE_SOLVER_FAILED") from None
     result = RoutesResult(session, deliverers, unplaced=unplaced)
-    open_ids = {str(p.id) for p in open_packages}
+    open_ids = ready.open_ids
     by_deliverer = {d.id: d for d in deliverers}
     for route in plan.routes:
         deliverer = by_deliverer[uuid.UUID(route.vehicle_id)]
@@ -237,9 +284,6 @@ async def optimize_routes(
     )
     await uow.flush()
     return result
-
-
-Groups = dict[tuple[uuid.UUID, uuid.UUID | None], list[SessionPackage]]
 
 
 def _stops(
@@ -396,3 +440,106 @@ def _options_json(options: RouteOptions, solver: routing.Options) -> dict[str, A
     data["solverTimeoutS"] = solver.timeout_s
     data["exploration"] = solver.exploration
     return data
+
+
+# --- options as a job's parameters ------------------------------------------------------------
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        raise _refuse("times must carry their UTC offset", code="ROUTE_TIME_NAIVE")
+    return parsed
+
+
+def options_to_json(options: RouteOptions) -> dict[str, Any]:
+    """A job's parameters: what its same-work check compares, and what its run reads back."""
+    return {
+        "depotLatitude": options.depot_latitude,
+        "depotLongitude": options.depot_longitude,
+        "balance": options.balance,
+        "capacity": options.capacity,
+        "vehicles": [
+            {
+                "delivererId": str(v.deliverer_id),
+                "capacity": v.capacity,
+                "shiftStart": v.shift_start.isoformat() if v.shift_start else None,
+                "shiftEnd": v.shift_end.isoformat() if v.shift_end else None,
+            }
+            for v in options.vehicles
+        ],
+        "startAt": options.start_at.isoformat() if options.start_at else None,
+        "returnToDepot": options.return_to_depot,
+        "timeoutS": options.timeout_s,
+    }
+
+
+def options_from_json(data: dict[str, Any]) -> RouteOptions:
+    return RouteOptions(
+        depot_latitude=data.get("depotLatitude"),
+        depot_longitude=data.get("depotLongitude"),
+        # Absent (not null): the default balance; null asks for the shortest total.
+        balance=data.get("balance", RouteOptions.balance),
+        capacity=data.get("capacity"),
+        vehicles=tuple(
+            VehicleOptions(
+                uuid.UUID(v["delivererId"]),
+                v.get("capacity"),
+                _time(v.get("shiftStart")),
+                _time(v.get("shiftEnd")),
+            )
+            for v in data.get("vehicles", [])
+        ),
+        start_at=_time(data.get("startAt")),
+        return_to_depot=bool(data.get("returnToDepot")),
+        timeout_s=data.get("timeoutS"),
+    )
+
+
+# --- a deliverer's next stop ------------------------------------------------------------------
+
+
+@dataclass
+class NextStop:
+    """The first stop of a deliverer's route with a parcel of theirs still open."""
+
+    deliverer: SessionDeliverer
+    stop: dict[str, Any]
+    remaining: int  # open stops of the route, this one included
+    address: SessionAddress | None
+    packages: list[SessionPackage]
+
+
+async def next_stop(uow: UnitOfWork, deliverer: SessionDeliverer) -> NextStop | None:
+    """None when the route is empty or done. A parcel delivered, failed or handed to someone
+    else since the route was optimized no longer makes its stop open."""
+    stops: list[dict[str, Any]] = list((deliverer.route or {}).get("stops", []))
+    ids = [uuid.UUID(pid) for s in stops for pid in s.get("packageIds", [])]
+    rows = {str(p.id): p for p in await uow.packages.get_many(ids)}
+
+    def still_mine(stop: dict[str, Any]) -> list[SessionPackage]:
+        found = [rows.get(pid) for pid in stop.get("packageIds", [])]
+        return [
+            p
+            for p in found
+            if p is not None
+            and p.deliverer_id == deliverer.id
+            and p.status not in FINAL_DELIVERY_STATUSES
+        ]
+
+    open_stops = [(s, mine) for s in stops if (mine := still_mine(s))]
+    if not open_stops:
+        return None
+    stop, mine = open_stops[0]
+    addresses = await uow.addresses.get_many([uuid.UUID(stop["addressId"])])
+    return NextStop(deliverer, stop, len(open_stops), next(iter(addresses), None), mine)
+
+
+async def my_next_stop(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> NextStop | None:
+    """The caller's own next stop in a session they deliver in (None if they do not)."""
+    deliverer = await uow.deliverers.by_user(session_id, actor.id)
+    if deliverer is None:
+        return None
+    return await next_stop(uow, deliverer)

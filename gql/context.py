@@ -21,6 +21,7 @@ from domain.events import EventPublisher
 from domain.jobs import ImportLimits, JobQueue
 from domain.operations import Runner
 from domain.proof import ProofConfig
+from domain.routes import RouteConfig
 from domain.scanning import ScanPool
 from domain.tokens import hash_token
 from domain.uow import ReadSnapshot, UnitOfWork
@@ -91,6 +92,8 @@ class Services:
     imports: ImportLimits = field(default_factory=ImportLimits)
     # None: no rate limits (BIPA_RATE_LIMITS=false, for tests and benchmarks).
     rate: RateLimits | None = None
+    # The depot, the matrix and the solver's limits: optimizeRoutes checks its job's inputs.
+    routes: RouteConfig = field(default_factory=RouteConfig)
     runner: Runner = field(init=False)
 
     def __post_init__(self) -> None:
@@ -98,7 +101,7 @@ class Services:
             self.sessionmaker,
             self.publisher,
             currency=self.currency,
-            deps=Deps(webhooks=self.webhooks, proof=self.proof),
+            deps=Deps(webhooks=self.webhooks, proof=self.proof, routes=self.routes),
             group_commit=self.group_commit,
         )
 

@@ -31,7 +31,16 @@ from gql.runner import parse_uuid
 from gql.types import PageInfo, page_info
 
 strawberry.enum(enums.JobStatus, name="JobStatus")
-strawberry.enum(enums.JobKind, name="JobKind")
+strawberry.enum(enums.JobKind, name="JobKind", description="What a job does.")
+KIND_DESCRIPTIONS = {
+    "IMPORT_MANIFEST": "A delivery manifest imported (importManifest).",
+    "EXPORT_REPORT": "A session report written (exportSessionReport).",
+    "GEOCODE_SESSION": "A session's addresses placed (geocodeSession).",
+    "OPTIMIZE_ROUTES": "Packages split between deliverers and routes ordered (optimizeRoutes).",
+}
+# db.enums holds the values (the database's enum); their GraphQL descriptions live here.
+for _value in enums.JobKind.__strawberry_definition__.values:  # type: ignore[attr-defined]
+    _value.description = KIND_DESCRIPTIONS[_value.name]
 JobStatus = enums.JobStatus
 JobKind = enums.JobKind
 
@@ -48,7 +57,10 @@ class ReportFormat(enum.Enum):
     PDF = "PDF"
 
 
-@strawberry.type(description="Background work under a session: a manifest import, a report.")
+@strawberry.type(
+    description="Background work under a session: a manifest import, a report, geocoding "
+    "its addresses, optimizing its routes."
+)
 class Job:
     row: strawberry.Private[JobRow]
 
@@ -72,7 +84,10 @@ class Job:
     def progress(self) -> int:
         return self.row.progress
 
-    @strawberry.field(description="Items done (an import: rows added).")
+    @strawberry.field(
+        description="Items done (an import: rows added; geocoding: addresses looked at; "
+        "optimizing: steps of 3)."
+    )
     def done(self) -> int:
         return self.row.done
 

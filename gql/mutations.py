@@ -15,6 +15,7 @@ from gql.context import Context
 from gql.errors import ERRORS, to_error
 from gql.jobs import JobMutations
 from gql.proof import config_of, proof_data
+from gql.routes import RouteMutations
 from gql.runner import Renderer, parse_uuid, run
 from gql.scanning import ScanBarcodeResult, scan_barcode
 from gql.types import (
@@ -216,7 +217,7 @@ async def _status_with_proof(info: Info[Context, None], input: i.UpdatePackageSt
 
 
 @strawberry.type
-class Mutation(WebhookMutations, JobMutations):
+class Mutation(WebhookMutations, JobMutations, RouteMutations):
     @strawberry.mutation(description="ADMIN: any role; MANAGER: DELIVERER only.")
     async def create_user(
         self, info: Info[Context, None], input: i.CreateUserInput

@@ -27,7 +27,7 @@ from db.models import (
     SessionPackage,
     User,
 )
-from domain import permissions, scanning
+from domain import permissions, routes, scanning
 from gql import pagination
 from gql.context import Context
 from gql.pagination import parse_id
@@ -366,6 +366,35 @@ def route_stops(route: dict[str, Any] | None) -> list[RouteStopType]:
     return done + [RouteStopType.of(s, False) for s in route.get("stops", [])]
 
 
+@strawberry.type(
+    name="NextStop", description="Where a deliverer goes next, and what they hand over."
+)
+class NextStopType:
+    stop: RouteStopType = strawberry.field(description="The stop, as its route planned it.")
+    remaining: int = strawberry.field(
+        description="Open stops left on the route, this one included."
+    )
+    address: AddressType | None = strawberry.field(
+        description="Where it is (null once its recipient was forgotten)."
+    )
+    packages: list[PackageType] = strawberry.field(
+        description="The deliverer's parcels still open at this stop."
+    )
+
+
+async def next_stop_type(info: Info[Context, None], row: SessionDeliverer) -> NextStopType | None:
+    async with info.context.read() as uow:
+        found = await routes.next_stop(uow, row)
+    if found is None:
+        return None
+    return NextStopType(
+        stop=RouteStopType.of(found.stop, False),
+        remaining=found.remaining,
+        address=AddressType.of(found.address) if found.address is not None else None,
+        packages=[PackageType.of(p) for p in found.packages],
+    )
+
+
 @strawberry.type(name="SessionDeliverer")
 class SessionDelivererType:
     row: strawberry.Private[SessionDeliverer]
@@ -403,6 +432,13 @@ class SessionDelivererType:
     )
     def route_stops(self) -> list[RouteStopType]:
         return route_stops(self.row.route)
+
+    @strawberry.field(
+        description="The first stop of the route with a parcel of this deliverer still open "
+        "(null when there is no route or it is done)."
+    )
+    async def next_stop(self, info: Info[Context, None]) -> NextStopType | None:
+        return await next_stop_type(info, self.row)
 
     @strawberry.field
     def user(self, info: Info[Context, None]) -> UserType:

@@ -17,7 +17,7 @@ from db.enums import JobKind, JobStatus
 from db.models import Job
 from domain.commands import FinishJob, RequeueJob, StartJob
 from domain.errors import DomainError
-from jobs import exports, imports
+from jobs import exports, imports, places
 from jobs.deps import JobDeps
 
 log = logging.getLogger("bipa.jobs")
@@ -26,6 +26,8 @@ Work = Callable[[JobDeps, Job], Awaitable[dict[str, Any]]]
 KINDS: dict[JobKind, Work] = {
     JobKind.IMPORT_MANIFEST: imports.run,
     JobKind.EXPORT_REPORT: exports.run,
+    JobKind.GEOCODE_SESSION: places.geocode,
+    JobKind.OPTIMIZE_ROUTES: places.optimize,
 }
 
 
@@ -44,7 +46,9 @@ async def run(deps: JobDeps, job_id: uuid.UUID, *, last: bool) -> None:
     try:
         result = await KINDS[job.kind](deps, job)
     except DomainError as exc:
-        await _finish(deps, job_id, JobStatus.FAILED, error=_error(exc))
+        # The code and its params as data too: clients word the refusal without parsing.
+        refused = {"error": {"code": exc.code, "params": dict(exc.params)}}
+        await _finish(deps, job_id, JobStatus.FAILED, result=refused, error=_error(exc))
         return
     except Exception as exc:
         if last:

@@ -33,6 +33,27 @@ class PayLine:
 
 
 @dataclass(frozen=True)
+class RouteStopLine:
+    sequence: int
+    address: str | None
+    codes: tuple[str, ...]  # the parcels handed over here
+    eta: datetime | None
+    distance_m: int  # from the previous stop
+    done: bool  # every parcel of the stop is delivered or failed
+
+
+@dataclass(frozen=True)
+class RouteLine:
+    """One deliverer's optimized route, its stops in driving order."""
+
+    deliverer: str
+    stops: tuple[RouteStopLine, ...]
+    distance_m: int
+    duration_s: int
+    optimized_at: datetime | None
+
+
+@dataclass(frozen=True)
 class SessionReport:
     """`payroll` and `payroll_total` are None unless the session is COMPLETED (or ARCHIVED)
     and has its financial snapshot."""
@@ -47,3 +68,5 @@ class SessionReport:
     packages: tuple[PackageLine, ...]
     payroll: tuple[PayLine, ...] | None
     payroll_total: Decimal | None
+    # Empty until routes are optimized (optimizeRoutes).
+    routes: tuple[RouteLine, ...] = ()

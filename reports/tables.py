@@ -12,7 +12,7 @@ from typing import Any
 
 from reports import text
 from reports.cells import escape_cell
-from reports.model import PackageLine, PayLine, SessionReport
+from reports.model import PackageLine, PayLine, RouteLine, RouteStopLine, SessionReport
 
 Value = str | int | Decimal | datetime | None
 
@@ -44,6 +44,19 @@ def _pay_row(line: PayLine) -> list[Value]:
     ]
 
 
+def _stop_row(route: RouteLine, stop: RouteStopLine) -> list[Value]:
+    return [
+        route.deliverer,
+        stop.sequence,
+        stop.address,
+        len(stop.codes),
+        ", ".join(stop.codes),
+        text.local(stop.eta),
+        text.km_plain(stop.distance_m),
+        text.stop_state(stop),
+    ]
+
+
 def _sections(report: SessionReport) -> Iterator[tuple[str, list[Value]]]:
     """(kind, row): kind says how a row is styled; the CSV ignores it."""
     yield "title", [text.first_line(report)]
@@ -54,6 +67,13 @@ def _sections(report: SessionReport) -> Iterator[tuple[str, list[Value]]]:
     yield "heading", list(text.PACKAGE_HEADINGS)
     for line in report.packages:
         yield "row", _package_row(line)
+    if report.routes:
+        yield "blank", []
+        yield "section", ["Rotas"]
+        yield "heading", list(text.ROUTE_HEADINGS)
+        for route in report.routes:
+            for stop in route.stops:
+                yield "row", _stop_row(route, stop)
     payroll = text.payroll_of(report)
     if payroll is None:
         return

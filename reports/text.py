@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from reports.model import PackageLine, SessionReport
+from reports.model import PackageLine, RouteLine, RouteStopLine, SessionReport
 
 LOCAL = ZoneInfo("America/Sao_Paulo")
 CENT = Decimal("0.01")
@@ -37,6 +37,16 @@ PACKAGE_HEADINGS = (
     "Falhou em",
     "Motivo da falha",
     "Comprovante",
+)
+ROUTE_HEADINGS = (
+    "Entregador",
+    "Parada",
+    "Endereço",
+    "Pacotes",
+    "Códigos",
+    "Previsão",
+    "Distância (km)",
+    "Situação",
 )
 PAY_HEADINGS = (
     "Entregador",
@@ -117,3 +127,31 @@ def payroll_of(report: SessionReport) -> tuple[tuple[object, ...], Decimal] | No
     if total is None:
         total = sum((p.total for p in report.payroll), Decimal("0"))
     return tuple(report.payroll), total
+
+
+def km(meters: int) -> str:
+    """For print: "12,3"."""
+    return f"{km_plain(meters):f}".replace(".", ",")
+
+
+def km_plain(meters: int) -> Decimal:
+    return (Decimal(meters) / 1000).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def duration_text(seconds: int) -> str:
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def stop_state(stop: RouteStopLine) -> str:
+    return "Concluída" if stop.done else "Aberta"
+
+
+def route_summary(route: RouteLine) -> str:
+    """ "Ana: 5 paradas, 12,3 km, 1 h 20 min" """
+    stops = len(route.stops)
+    noun = "parada" if stops == 1 else "paradas"
+    return (
+        f"{route.deliverer}: {stops} {noun}, {km(route.distance_m)} km, "
+        f"{duration_text(route.duration_s)}"
+    )

@@ -9,14 +9,17 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pypdf
 import pytest
 
+import reports as render
 import storage
 from db.enums import DeliveryStatus, Role
 from db.models import User
-from domain import deliverers, packages, reports, sessions
+from domain import commands, deliverers, packages, reports, routes, sessions
 from domain.addresses import AddressData
 from domain.errors import PermissionDenied
+from domain.operations import Runner
 from domain.packages import PackageData
 from domain.uow import UnitOfWork
 from tests.domain.conftest import MakeUser
@@ -114,3 +117,44 @@ async def test_export_stores_the_file_under_its_session(
     assert [*rows[rows.index(["Pacotes"]) + 3][:3]] == ["R-2", "", "Não entregue"]
     assert rows[rows.index(["Pacotes"]) + 3][4] == "'=1+1"  # escaped
     assert ["Total", "", "", "", "", "183.55"] in rows
+
+
+async def test_each_deliverers_route_is_in_the_report(
+    runner: Runner, make_user: MakeUser, uow_factory: UowFactory
+) -> None:
+    run = runner.run_once
+    manager = await make_user(Role.MANAGER)
+    ana = await make_user(Role.DELIVERER, "Ana Lúcia")
+    sid = (await run(manager, commands.CreateSession("Rotas"))).rows["session"].id
+    await run(manager, commands.AddDeliverer(sid, "100.00", "2.00", user_id=ana.id))
+    items = tuple(
+        PackageData(
+            f"RT-{k}",
+            address=AddressData(
+                street=f"Rua {k}",
+                number=str(k),
+                city="São Paulo",
+                state="SP",
+                postal_code="01310100",
+                latitude=-23.55 + k * 0.004,
+                longitude=-46.63,
+            ),
+        )
+        for k in range(3)
+    )
+    await run(manager, commands.AddPackages(sid, items))
+    options = routes.RouteOptions(depot_latitude=-23.55, depot_longitude=-46.64)
+    await run(manager, commands.OptimizeRoutes(sid, options))
+    async with uow_factory() as uow:
+        built = await reports.build_session_report(uow, sid, manager)
+    (route,) = built.routes
+    assert route.deliverer == "Ana Lúcia" and len(route.stops) == 3
+    assert [s.sequence for s in route.stops] == [1, 2, 3] and route.distance_m > 0
+    assert sorted(c for s in route.stops for c in s.codes) == ["RT-0", "RT-1", "RT-2"]
+    assert all(s.eta is not None and not s.done for s in route.stops)
+    assert route.stops[0].address is not None and "01310-100" in route.stops[0].address
+    pdf = render.render(built, "PDF")
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "Rotas" in text and "Ana Lúcia: 3 paradas" in text
+    for stop in route.stops:
+        assert stop.codes[0] in text

@@ -12,7 +12,17 @@ import openpyxl
 import pypdf
 import pytest
 
-from reports import FORMATS, PackageLine, PayLine, SessionReport, content_type, extension, render
+from reports import (
+    FORMATS,
+    PackageLine,
+    PayLine,
+    RouteLine,
+    RouteStopLine,
+    SessionReport,
+    content_type,
+    extension,
+    render,
+)
 
 T0 = datetime(2026, 3, 14, 11, 0, tzinfo=UTC)  # 08:00 in São Paulo
 
@@ -196,3 +206,67 @@ def test_empty_session() -> None:
         "Motivo da falha",
         "Comprovante",
     ]
+
+
+ROUTES = (
+    RouteLine(
+        deliverer="Ana Lúcia",
+        stops=(
+            RouteStopLine(1, "Rua São João, 12 - Centro", ("AA000000001BR",), T0, 2300, True),
+            RouteStopLine(
+                2,
+                "Av. Paulista, 1000, 01310-100",
+                ("AA000000002BR", "AA000000003BR"),
+                T0 + timedelta(minutes=25),
+                4150,
+                False,
+            ),
+        ),
+        distance_m=6450,
+        duration_s=4800,
+        optimized_at=T0,
+    ),
+)
+
+
+def test_routes_in_every_format() -> None:
+    report = SessionReport(**{**_report("ACTIVE").__dict__, "routes": ROUTES})
+    rows = _csv(report)
+    heading = rows.index(
+        [
+            "Entregador",
+            "Parada",
+            "Endereço",
+            "Pacotes",
+            "Códigos",
+            "Previsão",
+            "Distância (km)",
+            "Situação",
+        ]
+    )
+    assert rows[heading - 1] == ["Rotas"]
+    assert rows[heading + 1] == [
+        "Ana Lúcia",
+        "1",
+        "Rua São João, 12 - Centro",
+        "1",
+        "AA000000001BR",
+        "14/03/2026 08:00",
+        "2.30",
+        "Concluída",
+    ]
+    assert rows[heading + 2][3:6] == ["2", "AA000000002BR, AA000000003BR", "14/03/2026 08:25"]
+    assert rows[heading + 2][7] == "Aberta"
+    sheet = openpyxl.load_workbook(io.BytesIO(render(report, "XLSX"))).worksheets[0]
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    stop = next(r for r in values if r and r[0] == "Ana Lúcia" and r[1] == 2)
+    assert stop[5] == datetime(2026, 3, 14, 8, 25) and Decimal(str(stop[6])) == Decimal("4.2")
+    text = _pdf_text(render(report, "PDF"))
+    assert "Rotas" in text and "Ana Lúcia: 2 paradas, 6,5 km, 1 h 20 min" in text
+    assert "Av. Paulista, 1000, 01310-100" in text and "AA000000002BR, AA000000003BR" in text
+    assert "4,2" in text and "Concluída" in text and "Aberta" in text
+
+
+def test_no_routes_no_section() -> None:
+    assert ["Rotas"] not in _csv(_report())
+    assert "Rotas" not in _pdf_text(render(_report(), "PDF"))

@@ -69,6 +69,8 @@ function showSession(s) {
 function showProgress(p) {
   $("scan-session-progress").textContent =
     `${plural(p.total, "pacote")} · ${percent(p.percent)}`;
+  // Other parts of the page (next-stop.js) re-read what they show.
+  document.dispatchEvent(new CustomEvent("bipa:session", { detail: { sessionId } }));
 }
 
 async function loadSession() {

@@ -354,6 +354,8 @@ async function loadPage() {
   if (searchTerm) await runSearch();
   else renderPackages(fresh.packages, false);
   $("session-page").setAttribute("aria-busy", "false");
+  // Other parts of the page (routes.js) re-read what they show.
+  document.dispatchEvent(new CustomEvent("bipa:session", { detail: { sessionId } }));
   return true;
 }
 
