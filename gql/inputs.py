@@ -7,8 +7,8 @@ from decimal import Decimal
 import strawberry
 from strawberry.file_uploads import Upload
 
+from gql.enums import DeliveryStatus, Role, ScanIntent
 from gql.proof import ProofInput
-from gql.types import DeliveryStatus, Role, ScanIntent
 
 
 @strawberry.input(

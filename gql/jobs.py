@@ -19,21 +19,16 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 import manifest
-from db import enums
 from db.models import Job as JobRow
 from domain import commands
 from domain import jobs as job_service
 from domain.errors import DomainError, NotFound, ValidationFailed
 from gql import pagination
 from gql.context import Context
+from gql.enums import JobKind, JobStatus
 from gql.errors import ERRORS, to_error
 from gql.runner import parse_uuid
 from gql.types import PageInfo
-
-strawberry.enum(enums.JobStatus, name="JobStatus")
-strawberry.enum(enums.JobKind, name="JobKind")
-JobStatus = enums.JobStatus
-JobKind = enums.JobKind
 
 # jobProgress sends at most this many states per second; the row is read again after each
 # signal (or every POLL_S without one), so a lost signal costs one read, never a state.

@@ -27,9 +27,10 @@ from db.models import (
     SessionPackage,
     User,
 )
-from domain import permissions, scanning
+from domain import permissions
 from gql import pagination
 from gql.context import Context
+from gql.enums import DeliveryStatus, Role, SessionStatus
 from gql.pagination import parse_id
 
 if TYPE_CHECKING:
@@ -40,15 +41,6 @@ def _id(value: uuid.UUID) -> strawberry.ID:
     return strawberry.ID(str(value))
 
 
-# The domain's enums are the GraphQL enums: one definition, no value mapping to keep in step.
-strawberry.enum(enums.Role, name="Role")  # registers the class itself
-Role = enums.Role
-strawberry.enum(enums.SessionStatus, name="SessionStatus")  # registers the class itself
-SessionStatus = enums.SessionStatus
-strawberry.enum(enums.DeliveryStatus, name="DeliveryStatus")  # registers the class itself
-DeliveryStatus = enums.DeliveryStatus
-
-
 @strawberry.enum
 class ScanMethod(enum.Enum):
     ZBAR = "ZBAR"
@@ -56,10 +48,6 @@ class ScanMethod(enum.Enum):
     OPENCV = "OPENCV"
     OCR = "OCR"
     MANIFEST_MATCH = "MANIFEST_MATCH"
-
-
-strawberry.enum(scanning.ScanIntent, name="ScanIntent")  # registers the class itself
-ScanIntent = scanning.ScanIntent
 
 
 @strawberry.type(name="User")

@@ -15,14 +15,10 @@ from domain import commands
 from domain.errors import NotFound, PermissionDenied
 from gql import pagination
 from gql.context import Context
+from gql.enums import WebhookDeliveryStatus
 from gql.errors import ERRORS
 from gql.runner import Renderer, parse_uuid, run
 from gql.types import PageInfo, page_info
-
-strawberry.enum(
-    enums.WebhookDeliveryStatus, name="WebhookDeliveryStatus"
-)  # registers the class itself
-WebhookDeliveryStatus = enums.WebhookDeliveryStatus
 
 
 @strawberry.type
