@@ -82,6 +82,17 @@ ERRORS = (
 )
 
 
+RESULT = (
+    "The success member when the change was made (a retry with the same idempotency key "
+    "answers it again), else an Error member saying why; a refusal writes nothing."
+)
+
+
+def result(name: str) -> Any:
+    """A mutation's result union: its success type | ERRORS."""
+    return strawberry.union(name, description=RESULT)
+
+
 def to_error(exc: d.DomainError) -> Any:
     base = {"message": exc.message, "code": exc.code}
     match exc:

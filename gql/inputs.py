@@ -8,6 +8,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from gql.enums import DeliveryStatus, Role, ScanIntent
+from gql.proof import ProofInput
 
 IDEMPOTENCY_KEY = (
     "1 to 200 characters of the client's choosing, one per intended change: a retry with the "
@@ -15,7 +16,8 @@ IDEMPOTENCY_KEY = (
     "the same key with another input answers IdempotencyConflictError. Keys are per caller."
 )
 SESSION_ID = "The session's id."
-from gql.proof import ProofInput
+# The `input` argument of a mutation: its meaning is on the input type and its fields.
+INPUT = strawberry.argument(description="The request; each field is described on its type.")
 
 
 @strawberry.input(
