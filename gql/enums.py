@@ -85,8 +85,8 @@ ScanIntent = described_enum(
     {
         scanning.ScanIntent.IDENTIFY: "Read only: the report and the matching package; "
         "nothing is written.",
-        scanning.ScanIntent.ADD: "Add the package to the session (the rules of addPackages); "
-        "also reads the recipient block on the label.",
+        scanning.ScanIntent.ADD: "Managers: add the package to the session (the rules of "
+        "addPackages); also reads the recipient block on the label.",
         scanning.ScanIntent.PICK_UP: "Mark the matching package PICKED_UP (the rules of "
         "updatePackageStatus).",
         scanning.ScanIntent.DELIVER: "Mark the matching package DELIVERED (the rules of "
