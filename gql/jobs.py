@@ -26,7 +26,8 @@ from domain.errors import DomainError, NotFound, ValidationFailed
 from gql import pagination
 from gql.context import Context
 from gql.enums import JobKind, JobStatus
-from gql.errors import ERRORS, to_error
+from gql.errors import ERRORS, result, to_error
+from gql.inputs import IDEMPOTENCY_KEY
 from gql.runner import parse_uuid
 from gql.types import PageInfo
 
@@ -38,24 +39,24 @@ POLL_S = 2.0
 
 @strawberry.enum(description="The file format of a session report.")
 class ReportFormat(enum.Enum):
-    CSV = "CSV"
-    XLSX = "XLSX"
-    PDF = "PDF"
+    CSV = strawberry.enum_value("CSV", description="Comma-separated text, UTF-8.")
+    XLSX = strawberry.enum_value("XLSX", description="An Excel workbook.")
+    PDF = strawberry.enum_value("PDF", description="A printable document.")
 
 
 @strawberry.type(description="Background work under a session: a manifest import, a report.")
 class Job:
     row: strawberry.Private[JobRow]
 
-    @strawberry.field
+    @strawberry.field(description="Stable id (a UUID).")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.id))
 
-    @strawberry.field
+    @strawberry.field(description="What the job does.")
     def kind(self) -> JobKind:
         return self.row.kind
 
-    @strawberry.field
+    @strawberry.field(description="The session it works on.")
     def session_id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.session_id))
 
@@ -95,15 +96,17 @@ class Job:
     def requested_by(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.requested_by))
 
-    @strawberry.field
+    @strawberry.field(description="When it was asked for (UTC).")
     def created_at(self) -> datetime:
         return self.row.created_at
 
-    @strawberry.field
+    @strawberry.field(description="When a worker first took it (UTC); null while QUEUED.")
     def started_at(self) -> datetime | None:
         return self.row.started_at
 
-    @strawberry.field
+    @strawberry.field(
+        description="When it became SUCCEEDED, FAILED or CANCELLED (UTC); null before."
+    )
     def finished_at(self) -> datetime | None:
         return self.row.finished_at
 
@@ -127,27 +130,27 @@ async def _link(info: Info[Context, None], key: Any) -> str | None:
     return await job_service.link(config.store, key, config.link_ttl_s)
 
 
-@strawberry.type
+@strawberry.type(description="A job in a page of jobs.")
 class JobEdge:
-    cursor: str
-    node: Job
+    cursor: str = strawberry.field(description="Opaque position of this edge, for after.")
+    node: Job = strawberry.field(description="The job.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of jobs, newest first.")
 class JobConnection:
-    edges: list[JobEdge]
-    page_info: PageInfo
+    edges: list[JobEdge] = strawberry.field(description="The jobs of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
 
 
-@strawberry.type
+@strawberry.type(description="The job that does the work asked for.")
 class JobSuccess:
-    job: Job
+    job: Job = strawberry.field(description="The job, as committed.")
     created: bool = strawberry.field(
         description="False when the same work was already queued or running: that job."
     )
 
 
-JobResult = Annotated[JobSuccess | ERRORS, strawberry.union("JobResult")]
+JobResult = Annotated[JobSuccess | ERRORS, result("JobResult")]
 
 
 def _jobs_of(info: Info[Context, None]) -> job_service.JobQueue:
@@ -248,7 +251,11 @@ def _check_file(data: bytes, ext: str, max_bytes: int, max_rows: int) -> None:
 @strawberry.type
 class JobQueries:
     @strawberry.field(description="A job of a session the caller manages (else null).")
-    async def job(self, info: Info[Context, None], id: strawberry.ID) -> Job | None:
+    async def job(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The job's id.")],
+    ) -> Job | None:
         caller = await info.context.caller()
         try:
             job_id = uuid.UUID(str(id))
@@ -264,10 +271,18 @@ class JobQueries:
     async def jobs(
         self,
         info: Info[Context, None],
-        session_id: strawberry.ID | None = None,
-        status: list[JobStatus] | None = None,
-        first: int | None = 20,
-        after: str | None = None,
+        session_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this session's jobs (one the caller manages)."),
+        ] = None,
+        status: Annotated[
+            list[JobStatus] | None,
+            strawberry.argument(description="Only jobs in one of these statuses."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size (0-1000).")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="Jobs after this cursor.")
+        ] = None,
     ) -> JobConnection:
         caller = await info.context.caller()
         size = pagination.page_size(first, 20)
@@ -303,11 +318,27 @@ class JobMutations:
     async def import_manifest(
         self,
         info: Info[Context, None],
-        session_id: strawberry.ID,
-        file: Upload,
-        dry_run: bool = False,
-        all_or_nothing: bool = False,
-        idempotency_key: str | None = None,
+        session_id: Annotated[
+            strawberry.ID, strawberry.argument(description="A session the caller manages.")
+        ],
+        file: Annotated[
+            Upload,
+            strawberry.argument(
+                description="The manifest as a multipart upload: CSV or XLSX, one package a "
+                "row (BIPA_IMPORT_MAX_BYTES, BIPA_IMPORT_MAX_ROWS)."
+            ),
+        ],
+        dry_run: Annotated[
+            bool,
+            strawberry.argument(description="Check every row and report; write nothing."),
+        ] = False,
+        all_or_nothing: Annotated[
+            bool,
+            strawberry.argument(description="Write nothing if any row is refused."),
+        ] = False,
+        idempotency_key: Annotated[
+            str | None, strawberry.argument(description=IDEMPOTENCY_KEY)
+        ] = None,
     ) -> JobResult:
         return await import_manifest(
             info, session_id, file, dry_run, all_or_nothing, idempotency_key
@@ -320,9 +351,13 @@ class JobMutations:
     async def export_session_report(
         self,
         info: Info[Context, None],
-        session_id: strawberry.ID,
-        format: ReportFormat,
-        idempotency_key: str | None = None,
+        session_id: Annotated[
+            strawberry.ID, strawberry.argument(description="A session the caller manages.")
+        ],
+        format: Annotated[ReportFormat, strawberry.argument(description="The file's format.")],
+        idempotency_key: Annotated[
+            str | None, strawberry.argument(description=IDEMPOTENCY_KEY)
+        ] = None,
     ) -> JobResult:
         try:
             command = commands.CreateJob(
@@ -339,7 +374,11 @@ class JobMutations:
         description="Cancels a QUEUED or RUNNING job (an import stops at its "
         "next batch; what was committed stays)."
     )
-    async def cancel_job(self, info: Info[Context, None], job_id: strawberry.ID) -> JobResult:
+    async def cancel_job(
+        self,
+        info: Info[Context, None],
+        job_id: Annotated[strawberry.ID, strawberry.argument(description="The job's id.")],
+    ) -> JobResult:
         caller = await info.context.caller()
         try:
             done = await info.context.services.runner.run_once(
@@ -361,7 +400,12 @@ class JobSubscriptions:
         "until it is SUCCEEDED, FAILED or CANCELLED."
     )
     async def job_progress(
-        self, info: Info[Context, None], job_id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        job_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="A job of a session the caller manages."),
+        ],
     ) -> AsyncGenerator[Job, None]:
         caller = await info.context.caller()
         live = info.context.services.live
