@@ -20,7 +20,7 @@ from domain import scanning
 E = TypeVar("E", bound=enum.Enum)
 
 
-def described_enum(cls: type[E], name: str, description: str, values: Mapping[E, str]) -> type[E]:
+def described_enum(cls: type[E], name: str, description: str, values: Mapping[E, str]) -> None:
     """Registers the class itself (no copy to keep in step) with every value described."""
     missing = [m.name for m in cls if not values.get(m)]
     if missing:
@@ -29,10 +29,9 @@ def described_enum(cls: type[E], name: str, description: str, values: Mapping[E,
     definition: StrawberryEnumDefinition = cls.__strawberry_definition__  # type: ignore[attr-defined]
     for value in definition.values:
         value.description = values[cls(value.value)]
-    return cls
 
 
-Role = described_enum(
+described_enum(
     enums.Role,
     "Role",
     "What a user may do. Fixed when the user is created.",
@@ -44,8 +43,9 @@ Role = described_enum(
         "and changes the status of their own packages.",
     },
 )
+Role = enums.Role
 
-SessionStatus = described_enum(
+described_enum(
     enums.SessionStatus,
     "SessionStatus",
     "Where a delivery session is in its life: OPEN -> ACTIVE -> (PAUSED <-> ACTIVE) -> "
@@ -62,8 +62,9 @@ SessionStatus = described_enum(
         "by status. Read-only.",
     },
 )
+SessionStatus = enums.SessionStatus
 
-DeliveryStatus = described_enum(
+described_enum(
     enums.DeliveryStatus,
     "DeliveryStatus",
     "Where a package is: PENDING -> PICKED_UP -> DELIVERED | FAILED, or PENDING straight to "
@@ -77,8 +78,9 @@ DeliveryStatus = described_enum(
         "Package.failureReason.",
     },
 )
+DeliveryStatus = enums.DeliveryStatus
 
-ScanIntent = described_enum(
+described_enum(
     scanning.ScanIntent,
     "ScanIntent",
     "What a scanned photo is for, which decides what the scan may change.",
@@ -93,8 +95,9 @@ ScanIntent = described_enum(
         "updatePackageStatus); may carry proof.",
     },
 )
+ScanIntent = scanning.ScanIntent
 
-WebhookDeliveryStatus = described_enum(
+described_enum(
     enums.WebhookDeliveryStatus,
     "WebhookDeliveryStatus",
     "Where one POST of an event to a webhook stands.",
@@ -106,8 +109,9 @@ WebhookDeliveryStatus = described_enum(
         "default, after the event); redeliverWebhookDelivery queues a new delivery.",
     },
 )
+WebhookDeliveryStatus = enums.WebhookDeliveryStatus
 
-JobStatus = described_enum(
+described_enum(
     enums.JobStatus,
     "JobStatus",
     "Where a background job stands: QUEUED -> RUNNING -> SUCCEEDED | FAILED; CANCELLED on request.",
@@ -119,8 +123,9 @@ JobStatus = described_enum(
         enums.JobStatus.CANCELLED: "Stopped by cancelJob; what was already committed stays.",
     },
 )
+JobStatus = enums.JobStatus
 
-JobKind = described_enum(
+described_enum(
     enums.JobKind,
     "JobKind",
     "What a background job does.",
@@ -130,3 +135,4 @@ JobKind = described_enum(
         enums.JobKind.EXPORT_REPORT: "Writes a session's report file (exportSessionReport).",
     },
 )
+JobKind = enums.JobKind

@@ -7,13 +7,13 @@ from strawberry.types import Info
 
 from gql import pagination
 from gql.context import Context
+from gql.enums import SessionStatus
 from gql.pagination import parse_id
 from gql.types import (
     DeliverySessionType,
     PackageType,
     SessionConnection,
     SessionEdge,
-    SessionStatus,
     page_info,
 )
 

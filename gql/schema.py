@@ -30,6 +30,7 @@ import metrics
 from domain.uow import ReadSnapshot
 from gql import reads
 from gql.context import Context
+from gql.enums import SessionStatus
 from gql.jobs import JobQueries
 from gql.limits import Bounds, DocumentLimits
 from gql.live.executor import BipaExecutionContext
@@ -40,7 +41,6 @@ from gql.types import (
     DeliverySessionType,
     PackageType,
     SessionConnection,
-    SessionStatus,
     UserType,
     user_type,
 )

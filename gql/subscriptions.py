@@ -14,9 +14,10 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gql.context import Context
+from gql.enums import Role
 from gql.jobs import JobSubscriptions
 from gql.live.direct import DirectStream, Pick
-from gql.types import Role, SessionProgress, UserType, progress_from_counts
+from gql.types import SessionProgress, UserType, progress_from_counts
 from live.events import Listener, LiveEvent, LiveEvents, SlowSubscriber, Viewer
 
 

@@ -173,7 +173,6 @@ class ScanCode:
     "guess for a person to check."
 )
 class LabelRecipient:
-
     name: str | None = strawberry.field(description="Recipient's name; null when unread.")
     street: str | None = strawberry.field(description="Street with its type; null when unread.")
     number: str | None = strawberry.field(description="House number; null when unread or s/n.")
