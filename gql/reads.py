@@ -36,11 +36,9 @@ async def list_sessions(
     info: Info[Context, None],
     status: SessionStatus | None,
     owner_id: strawberry.ID | None,
-    first: int | None,
-    after: str | None,
+    window: pagination.Window,
 ) -> SessionConnection:
     caller = await info.context.caller()
-    size, cursor = pagination.time_page(first, after, "ses", 50)
     owner = parse_id(owner_id)
     if owner_id is not None and owner is None:
         return SessionConnection(
@@ -52,11 +50,12 @@ async def list_sessions(
             caller.role,
             status=status,
             owner_id=owner,
-            first=size,
-            after=cursor,
+            first=window.size,
+            after=window.after,
+            before=window.before,
+            backward=window.backward,
         )
-    more = len(rows) > size
-    rows = rows[:size]
+    rows, more, previous = pagination.settle(rows, window)
     edges = [
         SessionEdge(
             cursor=pagination.encode("ses", r.created_at, r.id), node=DeliverySessionType(row=r)
@@ -67,7 +66,7 @@ async def list_sessions(
         info.context.loaders.prime_session(r)
     return SessionConnection(
         edges=edges,
-        page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
+        page_info=page_info([e.cursor for e in edges], more=more, previous=previous),
         total_count=total,
     )
 

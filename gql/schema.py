@@ -28,7 +28,7 @@ from strawberry.utils.logging import StrawberryLogger
 
 import metrics
 from domain.uow import ReadSnapshot
-from gql import reads
+from gql import pagination, reads
 from gql.context import Context
 from gql.enums import SessionStatus
 from gql.jobs import JobQueries
@@ -88,8 +88,19 @@ class Query(WebhookQueries, JobQueries):
         after: Annotated[
             str | None, strawberry.argument(description="Sessions after this cursor.")
         ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the oldest session or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Sessions before this cursor.")
+        ] = None,
     ) -> SessionConnection:
-        return await reads.list_sessions(info, status, owner_id, first, after)
+        window = pagination.time_window(first, after, last, before, "ses", 50)
+        return await reads.list_sessions(info, status, owner_id, window)
 
     @strawberry.field(
         description="A package of a session by its code; null when the session is not "

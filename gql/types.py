@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -669,13 +670,16 @@ class DeliverySessionType:
         return progress_from_counts(await info.context.loaders.progress.load(self.row.id))
 
     @strawberry.field(
-        description="Its packages, oldest first, filtered by every argument given. A "
-        "deliverer sees all of the session's packages too."
+        description="Its packages, oldest first, filtered by every argument given: forward "
+        "with first/after, backward with last/before. A deliverer sees all of the session's "
+        "packages too."
     )
     async def packages(
         self,
         info: Info[Context, None],
-        first: Annotated[int | None, strawberry.argument(description="Page size (0-1000).")] = 100,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size going forward (0-1000).")
+        ] = 100,
         after: Annotated[
             str | None,
             strawberry.argument(description="Packages after this cursor (an endCursor)."),
@@ -691,8 +695,39 @@ class DeliverySessionType:
                 "the user's); an unknown id gives an empty page."
             ),
         ] = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only packages whose code or recipient's name contains this "
+                'text, case and accents aside ("joao" finds "João"); blank means no '
+                "filter."
+            ),
+        ] = None,
+        unassigned: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: only packages without a deliverer; false: only assigned "
+                "ones; null: both."
+            ),
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the newest package or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None,
+            strawberry.argument(description="Packages before this cursor (a startCursor)."),
+        ] = None,
     ) -> PackageConnection:
-        return await package_connection(info, self.row.id, first, after, status, deliverer_id)
+        return await package_connection(
+            info,
+            self.row.id,
+            pagination.time_window(first, after, last, before, "pkg", 100),
+            PackageFilter(status, deliverer_id, search, unassigned),
+        )
 
     @strawberry.field(description="The deliverers added to it, in the order they were added.")
     async def deliverers(self, info: Info[Context, None]) -> list[SessionDelivererType]:
@@ -884,30 +919,40 @@ def package_cursor(row: SessionPackage) -> str:
     return pagination.encode("pkg", row.created_at, row.id)
 
 
+@dataclass(frozen=True)
+class PackageFilter:
+    """The filters of DeliverySession.packages."""
+
+    status: DeliveryStatus | None = None
+    deliverer_id: strawberry.ID | None = None
+    search: str | None = None
+    unassigned: bool | None = None
+
+
 async def package_connection(
     info: Info[Context, None],
     session_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    status: DeliveryStatus | None,
-    deliverer_id: strawberry.ID | None,
+    window: pagination.Window,
+    where: PackageFilter,
 ) -> PackageConnection:
-    size, cursor = pagination.time_page(first, after, "pkg", 100)
-    did = parse_id(deliverer_id)
-    if deliverer_id is not None and did is None:
+    did = parse_id(where.deliverer_id)
+    if where.deliverer_id is not None and did is None:
         return PackageConnection(
             edges=[], page_info=page_info([], more=False, previous=False), total_count=0
         )
     async with info.context.read() as uow:
         rows, total = await uow.packages.page(
             session_id,
-            first=size,
-            after=cursor,
-            status=status,
+            first=window.size,
+            after=window.after,
+            before=window.before,
+            backward=window.backward,
+            status=where.status,
             deliverer_id=did,
+            search=" ".join((where.search or "").split())[:200] or None,
+            unassigned=where.unassigned,
         )
-    more = len(rows) > size
-    rows = rows[:size]
+    rows, more, previous = pagination.settle(rows, window)
     loaders = info.context.loaders
     for r in rows:
         # Joined by the page query: the nested fields resolve without another statement.
@@ -918,7 +963,7 @@ async def package_connection(
     edges = [PackageEdge(cursor=package_cursor(r), node=PackageType.of(r)) for r in rows]
     return PackageConnection(
         edges=edges,
-        page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
+        page_info=page_info([e.cursor for e in edges], more=more, previous=previous),
         total_count=total,
     )
 

@@ -92,7 +92,7 @@ class WebhookDelivery:
 
 @strawberry.type(description="A delivery in a page of the delivery log.")
 class WebhookDeliveryEdge:
-    cursor: str = strawberry.field(description="Opaque position of this edge, for after.")
+    cursor: str = strawberry.field(description="Opaque position of this edge, for after/before.")
     node: WebhookDelivery = strawberry.field(description="The delivery.")
 
 
@@ -141,7 +141,10 @@ class Webhook:
     def created_at(self) -> datetime:
         return self.row.created_at
 
-    @strawberry.field(description="Its delivery log, newest first.")
+    @strawberry.field(
+        description="Its delivery log, newest first: forward with first/after, backward "
+        "with last/before."
+    )
     async def deliveries(
         self,
         info: Info[Context, None],
@@ -153,25 +156,37 @@ class Webhook:
             WebhookDeliveryStatus | None,
             strawberry.argument(description="Only deliveries in this status."),
         ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the oldest delivery or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Deliveries before this cursor.")
+        ] = None,
     ) -> WebhookDeliveryConnection:
-        size, cursor = pagination.time_page(first, after, "whd", 50)
+        window = pagination.time_window(first, after, last, before, "whd", 50)
         async with info.context.read() as uow:
             rows, total = await uow.webhooks.deliveries(
                 self.row.id,
                 status=status,
-                first=size,
-                after=cursor,
+                first=window.size,
+                after=window.after,
+                before=window.before,
+                backward=window.backward,
             )
-        more = len(rows) > size
+        rows, more, previous = pagination.settle(rows, window)
         edges = [
             WebhookDeliveryEdge(
                 cursor=pagination.encode("whd", r.created_at, r.id), node=WebhookDelivery(row=r)
             )
-            for r in rows[:size]
+            for r in rows
         ]
         return WebhookDeliveryConnection(
             edges=edges,
-            page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
+            page_info=page_info([e.cursor for e in edges], more=more, previous=previous),
             total_count=total,
         )
 
