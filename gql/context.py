@@ -98,7 +98,11 @@ class Services:
             self.sessionmaker,
             self.publisher,
             currency=self.currency,
-            deps=Deps(webhooks=self.webhooks, proof=self.proof),
+            deps=Deps(
+                webhooks=self.webhooks,
+                proof=self.proof,
+                box=self.webhooks.box if self.webhooks is not None else None,
+            ),
             group_commit=self.group_commit,
         )
 

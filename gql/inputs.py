@@ -84,6 +84,11 @@ class CreateUserInput:
         description="Their numeric Telegram user id, so the bot knows them; the operator can "
         "link it later (bipa users link-telegram). Unique among users.",
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=IDEMPOTENCY_KEY + " A retry answers the same user and the same token "
+        "(kept encrypted for the 24 hours, for this caller only).",
+    )
 
 
 @strawberry.input(description="A new delivery session.")

@@ -31,7 +31,10 @@ from gql.webhooks import WebhookMutations
 @strawberry.type(description="The user was created.")
 class CreateUserSuccess:
     user: UserType = strawberry.field(description="The new user.")
-    token: str = strawberry.field(description="Shown once; only its hash is stored.")
+    token: str = strawberry.field(
+        description="The user's API token (Bearer). Only its hash is stored; the answer is the "
+        "one place it is shown, and a retry with the same idempotencyKey shows it again."
+    )
 
 
 @strawberry.type(description="The session's change was made.")
@@ -227,16 +230,18 @@ class Mutation(WebhookMutations, JobMutations):
         self, info: Info[Context, None], input: Annotated[i.CreateUserInput, i.INPUT]
     ) -> CreateUserResult:
         async def render(r: Renderer) -> CreateUserSuccess:
-            return CreateUserSuccess(
-                user=user_type(r.done.rows["user"]), token=r.done.private["token"]
-            )
+            user = r.done.rows.get("user")
+            if user is None:  # a replay: the user as it is now, the token kept sealed
+                user = await info.context.loaders.users.load(parse_uuid(r.ref["user"], "user"))
+            token = r.done.private.get("token")
+            if user is None or token is None:
+                raise NotFound("user not found", id=r.ref["user"], code="USER_NOT_FOUND")
+            return CreateUserSuccess(user=user_type(user), token=token)
 
-        # No idempotency key: the token is shown once and only its hash is kept, so a replay
-        # could not answer it again.
         return await run(
             info,
             lambda: commands.CreateUser(input.name, input.role, input.telegram_id),
-            None,
+            input.idempotency_key,
             render,
         )
 
