@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -107,11 +108,12 @@ def sequence_page(
 
 @dataclass(frozen=True)
 class Window:
-    """A page of a (time, id) keyset list, forward (`first`/`after`) or backward."""
+    """A page of a keyset list ((time, id) or (name, id)), forward (`first`/`after`) or
+    backward (`last`/`before`)."""
 
     size: int
-    after: tuple[datetime, uuid.UUID] | None
-    before: tuple[datetime, uuid.UUID] | None
+    after: Any
+    before: Any
     backward: bool
 
 
@@ -125,15 +127,46 @@ def time_window(
 ) -> Window:
     """Backward when `last` or `before` is given (as the audit log pages), else forward; a
     bad size or cursor is a BAD_USER_INPUT error naming its argument."""
+    return _window(first, after, last, before, default, lambda c, f: _time_id(c, kind, f))
+
+
+def name_window(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    kind: str,
+    default: int,
+) -> Window:
+    """As time_window, for a list ordered by (name, id)."""
+    return _window(first, after, last, before, default, lambda c, f: _text_id(c, kind, f))
+
+
+def _window(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    default: int,
+    decode: Callable[[str | None, str], Any],
+) -> Window:
     backward = last is not None or before is not None
     try:
         if backward:
-            size = page_size(last, default, "last")
-            return Window(size, None, _time_id(before, kind, "before"), True)
-        size = page_size(first, default)
-        return Window(size, _time_id(after, kind, "after"), None, False)
+            return Window(page_size(last, default, "last"), None, decode(before, "before"), True)
+        return Window(page_size(first, default), decode(after, "after"), None, False)
     except ValidationFailed as exc:
         raise bad_input(exc) from None
+
+
+def _text_id(cursor: str | None, kind: str, field: str) -> tuple[str, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    parts = _decode(cursor, kind, field)
+    try:
+        return parts[0], uuid.UUID(parts[1])
+    except (ValueError, IndexError):
+        raise ValidationFailed("invalid cursor", field=field, code="BAD_CURSOR") from None
 
 
 def settle(rows: list[T], window: Window) -> tuple[list[T], bool, bool]:

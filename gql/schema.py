@@ -30,7 +30,7 @@ import metrics
 from domain.uow import ReadSnapshot
 from gql import pagination, reads
 from gql.context import Context
-from gql.enums import SessionStatus
+from gql.enums import Role, SessionStatus
 from gql.jobs import JobQueries
 from gql.limits import Bounds, DocumentLimits
 from gql.live.executor import BipaExecutionContext
@@ -41,6 +41,7 @@ from gql.types import (
     DeliverySessionType,
     PackageType,
     SessionConnection,
+    UserConnection,
     UserType,
     user_type,
 )
@@ -101,6 +102,42 @@ class Query(WebhookQueries, JobQueries):
     ) -> SessionConnection:
         window = pagination.time_window(first, after, last, before, "ses", 50)
         return await reads.list_sessions(info, status, owner_id, window)
+
+    @strawberry.field(
+        description="Users by name (then id), for a manager choosing deliverers: names, roles "
+        "and whether Telegram is linked, nothing more. Managers and admins only: anyone else "
+        "gets an empty page."
+    )
+    async def users(
+        self,
+        info: Info[Context, None],
+        role: Annotated[
+            Role | None, strawberry.argument(description="Only users of this role.")
+        ] = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only users whose name contains this text, case and accents "
+                "aside; blank means no filter."
+            ),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size (0-1000).")] = 50,
+        after: Annotated[
+            str | None, strawberry.argument(description="Users after this cursor.")
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the end of the list or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Users before this cursor.")
+        ] = None,
+    ) -> UserConnection:
+        window = pagination.name_window(first, after, last, before, "usr", 50)
+        return await reads.list_users(info, role, search, window)
 
     @strawberry.field(
         description="A package of a session by its code; null when the session is not "
@@ -300,7 +337,7 @@ class HideSuggestions(SchemaExtension):
 
 
 # Connection fields and the page size they return when `first` is not given.
-PAGE_DEFAULTS = {"sessions": 50, "packages": 100, "audit": 100, "deliveries": 50}
+PAGE_DEFAULTS = {"sessions": 50, "packages": 100, "audit": 100, "deliveries": 50, "users": 50}
 
 
 @functools.lru_cache(maxsize=256)

@@ -72,6 +72,43 @@ class UserType:
     created_at: datetime = strawberry.field(description="When the user was created (UTC).")
 
 
+@strawberry.type(
+    description="A user as the user list shows them: no token, no Telegram id, nothing "
+    "personal beyond the name."
+)
+class UserSummary:
+    id: strawberry.ID = strawberry.field(description="Stable id (a UUID): addDeliverer's userId.")
+    name: str = strawberry.field(description="Display name.")
+    role: Role = strawberry.field(description="What the user may do.")
+    telegram_linked: bool = strawberry.field(
+        description="True when the user can use the Telegram bot (an account is linked)."
+    )
+
+    @classmethod
+    def of(cls, user: User) -> UserSummary:
+        return cls(
+            id=_id(user.id),
+            name=user.name,
+            role=user.role,
+            telegram_linked=user.telegram_id is not None,
+        )
+
+
+@strawberry.type(description="A user in a page of users.")
+class UserEdge:
+    cursor: str = strawberry.field(description="Opaque position of this edge, for after/before.")
+    node: UserSummary = strawberry.field(description="The user.")
+
+
+@strawberry.type(description="A page of users, by name.")
+class UserConnection:
+    edges: list[UserEdge] = strawberry.field(description="The users of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    total_count: int = strawberry.field(
+        description="Users with these filters, not only on this page."
+    )
+
+
 def user_type(user: User) -> UserType:
     return UserType(
         id=_id(user.id),
