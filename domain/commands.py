@@ -35,6 +35,7 @@ from domain import (
     users,
     webhooks,
 )
+from domain.crypto import SecretBox
 from domain.errors import PermissionDenied, ValidationFailed
 from domain.uow import UnitOfWork
 from manifest import ManifestRow
@@ -68,6 +69,9 @@ class Command:
     """Base of every command: its operation name and what its idempotency hash covers."""
 
     operation: ClassVar[str]
+    # True: a replay answers the first call's private values again (createUser's token, shown
+    # once, lost with a lost answer); the runner keeps them encrypted with the key's record.
+    seals_private: ClassVar[bool] = False
 
     @property
     def session_id_hint(self) -> uuid.UUID | None:
@@ -90,6 +94,7 @@ class Command:
 @dataclass(frozen=True)
 class CreateUser(Command):
     operation: ClassVar[str] = "createUser"
+    seals_private: ClassVar[bool] = True
     name: str
     role: Role
     telegram_id: str | None = None
@@ -489,6 +494,8 @@ class Deps:
 
     webhooks: webhooks.WebhookConfig | None = None
     proof: proof.ProofConfig | None = None
+    # Seals the private values a replay must answer again (Command.seals_private).
+    box: SecretBox | None = None
     routes: routes.RouteConfig = field(default_factory=routes.RouteConfig)
 
 

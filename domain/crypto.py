@@ -15,18 +15,21 @@ _AAD = b"bipa-webhook-secret-v1"
 
 
 class SecretBox:
-    """Encrypts webhook secrets with a server key; the database never holds them in clear."""
+    """Encrypts secrets with a server key (webhook secrets, and the new tokens an idempotent
+    createUser answers again): the database never holds them in clear."""
 
     def __init__(self, key: bytes) -> None:
         # Any length of key material is accepted; the AES key is its SHA-256.
         self._aead = AESGCM(hashlib.sha256(key).digest())
 
-    def encrypt(self, plaintext: str) -> bytes:
+    def encrypt(self, plaintext: str, context: bytes = _AAD) -> bytes:
+        """`context` (authenticated, not stored) binds the blob to its use: a blob moved to
+        another place, whose context differs, does not decrypt."""
         nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, plaintext.encode(), _AAD)
+        return nonce + self._aead.encrypt(nonce, plaintext.encode(), context)
 
-    def decrypt(self, blob: bytes) -> str:
-        return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _AAD).decode()
+    def decrypt(self, blob: bytes, context: bytes = _AAD) -> str:
+        return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context).decode()
 
 
 def new_webhook_secret() -> str:

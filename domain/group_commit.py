@@ -55,6 +55,8 @@ class Runner(Protocol):
         self, uow: UnitOfWork, caller: User | None, command: Command, key: str | None
     ) -> Result: ...
 
+    def replay(self, caller: User | None, key: str | None, stored: Ref) -> Done: ...
+
     async def alone(
         self, caller: User | None, command: Command, key: str | None, session_id: uuid.UUID | None
     ) -> Done: ...
@@ -192,7 +194,7 @@ class Batcher:
         except DomainError as exc:
             # A refused key writes nothing, so the other calls need not be run again.
             return exc
-        return Done(stored, replayed=True) if stored is not None else None
+        return runner.replay(job.caller, job.key, stored) if stored is not None else None
 
 
 def _resolve(job: Job, outcome: Done | DomainError | Retry) -> None:

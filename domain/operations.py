@@ -20,6 +20,7 @@ own words (errors as data in GraphQL, Portuguese in the bot).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import uuid
 import weakref
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.models import User
 from domain import idempotency
 from domain.commands import AddPackages, Command, Deps, Done, Ref, Result, execute
+from domain.errors import ValidationFailed
 from domain.events import EventPublisher
 from domain.group_commit import Batcher
 from domain.uow import UnitOfWork
@@ -112,7 +114,7 @@ class Runner:
         async with self.hold(session_id), self.uow() as uow:
             stored = await self.claim(uow, caller, command, key)
             if stored is not None:
-                return Done(stored, replayed=True)
+                return self.replay(caller, key, stored)
             result = await self.apply(uow, caller, command, key)
             await uow.commit()
         return Done.of(result)
@@ -125,7 +127,8 @@ class Runner:
         with a rollback.
         """
         async with self.uow() as uow:
-            return await idempotency.peek(uow, caller, key)
+            stored = await idempotency.peek(uow, caller, key)
+        return self.replay(caller, key, stored).ref if stored is not None else None
 
     async def session_of(self, command: Command) -> uuid.UUID | None:
         """The session whose line the command waits in (one short read for package ids)."""
@@ -145,6 +148,12 @@ class Runner:
             return None
         if caller is None:
             raise TypeError("idempotency keys belong to a caller")  # a bug, not user input
+        if command.seals_private and self.deps.box is None:
+            raise ValidationFailed(
+                f"{command.operation} takes no idempotencyKey on this server (no secret key)",
+                field="idempotencyKey",
+                code="IDEMPOTENCY_UNAVAILABLE",
+            )
         return await idempotency.begin(uow, caller, key, command.operation, command.fingerprint())
 
     async def apply(
@@ -152,5 +161,40 @@ class Runner:
     ) -> Result:
         result = await execute(uow, caller, command, self.deps)
         if key is not None and caller is not None:
-            await idempotency.remember(uow, caller, key, result.ref)
+            response = result.ref
+            if command.seals_private and result.private:
+                response = {**result.ref, SEALED: self._seal(caller, key, result.private)}
+            await idempotency.remember(uow, caller, key, response)
         return result
+
+    def replay(self, caller: User | None, key: str | None, stored: Ref) -> Done:
+        """A stored answer as its caller gets it again: sealed values opened, never shown
+        to anyone else (they are bound to the caller and the key)."""
+        sealed = stored.get(SEALED)
+        ref = {k: v for k, v in stored.items() if k != SEALED}
+        if not isinstance(sealed, dict) or caller is None or key is None or self.deps.box is None:
+            return Done(ref, replayed=True)
+        box = self.deps.box
+        private = {
+            name: box.decrypt(base64.b64decode(blob), _context(caller, key, name))
+            for name, blob in sealed.items()
+        }
+        return Done(ref, replayed=True, private=private)
+
+    def _seal(self, caller: User, key: str, private: dict[str, str]) -> dict[str, str]:
+        box = self.deps.box
+        assert box is not None  # claim refused the key without one
+        return {
+            name: base64.b64encode(box.encrypt(value, _context(caller, key, name))).decode()
+            for name, value in private.items()
+        }
+
+
+# The part of a stored answer that holds its sealed private values (never rendered).
+SEALED = "sealed"
+
+
+def _context(caller: User, key: str, name: str) -> bytes:
+    """What a sealed value is bound to: moved to another caller's or key's record, it does
+    not decrypt."""
+    return f"bipa-idempotent-private-v1|{caller.id}|{name}|{key}".encode()

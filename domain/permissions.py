@@ -26,6 +26,12 @@ def can_manage(user: User, session: DeliverySession) -> bool:
     return user.role is Role.ADMIN or (user.role is Role.MANAGER and session.owner_id == user.id)
 
 
+def can_list_users(user: User) -> bool:
+    """Managers pick deliverers (and admins anyone) from the list of users; it shows names
+    and roles only."""
+    return is_manager(user)
+
+
 def manages_every_session(user: User) -> bool:
     return user.role is Role.ADMIN
 

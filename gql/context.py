@@ -101,7 +101,12 @@ class Services:
             self.sessionmaker,
             self.publisher,
             currency=self.currency,
-            deps=Deps(webhooks=self.webhooks, proof=self.proof, routes=self.routes),
+            deps=Deps(
+                webhooks=self.webhooks,
+                proof=self.proof,
+                routes=self.routes,
+                box=self.webhooks.box if self.webhooks is not None else None,
+            ),
             group_commit=self.group_commit,
         )
 

@@ -23,23 +23,31 @@ class Error:
 
 @strawberry.type(description="The thing named by id does not exist or is not visible.")
 class NotFoundError(Error):
-    id: strawberry.ID | None = None
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="The id that was not found, when the request named one."
+    )
 
 
 @strawberry.type(description="The input breaks a rule; `field` names the input field.")
 class ValidationError(Error):
-    field: str | None = None
+    field: str | None = strawberry.field(
+        default=None,
+        description="The input field at fault (camelCase, e.g. idempotencyKey, packages); null "
+        "when no single field is.",
+    )
 
 
 @strawberry.type(description="The state machine does not allow this move.")
 class InvalidTransitionError(Error):
-    from_: str = strawberry.field(name="from")
-    to: str
+    from_: str = strawberry.field(
+        name="from", description="The current status (e.g. a SessionStatus or DeliveryStatus)."
+    )
+    to: str = strawberry.field(description="The status that was asked for and refused.")
 
 
 @strawberry.type(description="The session is COMPLETED or ARCHIVED: read-only history.")
 class ReadOnlySessionError(Error):
-    session_id: strawberry.ID
+    session_id: strawberry.ID = strawberry.field(description="The read-only session.")
 
 
 @strawberry.type(description="The caller may not do this.")
@@ -72,6 +80,17 @@ ERRORS = (
     | ImageError
     | OverloadedError
 )
+
+
+RESULT = (
+    "The success member when the change was made (a retry with the same idempotency key "
+    "answers it again), else an Error member saying why; a refusal writes nothing."
+)
+
+
+def result(name: str) -> Any:
+    """A mutation's result union: its success type | ERRORS."""
+    return strawberry.union(name, description=RESULT)
 
 
 def to_error(exc: d.DomainError) -> Any:

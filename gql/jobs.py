@@ -19,30 +19,17 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 import manifest
-from db import enums
 from db.models import Job as JobRow
 from domain import commands
 from domain import jobs as job_service
 from domain.errors import DomainError, NotFound, ValidationFailed
 from gql import pagination
 from gql.context import Context
-from gql.errors import ERRORS, to_error
+from gql.enums import JobKind, JobStatus
+from gql.errors import ERRORS, result, to_error
+from gql.inputs import IDEMPOTENCY_KEY
 from gql.runner import parse_uuid
 from gql.types import PageInfo, page_info
-
-strawberry.enum(enums.JobStatus, name="JobStatus")
-strawberry.enum(enums.JobKind, name="JobKind", description="What a job does.")
-KIND_DESCRIPTIONS = {
-    "IMPORT_MANIFEST": "A delivery manifest imported (importManifest).",
-    "EXPORT_REPORT": "A session report written (exportSessionReport).",
-    "GEOCODE_SESSION": "A session's addresses placed (geocodeSession).",
-    "OPTIMIZE_ROUTES": "Packages split between deliverers and routes ordered (optimizeRoutes).",
-}
-# db.enums holds the values (the database's enum); their GraphQL descriptions live here.
-for _value in enums.JobKind.__strawberry_definition__.values:  # type: ignore[attr-defined]
-    _value.description = KIND_DESCRIPTIONS[_value.name]
-JobStatus = enums.JobStatus
-JobKind = enums.JobKind
 
 # jobProgress sends at most this many states per second; the row is read again after each
 # signal (or every POLL_S without one), so a lost signal costs one read, never a state.
@@ -52,9 +39,9 @@ POLL_S = 2.0
 
 @strawberry.enum(description="The file format of a session report.")
 class ReportFormat(enum.Enum):
-    CSV = "CSV"
-    XLSX = "XLSX"
-    PDF = "PDF"
+    CSV = strawberry.enum_value("CSV", description="Comma-separated text, UTF-8.")
+    XLSX = strawberry.enum_value("XLSX", description="An Excel workbook.")
+    PDF = strawberry.enum_value("PDF", description="A printable document.")
 
 
 @strawberry.type(
@@ -64,15 +51,15 @@ class ReportFormat(enum.Enum):
 class Job:
     row: strawberry.Private[JobRow]
 
-    @strawberry.field
+    @strawberry.field(description="Stable id (a UUID).")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.id))
 
-    @strawberry.field
+    @strawberry.field(description="What the job does.")
     def kind(self) -> JobKind:
         return self.row.kind
 
-    @strawberry.field
+    @strawberry.field(description="The session it works on.")
     def session_id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.session_id))
 
@@ -115,15 +102,17 @@ class Job:
     def requested_by(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.requested_by))
 
-    @strawberry.field
+    @strawberry.field(description="When it was asked for (UTC).")
     def created_at(self) -> datetime:
         return self.row.created_at
 
-    @strawberry.field
+    @strawberry.field(description="When a worker first took it (UTC); null while QUEUED.")
     def started_at(self) -> datetime | None:
         return self.row.started_at
 
-    @strawberry.field
+    @strawberry.field(
+        description="When it became SUCCEEDED, FAILED or CANCELLED (UTC); null before."
+    )
     def finished_at(self) -> datetime | None:
         return self.row.finished_at
 
@@ -147,27 +136,27 @@ async def _link(info: Info[Context, None], key: Any) -> str | None:
     return await job_service.link(config.store, key, config.link_ttl_s)
 
 
-@strawberry.type
+@strawberry.type(description="A job in a page of jobs.")
 class JobEdge:
-    cursor: str
-    node: Job
+    cursor: str = strawberry.field(description="Opaque position of this edge, for after.")
+    node: Job = strawberry.field(description="The job.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of jobs, newest first.")
 class JobConnection:
-    edges: list[JobEdge]
-    page_info: PageInfo
+    edges: list[JobEdge] = strawberry.field(description="The jobs of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
 
 
-@strawberry.type
+@strawberry.type(description="The job that does the work asked for.")
 class JobSuccess:
-    job: Job
+    job: Job = strawberry.field(description="The job, as committed.")
     created: bool = strawberry.field(
         description="False when the same work was already queued or running: that job."
     )
 
 
-JobResult = Annotated[JobSuccess | ERRORS, strawberry.union("JobResult")]
+JobResult = Annotated[JobSuccess | ERRORS, result("JobResult")]
 
 
 def _jobs_of(info: Info[Context, None]) -> job_service.JobQueue:
@@ -177,7 +166,7 @@ def _jobs_of(info: Info[Context, None]) -> job_service.JobQueue:
     return queue
 
 
-async def _start(
+async def start_job(
     info: Info[Context, None], command: commands.CreateJob, key: str | None
 ) -> tuple[JobRow, bool]:
     """Runs CreateJob and defers it after the commit (a lost defer is swept by the workers)."""
@@ -244,7 +233,7 @@ async def import_manifest(
             "allOrNothing": all_or_nothing,
         }
         command = commands.CreateJob(sid, JobKind.IMPORT_MANIFEST, params)
-        row, created = await _start(info, command, idempotency_key)
+        row, created = await start_job(info, command, idempotency_key)
         if row.params.get("key") == stored:
             stored = None  # the job reads it
         return JobSuccess(job=Job(row=row), created=created)
@@ -268,7 +257,11 @@ def _check_file(data: bytes, ext: str, max_bytes: int, max_rows: int) -> None:
 @strawberry.type
 class JobQueries:
     @strawberry.field(description="A job of a session the caller manages (else null).")
-    async def job(self, info: Info[Context, None], id: strawberry.ID) -> Job | None:
+    async def job(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The job's id.")],
+    ) -> Job | None:
         caller = await info.context.caller()
         try:
             job_id = uuid.UUID(str(id))
@@ -284,10 +277,18 @@ class JobQueries:
     async def jobs(
         self,
         info: Info[Context, None],
-        session_id: strawberry.ID | None = None,
-        status: list[JobStatus] | None = None,
-        first: int | None = 20,
-        after: str | None = None,
+        session_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this session's jobs (one the caller manages)."),
+        ] = None,
+        status: Annotated[
+            list[JobStatus] | None,
+            strawberry.argument(description="Only jobs in one of these statuses."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size (0-1000).")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="Jobs after this cursor.")
+        ] = None,
     ) -> JobConnection:
         caller = await info.context.caller()
         size, cursor = pagination.time_page(first, after, "job", 20)
@@ -318,11 +319,27 @@ class JobMutations:
     async def import_manifest(
         self,
         info: Info[Context, None],
-        session_id: strawberry.ID,
-        file: Upload,
-        dry_run: bool = False,
-        all_or_nothing: bool = False,
-        idempotency_key: str | None = None,
+        session_id: Annotated[
+            strawberry.ID, strawberry.argument(description="A session the caller manages.")
+        ],
+        file: Annotated[
+            Upload,
+            strawberry.argument(
+                description="The manifest as a multipart upload: CSV or XLSX, one package a "
+                "row (BIPA_IMPORT_MAX_BYTES, BIPA_IMPORT_MAX_ROWS)."
+            ),
+        ],
+        dry_run: Annotated[
+            bool,
+            strawberry.argument(description="Check every row and report; write nothing."),
+        ] = False,
+        all_or_nothing: Annotated[
+            bool,
+            strawberry.argument(description="Write nothing if any row is refused."),
+        ] = False,
+        idempotency_key: Annotated[
+            str | None, strawberry.argument(description=IDEMPOTENCY_KEY)
+        ] = None,
     ) -> JobResult:
         return await import_manifest(
             info, session_id, file, dry_run, all_or_nothing, idempotency_key
@@ -335,9 +352,13 @@ class JobMutations:
     async def export_session_report(
         self,
         info: Info[Context, None],
-        session_id: strawberry.ID,
-        format: ReportFormat,
-        idempotency_key: str | None = None,
+        session_id: Annotated[
+            strawberry.ID, strawberry.argument(description="A session the caller manages.")
+        ],
+        format: Annotated[ReportFormat, strawberry.argument(description="The file's format.")],
+        idempotency_key: Annotated[
+            str | None, strawberry.argument(description=IDEMPOTENCY_KEY)
+        ] = None,
     ) -> JobResult:
         try:
             command = commands.CreateJob(
@@ -345,7 +366,7 @@ class JobMutations:
                 JobKind.EXPORT_REPORT,
                 {"format": format.value},
             )
-            row, created = await _start(info, command, idempotency_key)
+            row, created = await start_job(info, command, idempotency_key)
         except DomainError as exc:
             return to_error(exc)
         return JobSuccess(job=Job(row=row), created=created)
@@ -354,7 +375,11 @@ class JobMutations:
         description="Cancels a QUEUED or RUNNING job (an import stops at its "
         "next batch; what was committed stays)."
     )
-    async def cancel_job(self, info: Info[Context, None], job_id: strawberry.ID) -> JobResult:
+    async def cancel_job(
+        self,
+        info: Info[Context, None],
+        job_id: Annotated[strawberry.ID, strawberry.argument(description="The job's id.")],
+    ) -> JobResult:
         caller = await info.context.caller()
         try:
             done = await info.context.services.runner.run_once(
@@ -376,7 +401,12 @@ class JobSubscriptions:
         "until it is SUCCEEDED, FAILED or CANCELLED."
     )
     async def job_progress(
-        self, info: Info[Context, None], job_id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        job_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="A job of a session the caller manages."),
+        ],
     ) -> AsyncGenerator[Job, None]:
         caller = await info.context.caller()
         live = info.context.services.live

@@ -216,19 +216,24 @@ def count_nodes(
     known: dict[str, int] = {}
 
     def page(field: FieldNode) -> int | None:
+        # `last` pages backward with the same sizes: the larger of the two counts.
+        sizes: list[int] = []
         for argument in field.arguments or ():
-            if argument.name.value != "first":
+            if argument.name.value not in ("first", "last"):
                 continue
             value = argument.value
             if isinstance(value, IntValueNode):
-                return int(value.value)
-            if isinstance(value, NullValueNode):
-                break
-            if isinstance(value, VariableNode):
+                sizes.append(int(value.value))
+            elif isinstance(value, VariableNode):
                 given = (variables or {}).get(value.name.value)
-                return given if isinstance(given, int) else FULL_PAGE
-            return FULL_PAGE
-        return page_defaults.get(field.name.value)
+                if given is not None:
+                    sizes.append(given if isinstance(given, int) else FULL_PAGE)
+            elif not isinstance(value, NullValueNode):
+                sizes.append(FULL_PAGE)
+        default = page_defaults.get(field.name.value)
+        if not sizes:
+            return default
+        return max(sizes)
 
     def nodes(selection_set: SelectionSetNode | None) -> int:
         if selection_set is None:

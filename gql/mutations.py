@@ -12,7 +12,7 @@ from domain import addresses, commands, packages, proof_uploads
 from domain.errors import DomainError, NotFound, ValidationFailed
 from gql import inputs as i
 from gql.context import Context
-from gql.errors import ERRORS, to_error
+from gql.errors import ERRORS, result, to_error
 from gql.jobs import JobMutations
 from gql.proof import config_of, proof_data
 from gql.routes import RouteMutations
@@ -29,92 +29,97 @@ from gql.types import (
 from gql.webhooks import WebhookMutations
 
 
-@strawberry.type
+@strawberry.type(description="The user was created.")
 class CreateUserSuccess:
-    user: UserType
-    token: str = strawberry.field(description="Shown once; only its hash is stored.")
+    user: UserType = strawberry.field(description="The new user.")
+    token: str = strawberry.field(
+        description="The user's API token (Bearer). Only its hash is stored; the answer is the "
+        "one place it is shown, and a retry with the same idempotencyKey shows it again."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The session's change was made.")
 class SessionSuccess:
-    session: DeliverySessionType
+    session: DeliverySessionType = strawberry.field(description="The session as committed.")
 
 
-@strawberry.type
+@strawberry.type(description="A package of addPackages that was refused (the others were added).")
 class RejectedBarcode:
     barcode: str = strawberry.field(description="As sent.")
     reason: str = strawberry.field(description="Why it was refused, in English.")
     code: str = strawberry.field(description="Stable reason, e.g. BARCODE_CHECK_DIGIT.")
 
 
-@strawberry.type
+@strawberry.type(description="What became of each package sent: added, a duplicate, or rejected.")
 class AddPackagesSuccess:
-    session: DeliverySessionType
-    added: list[PackageType]
-    duplicates: list[str]
-    rejected: list[RejectedBarcode]
+    session: DeliverySessionType = strawberry.field(description="The session as committed.")
+    added: list[PackageType] = strawberry.field(description="New packages, in the order sent.")
+    duplicates: list[str] = strawberry.field(
+        description="Canonical codes already in the session (or sent twice): nothing added."
+    )
+    rejected: list[RejectedBarcode] = strawberry.field(
+        description="Packages refused, each with its reason."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The package's change was made.")
 class PackageSuccess:
-    package: PackageType
-    session: DeliverySessionType
+    package: PackageType = strawberry.field(
+        description="The package as committed (as it was, for removePackage)."
+    )
+    session: DeliverySessionType = strawberry.field(
+        description="Its session as committed (COMPLETED when this was the last open package)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The deliverer joined the session.")
 class AddDelivererSuccess:
-    deliverer: SessionDelivererType
-    session: DeliverySessionType
+    deliverer: SessionDelivererType = strawberry.field(
+        description="Their participation, with its pay."
+    )
+    session: DeliverySessionType = strawberry.field(description="The session as committed.")
 
 
-@strawberry.type
+@strawberry.type(description="The packages were assigned.")
 class AssignPackagesSuccess:
-    packages: list[PackageType]
-    session: DeliverySessionType
+    packages: list[PackageType] = strawberry.field(
+        description="The packages, now assigned, in the order sent."
+    )
+    session: DeliverySessionType = strawberry.field(description="The session as committed.")
 
 
 @strawberry.type(description="What identified the recipient of these packages is gone.")
 class ForgetRecipientSuccess:
-    packages: list[PackageType]
+    packages: list[PackageType] = strawberry.field(description="The packages anonymised.")
     count: int = strawberry.field(description="Packages anonymised by this call.")
 
 
-ForgetRecipientResult = Annotated[
-    ForgetRecipientSuccess | ERRORS, strawberry.union("ForgetRecipientResult")
-]
-CreateUserResult = Annotated[CreateUserSuccess | ERRORS, strawberry.union("CreateUserResult")]
-CreateSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("CreateSessionResult")]
-ReuseSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("ReuseSessionResult")]
-AddPackagesResult = Annotated[AddPackagesSuccess | ERRORS, strawberry.union("AddPackagesResult")]
-RemovePackageResult = Annotated[PackageSuccess | ERRORS, strawberry.union("RemovePackageResult")]
-AddDelivererResult = Annotated[AddDelivererSuccess | ERRORS, strawberry.union("AddDelivererResult")]
-AssignPackagesResult = Annotated[
-    AssignPackagesSuccess | ERRORS, strawberry.union("AssignPackagesResult")
-]
-StartSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("StartSessionResult")]
-PauseSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("PauseSessionResult")]
-ResumeSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("ResumeSessionResult")]
-UpdatePackageStatusResult = Annotated[
-    PackageSuccess | ERRORS, strawberry.union("UpdatePackageStatusResult")
-]
-CompleteSessionResult = Annotated[
-    SessionSuccess | ERRORS, strawberry.union("CompleteSessionResult")
-]
-ArchiveSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("ArchiveSessionResult")]
+ForgetRecipientResult = Annotated[ForgetRecipientSuccess | ERRORS, result("ForgetRecipientResult")]
+CreateUserResult = Annotated[CreateUserSuccess | ERRORS, result("CreateUserResult")]
+CreateSessionResult = Annotated[SessionSuccess | ERRORS, result("CreateSessionResult")]
+ReuseSessionResult = Annotated[SessionSuccess | ERRORS, result("ReuseSessionResult")]
+AddPackagesResult = Annotated[AddPackagesSuccess | ERRORS, result("AddPackagesResult")]
+RemovePackageResult = Annotated[PackageSuccess | ERRORS, result("RemovePackageResult")]
+AddDelivererResult = Annotated[AddDelivererSuccess | ERRORS, result("AddDelivererResult")]
+AssignPackagesResult = Annotated[AssignPackagesSuccess | ERRORS, result("AssignPackagesResult")]
+StartSessionResult = Annotated[SessionSuccess | ERRORS, result("StartSessionResult")]
+PauseSessionResult = Annotated[SessionSuccess | ERRORS, result("PauseSessionResult")]
+ResumeSessionResult = Annotated[SessionSuccess | ERRORS, result("ResumeSessionResult")]
+UpdatePackageStatusResult = Annotated[PackageSuccess | ERRORS, result("UpdatePackageStatusResult")]
+CompleteSessionResult = Annotated[SessionSuccess | ERRORS, result("CompleteSessionResult")]
+ArchiveSessionResult = Annotated[SessionSuccess | ERRORS, result("ArchiveSessionResult")]
 
 
 @strawberry.type(description="The address's new place.")
 class SetAddressLocationSuccess:
-    address: AddressType
-    session: DeliverySessionType
+    address: AddressType = strawberry.field(description="The address, now MANUAL.")
+    session: DeliverySessionType = strawberry.field(description="Its session.")
 
 
 SetAddressLocationResult = Annotated[
-    SetAddressLocationSuccess | ERRORS, strawberry.union("SetAddressLocationResult")
+    SetAddressLocationSuccess | ERRORS, result("SetAddressLocationResult")
 ]
-SetProofRequirementResult = Annotated[
-    SessionSuccess | ERRORS, strawberry.union("SetProofRequirementResult")
-]
+SetProofRequirementResult = Annotated[SessionSuccess | ERRORS, result("SetProofRequirementResult")]
 
 
 def _address(a: i.AddressInput | None) -> addresses.AddressData | None:
@@ -216,29 +221,34 @@ async def _status_with_proof(info: Info[Context, None], input: i.UpdatePackageSt
         return to_error(exc)
 
 
-@strawberry.type
+@strawberry.type(
+    description="Every change. Each answers a result union (errors as data: select "
+    "`... on Error { code message }`) and most take an idempotencyKey for safe retries."
+)
 class Mutation(WebhookMutations, JobMutations, RouteMutations):
     @strawberry.mutation(description="ADMIN: any role; MANAGER: DELIVERER only.")
     async def create_user(
-        self, info: Info[Context, None], input: i.CreateUserInput
+        self, info: Info[Context, None], input: Annotated[i.CreateUserInput, i.INPUT]
     ) -> CreateUserResult:
         async def render(r: Renderer) -> CreateUserSuccess:
-            return CreateUserSuccess(
-                user=user_type(r.done.rows["user"]), token=r.done.private["token"]
-            )
+            user = r.done.rows.get("user")
+            if user is None:  # a replay: the user as it is now, the token kept sealed
+                user = await info.context.loaders.users.load(parse_uuid(r.ref["user"], "user"))
+            token = r.done.private.get("token")
+            if user is None or token is None:
+                raise NotFound("user not found", id=r.ref["user"], code="USER_NOT_FOUND")
+            return CreateUserSuccess(user=user_type(user), token=token)
 
-        # No idempotency key: the token is shown once and only its hash is kept, so a replay
-        # could not answer it again.
         return await run(
             info,
             lambda: commands.CreateUser(input.name, input.role, input.telegram_id),
-            None,
+            input.idempotency_key,
             render,
         )
 
     @strawberry.mutation(description="A new OPEN session owned by the caller.")
     async def create_session(
-        self, info: Info[Context, None], input: i.CreateSessionInput
+        self, info: Info[Context, None], input: Annotated[i.CreateSessionInput, i.INPUT]
     ) -> CreateSessionResult:
         return await run(
             info,
@@ -249,13 +259,13 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
 
     @strawberry.mutation(description="Enter an OPEN (not started) session again.")
     async def reuse_session(
-        self, info: Info[Context, None], input: i.SessionActionInput
+        self, info: Info[Context, None], input: Annotated[i.SessionActionInput, i.INPUT]
     ) -> ReuseSessionResult:
         return await _reuse(info, input)
 
     @strawberry.mutation(description="OPEN, ACTIVE or PAUSED; never the same barcode twice.")
     async def add_packages(
-        self, info: Info[Context, None], input: i.AddPackagesInput
+        self, info: Info[Context, None], input: Annotated[i.AddPackagesInput, i.INPUT]
     ) -> AddPackagesResult:
         def build() -> commands.AddPackages:
             return commands.AddPackages(
@@ -278,7 +288,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
 
     @strawberry.mutation(description="Only while the session is OPEN.")
     async def remove_package(
-        self, info: Info[Context, None], input: i.PackageActionInput
+        self, info: Info[Context, None], input: Annotated[i.PackageActionInput, i.INPUT]
     ) -> RemovePackageResult:
         async def render(r: Renderer) -> PackageSuccess:
             removed = packages.package_from_ref(r.ref["removed"])
@@ -295,7 +305,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
 
     @strawberry.mutation(description="Adds a DELIVERER user to the session with their pay.")
     async def add_deliverer(
-        self, info: Info[Context, None], input: i.AddDelivererInput
+        self, info: Info[Context, None], input: Annotated[i.AddDelivererInput, i.INPUT]
     ) -> AddDelivererResult:
         def build() -> commands.AddDeliverer:
             return commands.AddDeliverer(
@@ -316,7 +326,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
 
     @strawberry.mutation(description="Gives packages that are not final to one deliverer.")
     async def assign_packages(
-        self, info: Info[Context, None], input: i.AssignPackagesInput
+        self, info: Info[Context, None], input: Annotated[i.AssignPackagesInput, i.INPUT]
     ) -> AssignPackagesResult:
         def build() -> commands.AssignPackages:
             return commands.AssignPackages(
@@ -335,19 +345,19 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
 
     @strawberry.mutation(description="OPEN -> ACTIVE; needs at least one package.")
     async def start_session(
-        self, info: Info[Context, None], input: i.SessionActionInput
+        self, info: Info[Context, None], input: Annotated[i.SessionActionInput, i.INPUT]
     ) -> StartSessionResult:
         return await _start(info, input)
 
     @strawberry.mutation(description="ACTIVE -> PAUSED.")
     async def pause_session(
-        self, info: Info[Context, None], input: i.SessionActionInput
+        self, info: Info[Context, None], input: Annotated[i.SessionActionInput, i.INPUT]
     ) -> PauseSessionResult:
         return await _pause(info, input)
 
     @strawberry.mutation(description="PAUSED -> ACTIVE.")
     async def resume_session(
-        self, info: Info[Context, None], input: i.SessionActionInput
+        self, info: Info[Context, None], input: Annotated[i.SessionActionInput, i.INPUT]
     ) -> ResumeSessionResult:
         return await _resume(info, input)
 
@@ -355,7 +365,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
         description="Only while ACTIVE; the last final package completes the session."
     )
     async def update_package_status(
-        self, info: Info[Context, None], input: i.UpdatePackageStatusInput
+        self, info: Info[Context, None], input: Annotated[i.UpdatePackageStatusInput, i.INPUT]
     ) -> UpdatePackageStatusResult:
         if input.proof is not None:
             return await _status_with_proof(info, input)
@@ -370,7 +380,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
 
     @strawberry.mutation(description="All packages final, or force: the open ones become FAILED.")
     async def complete_session(
-        self, info: Info[Context, None], input: i.CompleteSessionInput
+        self, info: Info[Context, None], input: Annotated[i.CompleteSessionInput, i.INPUT]
     ) -> CompleteSessionResult:
         return await run(
             info,
@@ -385,7 +395,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
         description="Managers: what proof marking a package DELIVERED needs in this session."
     )
     async def set_proof_requirement(
-        self, info: Info[Context, None], input: i.SetProofRequirementInput
+        self, info: Info[Context, None], input: Annotated[i.SetProofRequirementInput, i.INPUT]
     ) -> SetProofRequirementResult:
         return await run(
             info,
@@ -402,7 +412,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
         "coordinates."
     )
     async def set_address_location(
-        self, info: Info[Context, None], input: i.SetAddressLocationInput
+        self, info: Info[Context, None], input: Annotated[i.SetAddressLocationInput, i.INPUT]
     ) -> SetAddressLocationResult:
         async def render(r: Renderer) -> SetAddressLocationSuccess:
             row = await info.context.loaders.addresses.load(parse_uuid(r.ref["address"], "address"))
@@ -423,7 +433,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
 
     @strawberry.mutation(description="COMPLETED -> ARCHIVED.")
     async def archive_session(
-        self, info: Info[Context, None], input: i.SessionActionInput
+        self, info: Info[Context, None], input: Annotated[i.SessionActionInput, i.INPUT]
     ) -> ArchiveSessionResult:
         return await _archive(info, input)
 
@@ -434,7 +444,7 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
         "audit facts stay. Managers of the sessions only."
     )
     async def forget_recipient(
-        self, info: Info[Context, None], input: i.ForgetRecipientInput
+        self, info: Info[Context, None], input: Annotated[i.ForgetRecipientInput, i.INPUT]
     ) -> ForgetRecipientResult:
         def build() -> commands.ForgetRecipient:
             package = parse_uuid(input.package_id, "package") if input.package_id else None
@@ -450,6 +460,6 @@ class Mutation(WebhookMutations, JobMutations, RouteMutations):
         description="A photo (multipart upload) scanned with the session's barcodes as a guide."
     )
     async def scan_barcode(
-        self, info: Info[Context, None], input: i.ScanBarcodeInput
+        self, info: Info[Context, None], input: Annotated[i.ScanBarcodeInput, i.INPUT]
     ) -> ScanBarcodeResult:
         return await scan_barcode(info, input)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 
 from domain.errors import ValidationFailed
 
 MAX_PAGE = 1000
+T = TypeVar("T")
 
 
 def encode(kind: str, *parts: Any) -> str:
@@ -34,13 +37,17 @@ def _decode(cursor: str, kind: str, field: str = "after") -> list[str]:
 
 
 def decode_time_id(cursor: str | None, kind: str) -> tuple[datetime, uuid.UUID] | None:
+    return _time_id(cursor, kind, "after")
+
+
+def _time_id(cursor: str | None, kind: str, field: str) -> tuple[datetime, uuid.UUID] | None:
     if cursor is None:
         return None
-    parts = _decode(cursor, kind)
+    parts = _decode(cursor, kind, field)
     try:
         return datetime.fromisoformat(parts[0]), uuid.UUID(parts[1])
     except (ValueError, IndexError):
-        raise ValidationFailed("invalid cursor", field="after", code="BAD_CURSOR") from None
+        raise ValidationFailed("invalid cursor", field=field, code="BAD_CURSOR") from None
 
 
 def decode_int(cursor: str | None, kind: str, field: str = "after") -> int:
@@ -53,11 +60,11 @@ def decode_int(cursor: str | None, kind: str, field: str = "after") -> int:
         raise ValidationFailed("invalid cursor", field=field, code="BAD_CURSOR") from None
 
 
-def page_size(first: int | None, default: int) -> int:
+def page_size(first: int | None, default: int, field: str = "first") -> int:
     size = default if first is None else first
     if size < 0 or size > MAX_PAGE:
         raise ValidationFailed(
-            f"first must be between 0 and {MAX_PAGE}", field="first", code="BAD_PAGE_SIZE"
+            f"{field} must be between 0 and {MAX_PAGE}", field=field, code="BAD_PAGE_SIZE"
         )
     return size
 
@@ -97,3 +104,77 @@ def sequence_page(
         return page_size(first, default), decode_int(after, kind, field)
     except ValidationFailed as exc:
         raise bad_input(exc) from None
+
+
+@dataclass(frozen=True)
+class Window:
+    """A page of a keyset list ((time, id) or (name, id)), forward (`first`/`after`) or
+    backward (`last`/`before`)."""
+
+    size: int
+    after: Any
+    before: Any
+    backward: bool
+
+
+def time_window(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    kind: str,
+    default: int,
+) -> Window:
+    """Backward when `last` or `before` is given (as the audit log pages), else forward; a
+    bad size or cursor is a BAD_USER_INPUT error naming its argument."""
+    return _window(first, after, last, before, default, lambda c, f: _time_id(c, kind, f))
+
+
+def name_window(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    kind: str,
+    default: int,
+) -> Window:
+    """As time_window, for a list ordered by (name, id)."""
+    return _window(first, after, last, before, default, lambda c, f: _text_id(c, kind, f))
+
+
+def _window(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    default: int,
+    decode: Callable[[str | None, str], Any],
+) -> Window:
+    backward = last is not None or before is not None
+    try:
+        if backward:
+            return Window(page_size(last, default, "last"), None, decode(before, "before"), True)
+        return Window(page_size(first, default), decode(after, "after"), None, False)
+    except ValidationFailed as exc:
+        raise bad_input(exc) from None
+
+
+def _text_id(cursor: str | None, kind: str, field: str) -> tuple[str, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    parts = _decode(cursor, kind, field)
+    try:
+        return parts[0], uuid.UUID(parts[1])
+    except (ValueError, IndexError):
+        raise ValidationFailed("invalid cursor", field=field, code="BAD_CURSOR") from None
+
+
+def settle(rows: list[T], window: Window) -> tuple[list[T], bool, bool]:
+    """Rows read for `window` (one more than its size, in the order read) as the page in
+    list order, with whether items follow it and whether items come before it."""
+    beyond = len(rows) > window.size
+    page = rows[: window.size]
+    if window.backward:
+        page.reverse()
+        return page, window.before is not None, beyond
+    return page, beyond, window.after is not None

@@ -101,7 +101,7 @@ class ProofSignature:
     sha256: str = strawberry.field(description="SHA-256 (hex) of the stored PNG.")
 
 
-@strawberry.type
+@strawberry.type(description="Where the phone was when the proof was taken.")
 class ProofLocation:
     latitude: float = strawberry.field(description="Degrees.")
     longitude: float = strawberry.field(description="Degrees.")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from domain import permissions
 from gql import pagination
 from gql.context import Context
+from gql.enums import Role, SessionStatus
 from gql.pagination import parse_id
 from gql.types import (
     DeliverySessionType,
     PackageType,
     SessionConnection,
     SessionEdge,
-    SessionStatus,
+    UserConnection,
+    UserEdge,
+    UserSummary,
     page_info,
 )
 
@@ -36,11 +40,9 @@ async def list_sessions(
     info: Info[Context, None],
     status: SessionStatus | None,
     owner_id: strawberry.ID | None,
-    first: int | None,
-    after: str | None,
+    window: pagination.Window,
 ) -> SessionConnection:
     caller = await info.context.caller()
-    size, cursor = pagination.time_page(first, after, "ses", 50)
     owner = parse_id(owner_id)
     if owner_id is not None and owner is None:
         return SessionConnection(
@@ -52,11 +54,12 @@ async def list_sessions(
             caller.role,
             status=status,
             owner_id=owner,
-            first=size,
-            after=cursor,
+            first=window.size,
+            after=window.after,
+            before=window.before,
+            backward=window.backward,
         )
-    more = len(rows) > size
-    rows = rows[:size]
+    rows, more, previous = pagination.settle(rows, window)
     edges = [
         SessionEdge(
             cursor=pagination.encode("ses", r.created_at, r.id), node=DeliverySessionType(row=r)
@@ -67,7 +70,7 @@ async def list_sessions(
         info.context.loaders.prime_session(r)
     return SessionConnection(
         edges=edges,
-        page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
+        page_info=page_info([e.cursor for e in edges], more=more, previous=previous),
         total_count=total,
     )
 
@@ -86,3 +89,32 @@ async def package_by_barcode(
             return None
         row = await uow.packages.by_barcode(sid, canonical(barcode))
     return PackageType.of(row) if row else None
+
+
+async def list_users(
+    info: Info[Context, None], role: Role | None, search: str | None, window: pagination.Window
+) -> UserConnection:
+    caller = await info.context.caller()
+    if not permissions.can_list_users(caller):
+        return UserConnection(
+            edges=[], page_info=page_info([], more=False, previous=False), total_count=0
+        )
+    async with info.context.read() as uow:
+        rows, total = await uow.users.page(
+            role=role,
+            search=" ".join((search or "").split())[:200] or None,
+            first=window.size,
+            after=window.after,
+            before=window.before,
+            backward=window.backward,
+        )
+    rows, more, previous = pagination.settle(rows, window)
+    edges = [
+        UserEdge(cursor=pagination.encode("usr", r.name, r.id), node=UserSummary.of(r))
+        for r in rows
+    ]
+    return UserConnection(
+        edges=edges,
+        page_info=page_info([e.cursor for e in edges], more=more, previous=previous),
+        total_count=total,
+    )

@@ -11,8 +11,9 @@ from strawberry.types import Info
 from domain import commands, routes
 from domain.errors import DomainError
 from gql.context import Context
+from gql.enums import JobKind
 from gql.errors import to_error
-from gql.jobs import Job, JobKind, JobResult, JobSuccess, _start
+from gql.jobs import Job, JobResult, JobSuccess, start_job
 from gql.runner import parse_uuid
 
 
@@ -84,7 +85,7 @@ async def _job(
     info: Info[Context, None], command: commands.CreateJob, key: str | None
 ) -> JobResult:
     try:
-        row, created = await _start(info, command, key)
+        row, created = await start_job(info, command, key)
     except DomainError as exc:
         return to_error(exc)
     return JobSuccess(job=Job(row=row), created=created)

@@ -12,7 +12,7 @@ from domain import commands, proof_uploads, scanning
 from domain.errors import DomainError, InvalidImage, Overloaded, ValidationFailed
 from gql import inputs as i
 from gql.context import Context
-from gql.errors import ERRORS, to_error
+from gql.errors import ERRORS, result, to_error
 from gql.proof import config_of, proof_data
 from gql.ratelimit import SCAN
 from gql.runner import Renderer, parse_uuid, run
@@ -21,14 +21,18 @@ from gql.types import DeliverySessionType, PackageType, ScanReport, scan_report_
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
 
 
-@strawberry.type
+@strawberry.type(description="The photo was read, and the scan's intent applied.")
 class ScanBarcodeSuccess:
-    report: ScanReport
-    package: PackageType | None
-    session: DeliverySessionType
+    report: ScanReport = strawberry.field(description="What was read and how.")
+    package: PackageType | None = strawberry.field(
+        description="The package of the code read: added (or already there) for ADD, "
+        "changed for PICK_UP and DELIVER; null when no code was read, or for IDENTIFY when "
+        "no package of the session has it."
+    )
+    session: DeliverySessionType = strawberry.field(description="The session as committed.")
 
 
-ScanBarcodeResult = Annotated[ScanBarcodeSuccess | ERRORS, strawberry.union("ScanBarcodeResult")]
+ScanBarcodeResult = Annotated[ScanBarcodeSuccess | ERRORS, result("ScanBarcodeResult")]
 
 
 async def _read(upload: Any) -> bytes:

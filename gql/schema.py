@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import strawberry
@@ -28,8 +28,9 @@ from strawberry.utils.logging import StrawberryLogger
 
 import metrics
 from domain.uow import ReadSnapshot
-from gql import reads
+from gql import pagination, reads
 from gql.context import Context
+from gql.enums import Role, SessionStatus
 from gql.jobs import JobQueries
 from gql.limits import Bounds, DocumentLimits
 from gql.live.executor import BipaExecutionContext
@@ -40,7 +41,7 @@ from gql.types import (
     DeliverySessionType,
     PackageType,
     SessionConnection,
-    SessionStatus,
+    UserConnection,
     UserType,
     user_type,
 )
@@ -49,7 +50,10 @@ from gql.webhooks import WebhookQueries
 log = logging.getLogger("bipa.graphql")
 
 
-@strawberry.type
+@strawberry.type(
+    description="Reads. Every one sees only what the caller may (their sessions, their "
+    "webhooks) and reads in one snapshot; a thing not visible reads as null."
+)
 class Query(WebhookQueries, JobQueries):
     @strawberry.field(description="The authenticated caller.")
     async def me(self, info: Info[Context, None]) -> UserType:
@@ -57,24 +61,99 @@ class Query(WebhookQueries, JobQueries):
 
     @strawberry.field(description="Null when missing or not visible to the caller.")
     async def session(
-        self, info: Info[Context, None], id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The session's id.")],
     ) -> DeliverySessionType | None:
         return await reads.session_by_id(info, id)
 
-    @strawberry.field(description="Newest first; ARCHIVED ones only when asked by status.")
+    @strawberry.field(
+        description="The sessions the caller may see (an admin: all; a manager: their own; "
+        "a deliverer: those they were added to), newest first; ARCHIVED ones only when asked "
+        "by status."
+    )
     async def sessions(
         self,
         info: Info[Context, None],
-        status: SessionStatus | None = None,
-        owner_id: strawberry.ID | None = None,
-        first: int | None = 50,
-        after: str | None = None,
+        status: Annotated[
+            SessionStatus | None,
+            strawberry.argument(description="Only sessions in this status (ARCHIVED included)."),
+        ] = None,
+        owner_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only sessions this user owns; an unknown id gives an empty page."
+            ),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size (0-1000).")] = 50,
+        after: Annotated[
+            str | None, strawberry.argument(description="Sessions after this cursor.")
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the oldest session or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Sessions before this cursor.")
+        ] = None,
     ) -> SessionConnection:
-        return await reads.list_sessions(info, status, owner_id, first, after)
+        window = pagination.time_window(first, after, last, before, "ses", 50)
+        return await reads.list_sessions(info, status, owner_id, window)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Users by name (then id), for a manager choosing deliverers: names, roles "
+        "and whether Telegram is linked, nothing more. Managers and admins only: anyone else "
+        "gets an empty page."
+    )
+    async def users(
+        self,
+        info: Info[Context, None],
+        role: Annotated[
+            Role | None, strawberry.argument(description="Only users of this role.")
+        ] = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only users whose name contains this text, case and accents "
+                "aside; blank means no filter."
+            ),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size (0-1000).")] = 50,
+        after: Annotated[
+            str | None, strawberry.argument(description="Users after this cursor.")
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the end of the list or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Users before this cursor.")
+        ] = None,
+    ) -> UserConnection:
+        window = pagination.name_window(first, after, last, before, "usr", 50)
+        return await reads.list_users(info, role, search, window)
+
+    @strawberry.field(
+        description="A package of a session by its code; null when the session is not "
+        "visible or holds no such package."
+    )
     async def package(
-        self, info: Info[Context, None], session_id: strawberry.ID, barcode: str
+        self,
+        info: Info[Context, None],
+        session_id: Annotated[strawberry.ID, strawberry.argument(description="The session's id.")],
+        barcode: Annotated[
+            str,
+            strawberry.argument(
+                description="The code as read or typed: made canonical first, so a label's "
+                "QR text finds the package of its Code 128."
+            ),
+        ],
     ) -> PackageType | None:
         return await reads.package_by_barcode(info, session_id, barcode)
 
@@ -258,7 +337,7 @@ class HideSuggestions(SchemaExtension):
 
 
 # Connection fields and the page size they return when `first` is not given.
-PAGE_DEFAULTS = {"sessions": 50, "packages": 100, "audit": 100, "deliveries": 50}
+PAGE_DEFAULTS = {"sessions": 50, "packages": 100, "audit": 100, "deliveries": 50, "users": 50}
 
 
 @functools.lru_cache(maxsize=256)

@@ -6,7 +6,7 @@ import uuid
 import weakref
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -14,23 +14,34 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gql.context import Context
+from gql.enums import Role
 from gql.jobs import JobSubscriptions
 from gql.live.direct import DirectStream, Pick
-from gql.types import Role, SessionProgress, UserType, progress_from_counts
+from gql.types import SessionProgress, UserType, progress_from_counts
 from live.events import Listener, LiveEvent, LiveEvents, SlowSubscriber, Viewer
 
 
-@strawberry.type
+@strawberry.type(description="An audit entry of a session as it is committed, live.")
 class SessionEvent:
-    session_id: strawberry.ID
-    sequence: int
+    session_id: strawberry.ID = strawberry.field(description="The session it happened in.")
+    sequence: int = strawberry.field(
+        description="1, 2, 3, ... per session without gaps: keep the last one seen and "
+        "resubscribe with afterSequence to miss nothing."
+    )
     action: str = strawberry.field(
         description="e.g. session.created, package.added, session.completed"
     )
-    actor: UserType | None
-    details: JSON
-    created_at: datetime
-    progress: SessionProgress
+    actor: UserType | None = strawberry.field(
+        description="Who did it; null when the system did (a job, the operator's CLI)."
+    )
+    details: JSON = strawberry.field(
+        description="The change as a JSON object (ids, codes, before/after statuses); never "
+        "a recipient's personal data."
+    )
+    created_at: datetime = strawberry.field(description="When the change committed (UTC).")
+    progress: SessionProgress = strawberry.field(
+        description="The session's progress right after this change."
+    )
 
 
 _payloads: weakref.WeakKeyDictionary[LiveEvent, SessionEvent] = weakref.WeakKeyDictionary()
@@ -119,7 +130,10 @@ async def _visible_session(info: Info[Context, None], session_id: strawberry.ID)
     raise GraphQLError("session not found", extensions={"code": "NOT_FOUND"})
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live updates over websockets (the graphql-transport-ws protocol). They are "
+    "read from the audit log, so a client that resumes with afterSequence misses nothing."
+)
 class Subscription(JobSubscriptions):
     @strawberry.subscription(
         description="Every audit entry of the session in sequence order, none skipped; with "
@@ -128,8 +142,17 @@ class Subscription(JobSubscriptions):
     async def session_events(
         self,
         info: Info[Context, None],
-        session_id: strawberry.ID,
-        after_sequence: int | None = None,
+        session_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="A session the caller may see."),
+        ],
+        after_sequence: Annotated[
+            int | None,
+            strawberry.argument(
+                description="The last sequence the client has (0 for everything); omitted: "
+                "only what happens from now on."
+            ),
+        ] = None,
     ) -> AsyncGenerator[SessionEvent, None]:
         sid = await _visible_session(info, session_id)
         if after_sequence is not None and after_sequence < 0:
@@ -142,7 +165,12 @@ class Subscription(JobSubscriptions):
 
     @strawberry.subscription(description="The current progress at once, then after every change.")
     async def session_progress(
-        self, info: Info[Context, None], session_id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        session_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="A session the caller may see."),
+        ],
     ) -> AsyncGenerator[SessionProgress, None]:
         sid = await _visible_session(info, session_id)
         live = _live(info)

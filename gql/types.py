@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,9 +28,10 @@ from db.models import (
     SessionPackage,
     User,
 )
-from domain import permissions, routes, scanning
+from domain import permissions, routes
 from gql import pagination
 from gql.context import Context
+from gql.enums import DeliveryStatus, Role, SessionStatus
 from gql.pagination import parse_id
 
 if TYPE_CHECKING:
@@ -40,35 +42,71 @@ def _id(value: uuid.UUID) -> strawberry.ID:
     return strawberry.ID(str(value))
 
 
-# The domain's enums are the GraphQL enums: one definition, no value mapping to keep in step.
-strawberry.enum(enums.Role, name="Role")  # registers the class itself
-Role = enums.Role
-strawberry.enum(enums.SessionStatus, name="SessionStatus")  # registers the class itself
-SessionStatus = enums.SessionStatus
-strawberry.enum(enums.DeliveryStatus, name="DeliveryStatus")  # registers the class itself
-DeliveryStatus = enums.DeliveryStatus
-
-
-@strawberry.enum
+@strawberry.enum(description="What read a code from a photo.")
 class ScanMethod(enum.Enum):
-    ZBAR = "ZBAR"
-    ZXING = "ZXING"
-    OPENCV = "OPENCV"
-    OCR = "OCR"
-    MANIFEST_MATCH = "MANIFEST_MATCH"
+    ZBAR = strawberry.enum_value("ZBAR", description="The ZBar bar code decoder (pyzbar).")
+    ZXING = strawberry.enum_value("ZXING", description="The ZXing-C++ decoder (zxing-cpp).")
+    OPENCV = strawberry.enum_value(
+        "OPENCV", description="OpenCV's detector; never trusted alone for EAN/UPC."
+    )
+    OCR = strawberry.enum_value(
+        "OCR", description="Tesseract reading the code printed under the bars."
+    )
+    MANIFEST_MATCH = strawberry.enum_value(
+        "MANIFEST_MATCH",
+        description="An uncertain read matched to the clearly closest code expected in the "
+        "session (edit distance).",
+    )
 
 
-strawberry.enum(scanning.ScanIntent, name="ScanIntent")  # registers the class itself
-ScanIntent = scanning.ScanIntent
-
-
-@strawberry.type(name="User")
+@strawberry.type(
+    name="User", description="A person who uses Bipa: an admin, a manager or a deliverer."
+)
 class UserType:
-    id: strawberry.ID
-    name: str
-    role: Role
-    telegram_id: str | None
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Stable id (a UUID).")
+    name: str = strawberry.field(description="Display name, as given at creation.")
+    role: Role = strawberry.field(description="What the user may do; never changes.")
+    telegram_id: str | None = strawberry.field(
+        description="The Telegram user id the bot knows them by; null until they linked it."
+    )
+    created_at: datetime = strawberry.field(description="When the user was created (UTC).")
+
+
+@strawberry.type(
+    description="A user as the user list shows them: no token, no Telegram id, nothing "
+    "personal beyond the name."
+)
+class UserSummary:
+    id: strawberry.ID = strawberry.field(description="Stable id (a UUID): addDeliverer's userId.")
+    name: str = strawberry.field(description="Display name.")
+    role: Role = strawberry.field(description="What the user may do.")
+    telegram_linked: bool = strawberry.field(
+        description="True when the user can use the Telegram bot (an account is linked)."
+    )
+
+    @classmethod
+    def of(cls, user: User) -> UserSummary:
+        return cls(
+            id=_id(user.id),
+            name=user.name,
+            role=user.role,
+            telegram_linked=user.telegram_id is not None,
+        )
+
+
+@strawberry.type(description="A user in a page of users.")
+class UserEdge:
+    cursor: str = strawberry.field(description="Opaque position of this edge, for after/before.")
+    node: UserSummary = strawberry.field(description="The user.")
+
+
+@strawberry.type(description="A page of users, by name.")
+class UserConnection:
+    edges: list[UserEdge] = strawberry.field(description="The users of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    total_count: int = strawberry.field(
+        description="Users with these filters, not only on this page."
+    )
 
 
 def user_type(user: User) -> UserType:
@@ -81,14 +119,17 @@ def user_type(user: User) -> UserType:
     )
 
 
-@strawberry.type
+@strawberry.type(description="How many packages of a session are in each status.")
 class SessionProgress:
-    total: int
-    pending: int
-    picked_up: int
-    delivered: int
-    failed: int
-    percent: float
+    total: int = strawberry.field(description="Packages in the session (the four counts summed).")
+    pending: int = strawberry.field(description="Packages PENDING.")
+    picked_up: int = strawberry.field(description="Packages PICKED_UP.")
+    delivered: int = strawberry.field(description="Packages DELIVERED.")
+    failed: int = strawberry.field(description="Packages FAILED.")
+    percent: float = strawberry.field(
+        description="Final packages (DELIVERED + FAILED) as a percentage of total, 0 to 100 "
+        "with two decimals; 0 for an empty session."
+    )
 
 
 def progress_from_counts(counts: dict[str, int]) -> SessionProgress:
@@ -136,53 +177,78 @@ def page_info(cursors: list[str], *, more: bool, previous: bool) -> PageInfo:
     )
 
 
-@strawberry.type
+@strawberry.type(description="One decoder run on one view of the photo, in the order tried.")
 class ScanAttempt:
-    method: ScanMethod
-    variant: str
-    result: str | None
-    elapsed_ms: float
+    method: ScanMethod = strawberry.field(description="The decoder that ran.")
+    variant: str = strawberry.field(
+        description='The view of the photo it ran on (e.g. "clahe", "deblur", "rot15", "label").'
+    )
+    result: str | None = strawberry.field(
+        description="The text it read; null when it read nothing."
+    )
+    elapsed_ms: float = strawberry.field(description="Milliseconds this attempt took.")
 
 
-@strawberry.type
+@strawberry.type(description="One code found on the photo.")
 class ScanCode:
     code: str = strawberry.field(description="Canonical code (what packages are keyed by).")
     raw: str = strawberry.field(description="The text as decoded (a QR's JSON, case kept).")
-    symbology: str
+    symbology: str = strawberry.field(
+        description="The kind of symbol: EAN13, UPCA, CODE128, CODE39, ITF, QRCODE, DATAMATRIX, ..."
+    )
     role: str = strawberry.field(
         description="TRACKING, INVOICE_KEY (NF-e), POSTAL_CODE (CEP), PRODUCT or OTHER."
     )
-    carrier: str | None
-    confidence: float
+    carrier: str | None = strawberry.field(
+        description="The carrier the code's format belongs to (e.g. CORREIOS); null when it "
+        "names none."
+    )
+    confidence: float = strawberry.field(description="0 to 1: how sure the reading is.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="The recipient block read from the label's photo (Tesseract, ADD scans): a "
+    "guess for a person to check."
+)
 class LabelRecipient:
-    """The recipient block read from the label's photo (Tesseract): check it."""
+    name: str | None = strawberry.field(description="Recipient's name; null when unread.")
+    street: str | None = strawberry.field(description="Street with its type; null when unread.")
+    number: str | None = strawberry.field(description="House number; null when unread or s/n.")
+    complement: str | None = strawberry.field(description="Flat, block, floor; null when none.")
+    neighbourhood: str | None = strawberry.field(description="Bairro; null when unread.")
+    city: str | None = strawberry.field(description="City; null when unread.")
+    state: str | None = strawberry.field(description="UF, two letters; null when unread.")
+    postal_code: str | None = strawberry.field(description="CEP, 8 digits; null when unread.")
+    confidence: float = strawberry.field(
+        description="0 to 1; above 0.45 the block filled the new package's recipient and address."
+    )
 
-    name: str | None
-    street: str | None
-    number: str | None
-    complement: str | None
-    neighbourhood: str | None
-    city: str | None
-    state: str | None
-    postal_code: str | None
-    confidence: float
 
-
-@strawberry.type
+@strawberry.type(
+    description="What was read from a scanned photo, how and how fast (kept on the package)."
+)
 class ScanReport:
     barcode: str | None = strawberry.field(
         description="The package's canonical code; null when nothing trustworthy was read."
     )
-    symbology: str | None
-    method: ScanMethod | None
-    confidence: float
-    elapsed_ms: float
-    attempts: list[ScanAttempt]
-    raw_text: str | None
-    carrier: str | None
+    symbology: str | None = strawberry.field(
+        description="The symbol the barcode was read from; null when nothing was read."
+    )
+    method: ScanMethod | None = strawberry.field(
+        description="What read the barcode; null when nothing was read."
+    )
+    confidence: float = strawberry.field(description="0 to 1; 0 when nothing was read.")
+    elapsed_ms: float = strawberry.field(description="Milliseconds spent decoding in all.")
+    attempts: list[ScanAttempt] = strawberry.field(
+        description="Every decoder run, in the order tried."
+    )
+    raw_text: str | None = strawberry.field(
+        description="The barcode's text as decoded (a QR's JSON, case kept); null when "
+        "nothing was read."
+    )
+    carrier: str | None = strawberry.field(
+        description="The carrier the barcode belongs to; null when unknown."
+    )
     codes: list[ScanCode] = strawberry.field(
         description="Every trustworthy code on the picture with its role (CEP, NF-e, ...)."
     )
@@ -275,10 +341,13 @@ class GeoPrecision(enum.Enum):
     )
 
 
-@strawberry.type(name="Address")
+@strawberry.type(
+    name="Address",
+    description="A delivery address of a session, shared by every package going there.",
+)
 class AddressType:
     row: strawberry.Private[SessionAddress]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Stable id (a UUID).")
     line: str = strawberry.field(
         description='As given, or built from the parts ("Rua X, 10, Apto 2 - Bairro").'
     )
@@ -286,13 +355,17 @@ class AddressType:
     number: str | None = strawberry.field(description='House number; null for "s/n" or a line.')
     complement: str | None = strawberry.field(description="Flat, block, floor.")
     neighbourhood: str | None = strawberry.field(description="Bairro.")
-    city: str | None
+    city: str | None = strawberry.field(description="City; null when not given.")
     state: str | None = strawberry.field(description="UF: two capital letters (SP, RJ, ...).")
     postal_code: str | None = strawberry.field(
         description="The CEP as people write it, 00000-000 (8 digits are stored)."
     )
-    latitude: float | None
-    longitude: float | None
+    latitude: float | None = strawberry.field(
+        description="WGS 84 degrees; null while the address is not placed."
+    )
+    longitude: float | None = strawberry.field(
+        description="WGS 84 degrees; null while the address is not placed."
+    )
     precision: GeoPrecision | None = strawberry.field(
         description="How the coordinates were found; null while the address is not placed."
     )
@@ -300,7 +373,7 @@ class AddressType:
         description="Who found them: nominatim, photon, brasilapi, manual (a manager's pin), "
         "input (sent with the address)."
     )
-    package_count: int
+    package_count: int = strawberry.field(description="Packages of the session going here.")
 
     @classmethod
     def of(cls, row: SessionAddress) -> AddressType:
@@ -395,13 +468,21 @@ async def next_stop_type(info: Info[Context, None], row: SessionDeliverer) -> Ne
     )
 
 
-@strawberry.type(name="SessionDeliverer")
+@strawberry.type(
+    name="SessionDeliverer",
+    description="A deliverer taking part in one session, with their pay and counts there.",
+)
 class SessionDelivererType:
     row: strawberry.Private[SessionDeliverer]
-    id: strawberry.ID
-    packages_assigned: int
-    packages_delivered: int
-    packages_failed: int
+    id: strawberry.ID = strawberry.field(
+        description="This participation's id (what assignPackages and packages(delivererId) "
+        "take), not the user's id: see user."
+    )
+    packages_assigned: int = strawberry.field(
+        description="Packages given to this deliverer in the session."
+    )
+    packages_delivered: int = strawberry.field(description="Of those, DELIVERED.")
+    packages_failed: int = strawberry.field(description="Of those, FAILED.")
     base_salary: Decimal | None = strawberry.field(
         description="Null unless the caller manages the session or is this deliverer."
     )
@@ -440,7 +521,7 @@ class SessionDelivererType:
     async def next_stop(self, info: Info[Context, None]) -> NextStopType | None:
         return await next_stop_type(info, self.row)
 
-    @strawberry.field
+    @strawberry.field(description="The deliverer as a user.")
     def user(self, info: Info[Context, None]) -> UserType:
         loaded: User | None = self.row.__dict__.get("user")  # joined by the deliverer reads
         if loaded is not None:
@@ -448,44 +529,61 @@ class SessionDelivererType:
         return _later(_load_user(info, self.row.user_id))
 
 
-@strawberry.type(name="AuditEntry")
+@strawberry.type(
+    name="AuditEntry",
+    description="One recorded change of a session; the same facts webhooks and "
+    "sessionEvents carry.",
+)
 class AuditEntryType:
     row: strawberry.Private[AuditEntry]
 
-    @strawberry.field
+    @strawberry.field(
+        description="1, 2, 3, ... per session, in commit order, without gaps: the resume "
+        "point of sessionEvents(afterSequence)."
+    )
     def sequence(self) -> int:
         return self.row.sequence
 
-    @strawberry.field
+    @strawberry.field(
+        description="What happened, e.g. session.created, package.added, "
+        "package.status_changed, session.completed (the webhook event names)."
+    )
     def action(self) -> str:
         return self.row.action
 
-    @strawberry.field
+    @strawberry.field(
+        description="Who did it; null when the system did (a background job, the operator's CLI)."
+    )
     async def actor(self, info: Info[Context, None]) -> UserType | None:
         if self.row.actor_id is None:
             return None
         user = await info.context.loaders.users.load(self.row.actor_id)
         return user_type(user) if user else None
 
-    @strawberry.field
+    @strawberry.field(
+        description="The change as a JSON object (ids, codes, before/after statuses); never "
+        "a recipient's personal data."
+    )
     def details(self) -> JSON:
         return JSON(self.row.details)
 
-    @strawberry.field
+    @strawberry.field(description="When the change committed (UTC).")
     def created_at(self) -> datetime:
         return self.row.created_at
 
 
-@strawberry.type
+@strawberry.type(description="One deliverer's line of a completed session's payroll.")
 class DelivererEarnings:
-    deliverer_id: strawberry.ID
-    user_id: strawberry.ID
-    name: str
-    delivered: int
-    failed: int
-    base_salary: Decimal
-    commission: Decimal
-    total_earned: Decimal
+    deliverer_id: strawberry.ID = strawberry.field(description="The SessionDeliverer id.")
+    user_id: strawberry.ID = strawberry.field(description="The deliverer's User id.")
+    name: str = strawberry.field(description="The deliverer's name at completion.")
+    delivered: int = strawberry.field(description="Packages they DELIVERED.")
+    failed: int = strawberry.field(description="Packages they FAILED.")
+    base_salary: Decimal = strawberry.field(description="Fixed pay for the session.")
+    commission: Decimal = strawberry.field(
+        description="commissionPerDelivery * delivered, rounded half-up to cents."
+    )
+    total_earned: Decimal = strawberry.field(description="baseSalary + commission.")
 
 
 @strawberry.type(description="What a deliverer must give to mark a package DELIVERED.")
@@ -494,16 +592,18 @@ class ProofRequirement:
     signature: bool = strawberry.field(description="The recipient's signature.")
 
 
-@strawberry.type
+@strawberry.type(description="The session's figures frozen at completion; amounts are in currency.")
 class FinancialSnapshot:
-    currency: str
+    currency: str = strawberry.field(description="ISO 4217 code of every amount (BRL).")
     total_cost: Decimal | None = strawberry.field(
         description="What the session cost in pay; null for deliverers."
     )
-    delivered: int
-    failed: int
-    computed_at: datetime
-    deliverers: list[DelivererEarnings]
+    delivered: int = strawberry.field(description="Packages DELIVERED in the session.")
+    failed: int = strawberry.field(description="Packages FAILED in the session.")
+    computed_at: datetime = strawberry.field(description="When the session completed (UTC).")
+    deliverers: list[DelivererEarnings] = strawberry.field(
+        description="One line per deliverer; a deliverer sees only their own."
+    )
     proof_required: ProofRequirement | None = strawberry.field(
         description="The proof a delivery had to carry in this session (null before proof "
         "of delivery existed)."
@@ -541,49 +641,60 @@ def snapshot_type(data: dict[str, Any] | None) -> FinancialSnapshot | None:
     )
 
 
-@strawberry.type
+_CURSOR = "Opaque position of this edge, for after/before."
+_PAGE_INFO = "Where this page sits in the list."
+_TOTAL = "Items in the whole list with these filters, not only on this page."
+
+
+@strawberry.type(description="A package in a page of packages.")
 class PackageEdge:
-    cursor: str
-    node: Annotated[PackageType, strawberry.lazy("gql.types")]
+    cursor: str = strawberry.field(description=_CURSOR)
+    node: Annotated[PackageType, strawberry.lazy("gql.types")] = strawberry.field(
+        description="The package."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A page of a session's packages, oldest first.")
 class PackageConnection:
-    edges: list[PackageEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[PackageEdge] = strawberry.field(description="The packages of this page.")
+    page_info: PageInfo = strawberry.field(description=_PAGE_INFO)
+    total_count: int = strawberry.field(description=_TOTAL)
 
 
-@strawberry.type
+@strawberry.type(description="An audit entry in a page of the audit log.")
 class AuditEdge:
-    cursor: str
-    node: AuditEntryType
+    cursor: str = strawberry.field(description=_CURSOR)
+    node: AuditEntryType = strawberry.field(description="The entry.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a session's audit log, in sequence order.")
 class AuditConnection:
-    edges: list[AuditEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[AuditEdge] = strawberry.field(description="The entries of this page.")
+    page_info: PageInfo = strawberry.field(description=_PAGE_INFO)
+    total_count: int = strawberry.field(description="Entries in the session's audit log.")
 
 
-@strawberry.type(name="DeliverySession")
+@strawberry.type(
+    name="DeliverySession",
+    description="A day's (or a round's) deliveries: its packages, deliverers and their pay, "
+    "run by its owner. Seen by its managers and by the deliverers added to it.",
+)
 class DeliverySessionType:
     row: strawberry.Private[DeliverySession]
 
-    @strawberry.field
+    @strawberry.field(description="Stable id (a UUID).")
     def id(self) -> strawberry.ID:
         return _id(self.row.id)
 
-    @strawberry.field
+    @strawberry.field(description="The name given at creation.")
     def name(self) -> str:
         return self.row.name
 
-    @strawberry.field
+    @strawberry.field(description="Where the session is in its life.")
     def status(self) -> SessionStatus:
         return self.row.status
 
-    @strawberry.field
+    @strawberry.field(description="The manager (or admin) who created it and runs it.")
     async def owner(self, info: Info[Context, None]) -> UserType:
         user = await info.context.loaders.users.load(self.row.owner_id)
         assert user is not None  # owner_id is a foreign key
@@ -593,27 +704,27 @@ class DeliverySessionType:
     def is_readonly(self) -> bool:
         return self.row.status in enums.READONLY_SESSION_STATUSES
 
-    @strawberry.field
+    @strawberry.field(description="True once reuseSession entered it again.")
     def was_reused(self) -> bool:
         return self.row.was_reused
 
-    @strawberry.field
+    @strawberry.field(description="How many times reuseSession entered it again; 0 at first.")
     def reuse_count(self) -> int:
         return self.row.reuse_count
 
-    @strawberry.field
+    @strawberry.field(description="When it was created (UTC).")
     def created_at(self) -> datetime:
         return self.row.created_at
 
-    @strawberry.field
+    @strawberry.field(description="When it first became ACTIVE (UTC); null while OPEN.")
     def started_at(self) -> datetime | None:
         return self.row.started_at
 
-    @strawberry.field
+    @strawberry.field(description="When it became COMPLETED (UTC); null before.")
     def completed_at(self) -> datetime | None:
         return self.row.completed_at
 
-    @strawberry.field
+    @strawberry.field(description="When it became ARCHIVED (UTC); null before.")
     def archived_at(self) -> datetime | None:
         return self.row.archived_at
 
@@ -627,33 +738,85 @@ class DeliverySessionType:
     def last_sequence(self) -> int:
         return self.row.last_sequence
 
-    @strawberry.field
+    @strawberry.field(description="Its packages counted by status, as of this read.")
     async def progress(self, info: Info[Context, None]) -> SessionProgress:
         return progress_from_counts(await info.context.loaders.progress.load(self.row.id))
 
-    @strawberry.field
+    @strawberry.field(
+        description="Its packages, oldest first, filtered by every argument given: forward "
+        "with first/after, backward with last/before. A deliverer sees all of the session's "
+        "packages too."
+    )
     async def packages(
         self,
         info: Info[Context, None],
-        first: int | None = 100,
-        after: str | None = None,
-        status: DeliveryStatus | None = None,
-        deliverer_id: strawberry.ID | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size going forward (0-1000).")
+        ] = 100,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Packages after this cursor (an endCursor)."),
+        ] = None,
+        status: Annotated[
+            DeliveryStatus | None,
+            strawberry.argument(description="Only packages in this status."),
+        ] = None,
+        deliverer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only packages assigned to this SessionDeliverer (its id, not "
+                "the user's); an unknown id gives an empty page."
+            ),
+        ] = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only packages whose code or recipient's name contains this "
+                'text, case and accents aside ("joao" finds "João"); blank means no '
+                "filter."
+            ),
+        ] = None,
+        unassigned: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: only packages without a deliverer; false: only assigned "
+                "ones; null: both."
+            ),
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the newest package or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None,
+            strawberry.argument(description="Packages before this cursor (a startCursor)."),
+        ] = None,
     ) -> PackageConnection:
-        return await package_connection(info, self.row.id, first, after, status, deliverer_id)
+        return await package_connection(
+            info,
+            self.row.id,
+            pagination.time_window(first, after, last, before, "pkg", 100),
+            PackageFilter(status, deliverer_id, search, unassigned),
+        )
 
-    @strawberry.field
+    @strawberry.field(description="The deliverers added to it, in the order they were added.")
     async def deliverers(self, info: Info[Context, None]) -> list[SessionDelivererType]:
         rows = await info.context.loaders.session_deliverers.load(self.row.id)
         viewer = info.context.viewer
         return [SessionDelivererType.of(r, viewer) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description="The distinct delivery addresses of its packages, by line.")
     async def addresses(self, info: Info[Context, None]) -> list[AddressType]:
         rows = await info.context.loaders.session_addresses.load(self.row.id)
         return [AddressType.of(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(
+        description="Its audit log, oldest first: forward with first/after, backward with "
+        "last/before."
+    )
     async def audit(
         self,
         info: Info[Context, None],
@@ -687,15 +850,20 @@ class DeliverySessionType:
         return snapshot_type(permissions.visible_pay(info.context.viewer, data))
 
 
-@strawberry.type(name="Package")
+@strawberry.type(
+    name="Package",
+    description="A parcel to deliver in one session, keyed by its canonical code.",
+)
 class PackageType:
     row: strawberry.Private[SessionPackage]
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Stable id (a UUID).")
     barcode: str = strawberry.field(
         description="Canonical code: the same label read via its QR, its Code 128 or typed "
         "gives the same code."
     )
-    symbology: str | None
+    symbology: str | None = strawberry.field(
+        description="The symbol it was read from (EAN13, CODE128, QRCODE, ...); null when typed."
+    )
     carrier: str | None = strawberry.field(
         description="CORREIOS, MERCADO_LIVRE, SHOPEE, JADLOG, AMAZON, LOGGI, POSTAL; null "
         "when the code says no carrier."
@@ -703,15 +871,21 @@ class PackageType:
     raw_text: str = strawberry.field(
         description="The code as read or typed (a QR's JSON or URL, case kept)."
     )
-    status: DeliveryStatus
-    recipient_name: str | None
+    status: DeliveryStatus = strawberry.field(description="Where the package is.")
+    recipient_name: str | None = strawberry.field(
+        description="Who it is for; null when not given or forgotten (forgetRecipient)."
+    )
     recipient_from_label: bool = strawberry.field(
         description="The recipient and address were read from the label's photo."
     )
-    failure_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    delivered_at: datetime | None
+    failure_reason: str | None = strawberry.field(
+        description="Why it FAILED, as the deliverer gave it; null otherwise."
+    )
+    created_at: datetime = strawberry.field(description="When it was added (UTC).")
+    updated_at: datetime = strawberry.field(description="When it last changed (UTC).")
+    delivered_at: datetime | None = strawberry.field(
+        description="When it became DELIVERED (UTC); null otherwise."
+    )
     anonymized_at: datetime | None = strawberry.field(
         default=None,
         description="When what identified the recipient was removed (LGPD); null until then.",
@@ -736,7 +910,7 @@ class PackageType:
             anonymized_at=row.anonymized_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Where it goes; null when not given or forgotten.")
     def address(self, info: Info[Context, None]) -> AddressType | None:
         if self.row.address_id is None:
             return None
@@ -745,7 +919,7 @@ class PackageType:
             return AddressType.of(loaded)
         return _later(_load_address(info, self.row.address_id))
 
-    @strawberry.field
+    @strawberry.field(description="Who it is assigned to; null while unassigned.")
     def deliverer(self, info: Info[Context, None]) -> SessionDelivererType | None:
         if self.row.deliverer_id is None:
             return None
@@ -754,7 +928,9 @@ class PackageType:
             return SessionDelivererType.of(loaded, info.context.viewer)
         return _later(_load_deliverer(info, self.row.deliverer_id))
 
-    @strawberry.field
+    @strawberry.field(
+        description="The report of the last scan that added or changed it; null when never scanned."
+    )
     def scan(self) -> ScanReport | None:
         return scan_report_type(self.row.scan_report)
 
@@ -768,7 +944,7 @@ class PackageType:
 
         return await package_proof(info, self.row.id)
 
-    @strawberry.field
+    @strawberry.field(description="The session it belongs to.")
     async def session(self, info: Info[Context, None]) -> DeliverySessionType:
         row = await info.context.loaders.sessions.load(self.row.session_id)
         assert row is not None  # session_id is a foreign key
@@ -799,47 +975,57 @@ async def _load_deliverer(
     return SessionDelivererType.of(row, info.context.viewer) if row else None
 
 
-@strawberry.type
+@strawberry.type(description="A session in a page of sessions.")
 class SessionEdge:
-    cursor: str
-    node: DeliverySessionType
+    cursor: str = strawberry.field(description=_CURSOR)
+    node: DeliverySessionType = strawberry.field(description="The session.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of the sessions the caller may see, newest first.")
 class SessionConnection:
-    edges: list[SessionEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[SessionEdge] = strawberry.field(description="The sessions of this page.")
+    page_info: PageInfo = strawberry.field(description=_PAGE_INFO)
+    total_count: int = strawberry.field(description=_TOTAL)
 
 
 def package_cursor(row: SessionPackage) -> str:
     return pagination.encode("pkg", row.created_at, row.id)
 
 
+@dataclass(frozen=True)
+class PackageFilter:
+    """The filters of DeliverySession.packages."""
+
+    status: DeliveryStatus | None = None
+    deliverer_id: strawberry.ID | None = None
+    search: str | None = None
+    unassigned: bool | None = None
+
+
 async def package_connection(
     info: Info[Context, None],
     session_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    status: DeliveryStatus | None,
-    deliverer_id: strawberry.ID | None,
+    window: pagination.Window,
+    where: PackageFilter,
 ) -> PackageConnection:
-    size, cursor = pagination.time_page(first, after, "pkg", 100)
-    did = parse_id(deliverer_id)
-    if deliverer_id is not None and did is None:
+    did = parse_id(where.deliverer_id)
+    if where.deliverer_id is not None and did is None:
         return PackageConnection(
             edges=[], page_info=page_info([], more=False, previous=False), total_count=0
         )
     async with info.context.read() as uow:
         rows, total = await uow.packages.page(
             session_id,
-            first=size,
-            after=cursor,
-            status=status,
+            first=window.size,
+            after=window.after,
+            before=window.before,
+            backward=window.backward,
+            status=where.status,
             deliverer_id=did,
+            search=" ".join((where.search or "").split())[:200] or None,
+            unassigned=where.unassigned,
         )
-    more = len(rows) > size
-    rows = rows[:size]
+    rows, more, previous = pagination.settle(rows, window)
     loaders = info.context.loaders
     for r in rows:
         # Joined by the page query: the nested fields resolve without another statement.
@@ -850,7 +1036,7 @@ async def package_connection(
     edges = [PackageEdge(cursor=package_cursor(r), node=PackageType.of(r)) for r in rows]
     return PackageConnection(
         edges=edges,
-        page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
+        page_info=page_info([e.cursor for e in edges], more=more, previous=previous),
         total_count=total,
     )
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from db.enums import DeliveryStatus
 from db.models import SessionAddress, SessionDeliverer, SessionPackage, User
+from db.repositories import keyset
 
 # Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
 # cache-key walk (tens of microseconds per statement).
@@ -165,6 +166,7 @@ class PackageRepository:
             .order_by(SessionPackage.created_at, SessionPackage.barcode)
         )
         return [ReportRow(*row) for row in await self.session.execute(stmt)]
+
     async def last_final_addresses(self, session_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID]:
         """Each deliverer's most recently finished package's address: where they are now."""
         stmt = (
@@ -213,44 +215,55 @@ class PackageRepository:
         after: tuple[datetime, uuid.UUID] | None,
         status: DeliveryStatus | None,
         deliverer_id: uuid.UUID | None,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        backward: bool = False,
+        search: str | None = None,
+        unassigned: bool | None = None,
     ) -> tuple[list[SessionPackage], int]:
-        """One statement: the page (first + 1 rows, to know if there is more), the total, and
-        each package's address and deliverer (with its user) joined."""
+        """One statement: the page (first + 1 rows in the order read, keyset.page), the
+        total with these filters, and each package's address and deliverer (with its user)
+        joined. The list is oldest first.
+
+        `search` matches a part of the code or of the recipient's name, case and accents
+        aside. It runs within one session's rows (the (session_id, barcode) index narrows
+        them first), so a substring match needs no trigram index.
+        """
         conditions: list[Any] = [SessionPackage.session_id == session_id]
         if status is not None:
             conditions.append(SessionPackage.status == status)
         if deliverer_id is not None:
             conditions.append(SessionPackage.deliverer_id == deliverer_id)
-        total = func.count().over().label("total")
-        stmt = select(SessionPackage, total).where(*conditions)
-        if after is not None:
-            created, pid = after
-            # The window count must not see the cursor filter: count in a subquery instead.
-            stmt = select(
-                SessionPackage,
-                select(func.count())
-                .select_from(SessionPackage)
-                .where(*conditions)
-                .scalar_subquery()
-                .label("total"),
-            ).where(
-                *conditions,
+        if unassigned is not None:
+            unset = SessionPackage.deliverer_id.is_(None)
+            conditions.append(unset if unassigned else ~unset)
+        if search:
+            conditions.append(
                 or_(
-                    SessionPackage.created_at > created,
-                    and_(SessionPackage.created_at == created, SessionPackage.id > pid),
-                ),
+                    keyset.contains(SessionPackage.barcode, search),
+                    keyset.contains(SessionPackage.recipient_name, search),
+                )
             )
-        stmt = (
-            stmt.options(
-                joinedload(SessionPackage.address),
-                joinedload(SessionPackage.deliverer).joinedload(SessionDeliverer.user),
-            )
-            .order_by(SessionPackage.created_at, SessionPackage.id)
-            .limit(first + 1)
+        seek = keyset.Seek(first, after=after, before=before, backward=backward)
+        # The count must not see the cursor's bounds: a subquery, not a window over the page.
+        total = (
+            select(func.count())
+            .select_from(SessionPackage)
+            .where(*conditions)
+            .scalar_subquery()
+            .label("total")
+        )
+        stmt = keyset.page(
+            select(SessionPackage, total).where(*conditions),
+            (SessionPackage.created_at, SessionPackage.id),
+            seek,
+            descending=False,
+        ).options(
+            joinedload(SessionPackage.address),
+            joinedload(SessionPackage.deliverer).joinedload(SessionDeliverer.user),
         )
         rows = (await self.session.execute(stmt)).all()
         if not rows:
-            if after is None:
+            if after is None and before is None:
                 return [], 0
             count = select(func.count()).select_from(SessionPackage).where(*conditions)
             return [], int(await self.session.scalar(count) or 0)

@@ -9,12 +9,10 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
     bindparam,
     exists,
     false,
     func,
-    or_,
     select,
     true,
 )
@@ -23,6 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from db.enums import READONLY_SESSION_STATUSES, Role, SessionStatus
 from db.models import DeliverySession, SessionDeliverer, SessionPackage
+from db.repositories import keyset
 
 # Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
 # cache-key walk (tens of microseconds per statement).
@@ -118,20 +117,15 @@ class SessionRepository:
         owner_id: uuid.UUID | None,
         first: int,
         after: tuple[datetime, uuid.UUID] | None,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        backward: bool = False,
     ) -> tuple[list[DeliverySession], int]:
+        """Newest first: first + 1 rows in the order read (keyset.page), and the total."""
         base = self._listing(user_id, role, status, owner_id)
         total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
-        stmt = base
-        if after is not None:
-            created, sid = after
-            stmt = stmt.where(
-                or_(
-                    DeliverySession.created_at < created,
-                    and_(DeliverySession.created_at == created, DeliverySession.id < sid),
-                )
-            )
-        stmt = stmt.order_by(DeliverySession.created_at.desc(), DeliverySession.id.desc()).limit(
-            first + 1
+        seek = keyset.Seek(first, after=after, before=before, backward=backward)
+        stmt = keyset.page(
+            base, (DeliverySession.created_at, DeliverySession.id), seek, descending=True
         )
         return list(await self.session.scalars(stmt)), int(total or 0)
 

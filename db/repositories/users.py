@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.enums import Role
 from db.models import ApiToken, User
+from db.repositories import keyset
 
 # Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
 # cache-key walk (tens of microseconds per statement).
@@ -57,3 +59,27 @@ class UserRepository:
     async def by_telegram_id(self, telegram_id: str) -> User | None:
         stmt = select(User).where(User.telegram_id == telegram_id)
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def page(
+        self,
+        *,
+        role: Role | None,
+        search: str | None,
+        first: int,
+        after: tuple[str, uuid.UUID] | None,
+        before: tuple[str, uuid.UUID] | None = None,
+        backward: bool = False,
+    ) -> tuple[list[User], int]:
+        """By name (then id): first + 1 rows in the order read (keyset.page), and the total.
+        `search` matches a part of the name, case and accents aside."""
+        conditions = []
+        if role is not None:
+            conditions.append(User.role == role)
+        if search:
+            conditions.append(keyset.contains(User.name, search))
+        total = await self.session.scalar(select(func.count()).select_from(User).where(*conditions))
+        seek = keyset.Seek(first, after=after, before=before, backward=backward)
+        stmt = keyset.page(
+            select(User).where(*conditions), (User.name, User.id), seek, descending=False
+        )
+        return list(await self.session.scalars(stmt)), int(total or 0)

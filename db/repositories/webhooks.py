@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from db.enums import Role, WebhookDeliveryStatus
 from db.models import DeliverySession, User, Webhook, WebhookDelivery
+from db.repositories import keyset
 
 # Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
 # cache-key walk (tens of microseconds per statement).
@@ -103,22 +104,22 @@ class WebhookRepository:
         status: WebhookDeliveryStatus | None,
         first: int,
         after: tuple[datetime, uuid.UUID] | None,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        backward: bool = False,
     ) -> tuple[list[WebhookDelivery], int]:
+        """Newest first: first + 1 rows in the order read (keyset.page), and the total."""
         conditions = [WebhookDelivery.webhook_id == webhook_id]
         if status is not None:
             conditions.append(WebhookDelivery.status == status)
         total = await self.session.scalar(select(func.count()).where(*conditions))
-        stmt = select(WebhookDelivery).where(*conditions)
-        if after is not None:
-            created, did = after
-            stmt = stmt.where(
-                or_(
-                    WebhookDelivery.created_at < created,
-                    and_(WebhookDelivery.created_at == created, WebhookDelivery.id < did),
-                )
-            )
-        stmt = stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
-        rows = list(await self.session.scalars(stmt.limit(first + 1)))
+        seek = keyset.Seek(first, after=after, before=before, backward=backward)
+        stmt = keyset.page(
+            select(WebhookDelivery).where(*conditions),
+            (WebhookDelivery.created_at, WebhookDelivery.id),
+            seek,
+            descending=True,
+        )
+        rows = list(await self.session.scalars(stmt))
         return rows, int(total or 0)
 
     async def pending_count(self) -> int:

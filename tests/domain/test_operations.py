@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 
 import pytest
 
 from db.enums import DeliveryStatus, Role, SessionStatus
 from domain import commands
-from domain.errors import IdempotencyConflict, NotFound, PermissionDenied
+from domain.crypto import SecretBox
+from domain.errors import IdempotencyConflict, NotFound, PermissionDenied, ValidationFailed
 from domain.operations import Runner
 from domain.packages import PackageData
 from tests.conftest import RecordingPublisher
@@ -130,3 +132,20 @@ async def test_a_status_change_of_an_unknown_package_is_not_found(
             manager, commands.UpdatePackageStatus(uuid.uuid4(), DeliveryStatus.DELIVERED)
         )
     assert missing.value.code == "PACKAGE_NOT_FOUND"
+
+
+async def test_create_user_replays_its_token_sealed_to_its_caller_and_key(
+    runner: Runner, make_user: MakeUser
+) -> None:
+    manager = await make_user(Role.MANAGER)
+    create = commands.CreateUser("Sem Chave", Role.DELIVERER)
+    with pytest.raises(ValidationFailed) as refused:
+        await runner.run_once(manager, create, "k-no-box")  # no secret key: no keyed createUser
+    assert refused.value.code == "IDEMPOTENCY_UNAVAILABLE"
+
+    runner.deps = dataclasses.replace(runner.deps, box=SecretBox(b"test key"))
+    first = await runner.run_once(manager, create, "k-user")
+    again = await runner.run_once(manager, create, "k-user")
+    assert again.replayed and again.ref == first.ref
+    assert again.private == first.private and first.private["token"]
+    assert await runner.stored(manager, "k-user") == first.ref  # the seal never leaves

@@ -341,3 +341,76 @@ async def test_concurrent_copies_run_once(
     state = counts(manager, sid)
     assert state["packages"]["totalCount"] == 5
     assert state["lastSequence"] == state["audit"]["totalCount"] == 6
+
+
+CREATE_USER_KEYED = """
+mutation($name: String!, $role: Role!, $key: String) {
+  createUser(input: {name: $name, role: $role, idempotencyKey: $key}) {
+    __typename ... on CreateUserSuccess { user { id name role } token }
+    ... on Error { code message } ... on ValidationError { field }
+  }
+}"""
+
+ME = "{ me { id name } }"
+
+
+def _me(caller: Caller, token: str) -> dict[str, Any]:
+    r = caller.client.post(
+        "/graphql", json={"query": ME}, headers={"authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["data"]["me"]  # type: ignore[no-any-return]
+
+
+async def test_create_user_replay_answers_the_same_user_and_token(
+    make_user: Callable[..., Any], committed_session_uow: Callable[..., Any]
+) -> None:
+    manager = await make_user("MANAGER")
+    k = key()
+    first = manager(CREATE_USER_KEYED, name="Entregador Único", role="DELIVERER", key=k)
+    first = first["createUser"]
+    assert first["__typename"] == "CreateUserSuccess", first
+    again = manager(CREATE_USER_KEYED, name="Entregador Único", role="DELIVERER", key=k)
+    assert again["createUser"] == first  # the same user, the same token
+    assert _me(manager, first["token"]) == {"id": first["user"]["id"], "name": "Entregador Único"}
+
+    # The record keeps the token sealed (never in clear), and nothing else changed.
+    async with committed_session_uow() as uow:
+        row = await uow.idempotency.get(uuid.UUID(manager.id), k)
+    assert row is not None and row.response["user"] == first["user"]["id"]
+    assert first["token"] not in json.dumps(row.response)
+    assert set(row.response) == {"user", "sealed"}
+
+    other_input = manager(CREATE_USER_KEYED, name="Outro Nome", role="DELIVERER", key=k)
+    assert other_input["createUser"]["__typename"] == "IdempotencyConflictError"
+
+
+async def test_create_user_key_of_another_caller_is_independent(
+    make_user: Callable[..., Any], committed_session_uow: Callable[..., Any]
+) -> None:
+    ana, bia = await make_user("MANAGER"), await make_user("MANAGER")
+    k = key()
+    a = ana(CREATE_USER_KEYED, name="Mesmo Nome", role="DELIVERER", key=k)["createUser"]
+    b = bia(CREATE_USER_KEYED, name="Mesmo Nome", role="DELIVERER", key=k)["createUser"]
+    assert a["__typename"] == b["__typename"] == "CreateUserSuccess"
+    assert a["user"]["id"] != b["user"]["id"] and a["token"] != b["token"]
+    assert _me(ana, b["token"])["id"] == b["user"]["id"]
+
+    # Bia's sealed token copied into Ana's record does not open: it is bound to its caller.
+    async with committed_session_uow() as uow:
+        bias = await uow.idempotency.get(uuid.UUID(bia.id), k)
+        anas = await uow.idempotency.get(uuid.UUID(ana.id), k)
+        assert bias is not None and anas is not None
+        anas.response = {**anas.response, "sealed": bias.response["sealed"]}
+        await uow.commit()
+    r = ana.raw(CREATE_USER_KEYED, {"name": "Mesmo Nome", "role": "DELIVERER", "key": k})
+    assert b["token"] not in json.dumps(r)
+
+
+async def test_create_user_refusal_does_not_burn_the_key(make_user: Callable[..., Any]) -> None:
+    manager = await make_user("MANAGER")
+    k = key()
+    refused = manager(CREATE_USER_KEYED, name="Chefe", role="ADMIN", key=k)["createUser"]
+    assert refused["__typename"] == "PermissionDeniedError"
+    ok = manager(CREATE_USER_KEYED, name="Chefe", role="DELIVERER", key=k)["createUser"]
+    assert ok["__typename"] == "CreateUserSuccess"

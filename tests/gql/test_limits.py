@@ -320,3 +320,27 @@ async def test_production_answers_bad_input_without_leaking(production: Producti
         " { __typename } }"
     )
     assert_no_leak(post(caller, huge))
+
+
+def test_backward_pages_count_like_forward_ones() -> None:
+    """`last` returns as many nodes as `first`: the node bound counts either."""
+    from graphql import OperationDefinitionNode, parse
+
+    from gql.limits import count_nodes
+    from gql.schema import PAGE_DEFAULTS
+
+    def nodes(query: str, variables: dict[str, object] | None = None) -> int:
+        document = parse(query)
+        (operation,) = document.definitions
+        assert isinstance(operation, OperationDefinitionNode)
+        return count_nodes(document, operation, variables, PAGE_DEFAULTS, 10**9)
+
+    inner = "edges { node { id audit(last: 1000) { edges { node { sequence } } } } }"
+    forward = nodes(f"{{ sessions(first: 1000) {{ {inner.replace('last', 'first')} }} }}")
+    backward = nodes(f"{{ sessions(last: 1000) {{ {inner} }} }}")
+    assert backward == forward > 1000 * 1000
+    by_variable = nodes(f"query($n: Int) {{ sessions(last: $n) {{ {inner} }} }}", {"n": 1000})
+    assert by_variable == backward
+    assert nodes("{ sessions { edges { node { id } } } }") < nodes(
+        "{ sessions(first: 10, last: 900) { edges { node { id } } } }"
+    )
