@@ -62,7 +62,9 @@ EXPECTED_CODES = {"BAD_USER_INPUT", "UNAUTHENTICATED"}
 @dataclass
 class Findings:
     sent: int = 0
-    executed: int = 0  # answers with data: the operation got past validation and ran
+    # Got past validation and ran: data came back, or a resolver refused an argument (an error
+    # with a path: a random cursor or page size makes a non-null connection's data null).
+    executed: int = 0
     unauthenticated: int = 0
     problems: dict[str, list[str]] = field(default_factory=dict)
 
@@ -101,7 +103,7 @@ def inspect(findings: Findings, doc: str, response: httpx.Response) -> None:
     if not isinstance(body, dict) or not ({"data", "errors"} & set(body)):
         findings.add(f"not a GraphQL response on {root}", doc)
         return
-    if body.get("data") is not None:
+    if body.get("data") is not None or any(e.get("path") for e in body.get("errors") or []):
         findings.executed += 1
     for error in body.get("errors") or []:
         message = str(error.get("message", ""))

@@ -105,6 +105,7 @@ export const ERROR_TEXT = {
   OVERLOADED: "Servidor ocupado: tente de novo em instantes.",
   IDEMPOTENCY_CONFLICT: "Este pedido já foi feito com outro conteúdo; tente de novo.",
   IDEMPOTENCY_KEY_INVALID: "Chave de repetição inválida.",
+  IDEMPOTENCY_UNAVAILABLE: "Este servidor não consegue repetir este pedido com segurança: envie sem chave de repetição.",
   DOMAIN_ERROR: "Não foi possível concluir a operação.",
 };
 
