@@ -119,6 +119,11 @@ async def test_a_run_moves_through_start_progress_and_finish_with_audit_and_webh
     await runner.run_once(None, commands.RequeueJob(job_id, "TimeoutError: store"))
     again = (await runner.run_once(None, commands.StartJob(job_id))).rows["job"]
     assert again.status is J.RUNNING and again.attempts == 2 and again.last_error
+    # Its replayed batches report from the first again: the counters do not go back.
+    replayed = (
+        await runner.run_once(None, commands.SetJobProgress(job_id, done=1, failed=0, total=8))
+    ).rows["job"]
+    assert (replayed.progress, replayed.done, replayed.failed) == (50, 3, 1)
     finished = (
         await runner.run_once(None, commands.FinishJob(job_id, J.SUCCEEDED, {"key": "x"}))
     ).rows["job"]
