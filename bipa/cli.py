@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", help="a dump file, or its key with --from-store")
     load.add_argument("--from-store", action="store_true", help="FILE is a key in the store")
     load.add_argument("--into", help="the database URL to load into (default: DATABASE_URL)")
+    from bipa import jobs_cli
+
+    jobs_cli.add_parsers(sub)
     scan = sub.add_parser("scan", help="read barcodes from photos", add_help=False)
     scan.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -160,6 +163,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(commands.demo(url, settings))
     if args.command == "worker":
         return commands.worker(settings, url)
+    if args.command in ("import", "export"):
+        from bipa import jobs_cli
+
+        return jobs_cli.run(args, settings, url)
     if args.command == "bot":
         from bipa.bot_cli import run_bot
 

@@ -11,16 +11,22 @@ present", not an error, so a batch retried after a crash adds nothing twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import enum
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import manifest
+import storage
 from db.models import DeliverySession, SessionPackage, User
 from domain import addresses, barcodes, packages, permissions
 from domain.errors import InvalidTransition, NotFound, ValidationFailed
+from domain.jobs import ImportLimits, upload_key
 from domain.uow import UnitOfWork
 from manifest import ManifestRow, RowProblem
 from manifest.headers import fold
@@ -248,3 +254,70 @@ async def import_rows(
             outcomes += _added(chunk, result)
     outcomes.sort(key=lambda o: o.row)
     return ImportResult(session, outcomes, added)
+
+
+# --- the uploaded file: refused whole, or stored for the job (every front-end the same) ------
+
+
+def read_file(data: bytes, filename: str | None, limits: ImportLimits) -> manifest.Manifest:
+    """The file's rows, or the refusal of the whole file as a coded error."""
+    try:
+        return manifest.read_manifest(
+            data, filename, max_bytes=limits.max_bytes, max_rows=limits.max_rows
+        )
+    except manifest.ManifestError as exc:
+        raise ValidationFailed(
+            exc.message, field="file", code=exc.code, params=dict(exc.params)
+        ) from None
+
+
+def too_large(limit: int) -> ValidationFailed:
+    return ValidationFailed(
+        f"the file exceeds {limit} bytes",
+        field="file",
+        code="MANIFEST_TOO_LARGE",
+        params={"max": str(limit)},
+    )
+
+
+def _extension(filename: str | None, data: bytes) -> str:
+    """Only the kind of file is kept (never the sender's file name)."""
+    name = (filename or "").lower()
+    if name.endswith(".xlsx") or data[:2] == b"PK":
+        return "xlsx"
+    return "csv"
+
+
+async def stage_upload(
+    store: storage.ObjectStore,
+    session_id: uuid.UUID,
+    data: bytes,
+    filename: str | None,
+    limits: ImportLimits,
+    *,
+    dry_run: bool,
+    all_or_nothing: bool,
+) -> dict[str, Any]:
+    """Checks the whole file (refused before anything is stored or queued), stores it under a
+    fresh key and answers the import job's parameters (`CreateJob`'s)."""
+    if len(data) > limits.max_bytes:
+        raise too_large(limits.max_bytes)
+    ext = _extension(filename, data)
+    await asyncio.to_thread(read_file, data, f"manifest.{ext}", limits)
+    key = upload_key(session_id, ext)
+    await store.put(key, data, "application/octet-stream")
+    return {
+        "key": key,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "filename": f"manifest.{ext}",
+        "dryRun": dry_run,
+        "allOrNothing": all_or_nothing,
+    }
+
+
+async def drop_upload(store: storage.ObjectStore, key: str | None) -> None:
+    """An upload no job reads (the request was refused, or answered by a job already asked
+    for with another copy of the file): an orphan would cost only space."""
+    if key is not None:
+        with contextlib.suppress(Exception):
+            await store.delete(key)

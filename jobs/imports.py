@@ -19,7 +19,6 @@ from db.models import Job, User
 from domain import jobs as job_service
 from domain import manifests
 from domain.commands import ImportManifestRows, SetJobProgress
-from domain.errors import ValidationFailed
 from jobs.deps import JobDeps
 
 
@@ -34,21 +33,6 @@ class Tally:
         return len({p.row for p in self.problems})
 
 
-def read(deps: JobDeps, data: bytes, filename: str | None) -> manifest.Manifest:
-    """The file's rows, or the refusal of the whole file as a coded error."""
-    try:
-        return manifest.read_manifest(
-            data,
-            filename,
-            max_bytes=deps.imports.max_bytes,
-            max_rows=deps.imports.max_rows,
-        )
-    except manifest.ManifestError as exc:
-        raise ValidationFailed(
-            exc.message, field="file", code=exc.code, params=dict(exc.params)
-        ) from None
-
-
 def batches(
     rows: Sequence[manifest.ManifestRow], size: int
 ) -> list[tuple[manifest.ManifestRow, ...]]:
@@ -58,7 +42,9 @@ def batches(
 async def run(deps: JobDeps, job: Job) -> dict[str, Any]:
     params = job.params
     data = await deps.files.store.get(str(params["key"]))
-    parsed = await asyncio.to_thread(read, deps, data, params.get("filename"))
+    parsed = await asyncio.to_thread(
+        manifests.read_file, data, params.get("filename"), deps.imports
+    )
     async with deps.runner.uow() as uow:
         caller = await job_service.requester(uow, job)
     tally = Tally(total=parsed.total_rows, problems=list(parsed.problems))

@@ -92,9 +92,7 @@ def manifest_xlsx(body: Sequence[Sequence[str]], *, header: Sequence[str] = HEAD
     return out.getvalue()
 
 
-def multipart(
-    doc: str, variables: dict[str, Any], data: bytes, filename: str
-) -> dict[str, Any]:
+def multipart(doc: str, variables: dict[str, Any], data: bytes, filename: str) -> dict[str, Any]:
     """The GraphQL multipart request spec: operations, map, then the file part."""
     ops = {"query": doc, "variables": {**variables, "file": None}}
     return {

@@ -154,7 +154,7 @@ async def test_xlsx_import_reports_bad_rows_in_a_problems_csv(
     manager = await _manager(make_user, on)
     sid = js.new_session(manager)
     body = js.rows("XLSX", 30)
-    body[4][0] = "=HYPERLINK(\"http://x\")"  # a formula: never evaluated, refused
+    body[4][0] = '=HYPERLINK("http://x")'  # a formula: never evaluated, refused
     body[9][9] = "Fulano de Tal"  # not a deliverer of the session
     body[14][8] = "123"  # not a CEP
     header = ("Tracking code", "Recipient", "Phone", "Street", "Number", "Neighbourhood",
@@ -244,7 +244,11 @@ def _zip_bomb() -> bytes:
 @pytest.mark.parametrize(
     ("name", "data", "code"),
     [
-        ("dia.csv", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n" * 10, "NOT_A_SPREADSHEET"),
+        (
+            "dia.csv",
+            b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n" * 10,
+            "NOT_A_SPREADSHEET",
+        ),
         ("foto.xlsx", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "NOT_A_SPREADSHEET"),
         ("grande.csv", js.manifest_csv(js.rows("BIG", 4_000)), "MANIFEST_TOO_LARGE"),
         ("linhas.csv", _many_rows(MAX_ROWS + 1), "TOO_MANY_ROWS"),

@@ -37,7 +37,10 @@ class Worker:
         env = {**os.environ, "DATABASE_URL": database_url, "BIPA_LOG_LEVEL": "INFO", **FAST}
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bipa.cli", "worker"], env=env, stdout=self._log, stderr=self._log
+            [sys.executable, "-m", "bipa.cli", "worker"],
+            env=env,
+            stdout=self._log,
+            stderr=self._log,
         )
 
     def wait_started(self, timeout: float = 60) -> None:
