@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import enum
 import hashlib
 import uuid
@@ -65,10 +64,15 @@ class RowOutcome:
     barcode: str | None = None  # canonical
 
     def ref(self) -> dict[str, Any]:
-        plain = dataclasses.asdict(self)
-        plain["outcome"] = self.outcome.value
-        plain["package_id"] = str(self.package_id) if self.package_id else None
-        return {k: v for k, v in plain.items() if v is not None}
+        # By hand, not dataclasses.asdict (which deep-copies): one per imported row.
+        plain: dict[str, Any] = {"row": self.row, "outcome": self.outcome.value}
+        for name in ("code", "column", "reason", "barcode"):
+            value = getattr(self, name)
+            if value is not None:
+                plain[name] = value
+        if self.package_id is not None:
+            plain["package_id"] = str(self.package_id)
+        return plain
 
 
 @dataclass
@@ -79,6 +83,13 @@ class ImportResult:
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for o in self.outcomes if o.outcome is outcome)
+
+
+def counted(outcomes: Sequence[RowOutcome]) -> tuple[int, int]:
+    """Rows now in the session (added, or there already: a retried batch's), rows refused."""
+    done = sum(1 for o in outcomes if o.outcome in (Outcome.ADDED, Outcome.ALREADY_PRESENT))
+    refused = len({o.row for o in outcomes if o.outcome is Outcome.PROBLEM})
+    return done, refused
 
 
 def address_of(row: ManifestRow) -> addresses.AddressData | None:
@@ -150,8 +161,9 @@ def _check_row(
 async def _check_rows(
     uow: UnitOfWork, session: DeliverySession, rows: Sequence[ManifestRow]
 ) -> tuple[list[_Checked], list[RowProblem]]:
-    named = await uow.deliverers.names(session.id)
-    index = _deliverer_index(named)
+    # Most manifests name no deliverer: then the session's deliverers are not read.
+    wanted = any(row.deliverer for row in rows)
+    index = _deliverer_index(await uow.deliverers.names(session.id)) if wanted else {}
     valid: list[_Checked] = []
     problems: list[RowProblem] = []
     first: dict[str, int] = {}

@@ -4,7 +4,7 @@ Each batch is one `ImportManifestRows` command with the key `job:<id>:batch:<n>`
 attempt (a transient failure, a killed worker) replays the batches already committed from
 their stored results instead of adding their rows again, so every row is added exactly once.
 The session row is locked only for one batch at a time: scanners go on between batches.
-Progress is written after each batch, from the batches' own results.
+Each batch moves the job's counters in its own transaction, so progress is what committed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import manifest
 from db.models import Job, User
 from domain import jobs as job_service
 from domain import manifests
-from domain.commands import ImportManifestRows, SetJobProgress
+from domain.commands import ImportManifestRows, ImportProgress, SetJobProgress
 from jobs.deps import JobDeps
 
 
@@ -70,15 +70,16 @@ async def _apply(
 ) -> None:
     await _progress(deps, job, tally, done=0)
     for n, batch in enumerate(batches(rows, deps.imports.batch)):
+        # The batch moves the job's counters in its own transaction (one commit per batch).
+        before = ImportProgress(job.id, tally.added, tally.failed, tally.total)
         done = await deps.runner.run_once(
             caller,
-            ImportManifestRows(job.session_id, batch, all_or_nothing=False),
+            ImportManifestRows(job.session_id, batch, all_or_nothing=False, job=before),
             f"job:{job.id}:batch:{n}",
         )
         added, problems = outcome_counts(done.ref)
         tally.added += added
         tally.problems.extend(problems)
-        await _progress(deps, job, tally, done=tally.added)
 
 
 def outcome_counts(ref: dict[str, Any]) -> tuple[int, list[manifest.RowProblem]]:

@@ -1,0 +1,382 @@
+"""Manifest import end to end, and scanners of the same session while it runs.
+
+    .venv/bin/python bench/import_manifest.py [--database-url URL] [--rows 10000]
+        [--batch 250] [--scanners 20] [--think 0.25]
+
+A throw-away database gets a MANAGER and four OPEN sessions (through the domain services).
+The server is `bipa serve` (a subprocess, BIPA_RUN_WORKER=false: no job worker inside) and
+the jobs run in ONE separate `bipa worker` process, as in production; both share a temporary
+data dir (the object store) and LISTEN/NOTIFY on the database as their pub/sub.
+
+1. Import rate. bipa: a CSV of `--rows` rows (code, recipient, street, number, neighbourhood,
+   city, UF, CEP: a distinct address per row) uploaded with the multipart `importManifest`
+   over HTTP, the job polled (`job(id)`, every 50 ms) until SUCCEEDED; timed from the start
+   of the upload to the answer that says SUCCEEDED. Baseline, in the same run: the same rows
+   (addresses, packages and one `package.added` audit row each) written by raw asyncpg with
+   `copy_records_to_table` in one transaction, with the session row locked and its
+   last_sequence moved. Rows per second of both, ratio bipa / baseline, target >= 0.2x.
+2. Scanners. `--scanners` clients, each adding one new package with `addPackages` over HTTP
+   (its own keep-alive connection), then pausing `--think` seconds (a person scans a parcel
+   every second or two; 0.25 s is faster than anyone), into one session: first alone for as
+   long as the import took, then into the session an import of the same size is filling.
+   p95 latency during the import / p95 alone, target <= 2x (only calls that started while the
+   job was RUNNING count).
+
+Prints figures and PASS/FAIL lines; exits 0 either way (a benchmark, not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import asyncpg
+import httpx
+
+from bench import common
+from bench.common import log
+from bench.live_common import BipaServer, _Subprocess
+
+TARGET_RATE = 0.2
+TARGET_P95 = 2.0
+
+IMPORT = """mutation($sid: ID!, $file: Upload!) {
+  importManifest(sessionId: $sid, file: $file) {
+    __typename ... on JobSuccess { job { id status } } ... on Error { message code } } }"""
+JOB = "query($id: ID!) { job(id: $id) { status progress done failed total attempts lastError } }"
+ADD = """mutation($sid: ID!, $barcode: String!) {
+  addPackages(input: {sessionId: $sid, packages: [{barcode: $barcode}]}) {
+    __typename ... on Error { message } } }"""
+HEADER = ["Código de Rastreio", "Destinatário", "Rua", "Número", "Bairro", "Cidade", "UF", "CEP"]
+
+
+def manifest_rows(prefix: str, n: int) -> list[list[str]]:
+    return [
+        [
+            f"{prefix}{i:08d}",
+            f"Destinatário {i}",
+            "Rua das Flores",
+            str(i + 1),
+            "Centro",
+            "São Paulo",
+            "SP",
+            "01310-100",
+        ]
+        for i in range(n)
+    ]
+
+
+def manifest_csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8-sig")
+
+
+class WorkerProcess(_Subprocess):
+    name = "worker"
+
+    def start(self, env: dict[str, str], profile: str | None = None) -> WorkerProcess:
+        argv = [sys.executable, "-m", "bipa.cli", "worker"]
+        if profile:  # pyinstrument's report of the whole worker, written when it stops
+            argv[1:1] = ["-m", "pyinstrument", "-o", profile]
+        self._spawn(argv, env)
+        return self
+
+    async def started(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "job worker started" in self.log_text():
+                return
+            assert self.proc is not None and self.proc.poll() is None, self.log_text()[-2000:]
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the worker did not start")
+
+
+async def baseline(
+    dsn: str, session_id: uuid.UUID, actor: uuid.UUID, rows: list[list[str]]
+) -> float:
+    """The same rows straight into the tables: addresses, packages, audit; one transaction."""
+    now = datetime.now(UTC)
+    addresses, packages, audit = [], [], []
+    for i, r in enumerate(rows):
+        address_id, package_id = uuid.uuid4(), uuid.uuid4()
+        line = f"{r[2]}, {r[3]} - {r[4]}"
+        city = f"{r[5]} - {r[6]}"
+        addresses.append((address_id, session_id, f"{line}|{city}|{r[7]}".lower(), line, city,
+                          r[7], 1))  # fmt: skip
+        packages.append((package_id, session_id, r[0], r[0], "PENDING", r[1], address_id, now, now))
+        details = {"packageId": str(package_id), "barcode": r[0], "symbology": None,
+                   "carrier": None, "addressId": str(address_id), "delivererId": None,
+                   "viaScan": False}  # fmt: skip
+        audit.append((session_id, i + 2, "package.added", actor, json.dumps(details), now))
+    conn = await asyncpg.connect(dsn)
+    try:
+        started = time.perf_counter()
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT id FROM delivery_sessions WHERE id = $1 FOR UPDATE", session_id
+            )
+            await conn.copy_records_to_table(
+                "session_addresses",
+                records=addresses,
+                columns=[
+                    "id",
+                    "session_id",
+                    "normalized_key",
+                    "line",
+                    "city",
+                    "postal_code",
+                    "package_count",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "session_packages",
+                records=packages,
+                columns=[
+                    "id",
+                    "session_id",
+                    "barcode",
+                    "raw_text",
+                    "status",
+                    "recipient_name",
+                    "address_id",
+                    "created_at",
+                    "updated_at",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "session_audit_log",
+                records=audit,
+                columns=["session_id", "sequence", "action", "actor_id", "details", "created_at"],
+            )
+            await conn.execute(
+                "UPDATE delivery_sessions SET last_sequence = $2 WHERE id = $1",
+                session_id,
+                len(rows) + 1,
+            )
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def start_import(client: httpx.AsyncClient, sid: uuid.UUID, data: bytes) -> tuple[str, float]:
+    ops = {"query": IMPORT, "variables": {"sid": str(sid), "file": None}}
+    started = time.perf_counter()
+    r = await client.post(
+        "/graphql",
+        data={"operations": json.dumps(ops), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": ("manifesto.csv", data, "text/csv")},
+    )
+    answer = r.json()["data"]["importManifest"]
+    if answer["__typename"] != "JobSuccess":
+        raise RuntimeError(f"importManifest: {answer}")
+    return answer["job"]["id"], started
+
+
+async def wait_job(
+    client: httpx.AsyncClient, job_id: str, running: asyncio.Event | None = None
+) -> dict[str, Any]:
+    while True:
+        r = await client.post("/graphql", json={"query": JOB, "variables": {"id": job_id}})
+        job = r.json()["data"]["job"]
+        if running is not None and job["status"] == "RUNNING":
+            running.set()
+        if job["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return job  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+
+
+async def scanners(
+    url: str, token: str, sid: uuid.UUID, n: int, think: float, stop: asyncio.Event,
+    counted: asyncio.Event | None, prefix: str,
+) -> list[float]:  # fmt: skip
+    """Latencies (ms) of calls started while `counted` is set (always, when None)."""
+    latencies: list[float] = []
+
+    async def one(k: int) -> None:
+        async with httpx.AsyncClient(
+            base_url=url,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=120,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        ) as client:
+            i = 0
+            while not stop.is_set():
+                barcode = f"{prefix}{k:02d}{i:06d}"
+                count = counted is None or counted.is_set()
+                t0 = time.perf_counter()
+                r = await client.post("/graphql", json={"query": ADD, "variables": {
+                    "sid": str(sid), "barcode": barcode}})  # fmt: skip
+                elapsed = (time.perf_counter() - t0) * 1000
+                if r.json()["data"]["addPackages"]["__typename"] != "AddPackagesSuccess":
+                    raise RuntimeError(r.text)
+                if count and not stop.is_set():
+                    latencies.append(elapsed)
+                i += 1
+                await asyncio.sleep(think)
+
+    await asyncio.gather(*(one(k) for k in range(n)))
+    return latencies
+
+
+async def count(dsn: str, sid: uuid.UUID) -> tuple[int, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        packages = await conn.fetchval(
+            "SELECT count(*) FROM session_packages WHERE session_id = $1", sid
+        )
+        added = await conn.fetchval(
+            "SELECT count(*) FROM session_audit_log WHERE session_id = $1"
+            " AND action = 'package.added'",
+            sid,
+        )
+    finally:
+        await conn.close()
+    return int(packages), int(added)
+
+
+async def main(args: argparse.Namespace) -> None:
+    n = args.rows
+    print(
+        f"bench/import_manifest.py: a {n:,}-row CSV manifest through importManifest, one "
+        f"`bipa serve` + one `bipa worker` (BIPA_IMPORT_BATCH={args.batch}); "
+        f"{args.scanners} scanners (think {args.think:g} s) alone and during an import"
+    )
+    data_dir = tempfile.mkdtemp(prefix="bipa-bench-import-")
+    async with common.throwaway_database(args.database_url, "bipa_bench_import") as db:
+        seeded = await common.seed_manager_and_sessions(db.url, sessions=4)
+        base_sid, import_sid, alone_sid, during_sid = seeded.session_ids
+        rows = manifest_rows("BASE", n)
+        base_s = await baseline(db.dsn, base_sid, seeded.manager_id, rows)
+        log(f"baseline: {n} rows in {base_s:.2f} s")
+        env = {
+            "DATABASE_URL": db.url,
+            "BROADCAST_URL": "",  # LISTEN/NOTIFY on the database: server and worker share it
+            "BIPA_DATA_DIR": data_dir,
+            "BIPA_SECRET_KEY": "bench-" + "k" * 40,
+            "BIPA_IMPORT_BATCH": str(args.batch),
+            "BIPA_IMPORT_MAX_ROWS": str(max(20_000, n)),
+            "BIPA_RUN_WORKER": "false",
+        }
+        server = await BipaServer(db.url, env=env).start()
+        worker = WorkerProcess().start(
+            {**os.environ, "BIPA_LOG_LEVEL": "INFO", **env}, args.profile_worker
+        )
+        try:
+            await worker.started()
+            async with httpx.AsyncClient(
+                base_url=server.url,
+                headers={"authorization": f"Bearer {seeded.manager_token}"},
+                timeout=300,
+            ) as client:
+                # Warm-up: a small import (code paths, pools, procrastinate's listener).
+                wid, _ = await start_import(
+                    client, alone_sid, manifest_csv(manifest_rows("WARM", 50))
+                )
+                await wait_job(client, wid)
+
+                job_id, started = await start_import(
+                    client, import_sid, manifest_csv(manifest_rows("IMP", n))
+                )
+                job = await wait_job(client, job_id)
+                bipa_s = time.perf_counter() - started
+                if job["status"] != "SUCCEEDED" or job["done"] != n:
+                    raise RuntimeError(f"import: {job}")
+                log(f"bipa: {n} rows in {bipa_s:.2f} s ({job})")
+
+                if args.import_only:
+                    return
+                stop = asyncio.Event()
+                alone_task = asyncio.create_task(scanners(
+                    server.url, seeded.manager_token, alone_sid, args.scanners, args.think,
+                    stop, None, "ALONE"))  # fmt: skip
+                await asyncio.sleep(max(5.0, bipa_s))
+                stop.set()
+                alone = await alone_task
+                log(f"scanners alone: {len(alone)} calls")
+
+                stop, running = asyncio.Event(), asyncio.Event()
+                during_task = asyncio.create_task(scanners(
+                    server.url, seeded.manager_token, during_sid, args.scanners, args.think,
+                    stop, running, "DURING"))  # fmt: skip
+                await asyncio.sleep(1.0)  # the scanners are going before the upload
+                job_id, started = await start_import(
+                    client, during_sid, manifest_csv(manifest_rows("LOAD", n))
+                )
+                loaded = await wait_job(client, job_id, running)
+                loaded_s = time.perf_counter() - started
+                stop.set()
+                during = await during_task
+                log(f"scanners during the import: {len(during)} calls; import {loaded_s:.2f} s")
+        finally:
+            worker.stop()
+            server.stop()
+        packages, added = await count(db.dsn, import_sid)
+        if (packages, added) != (n, n):
+            raise RuntimeError(f"the import left {packages} packages, {added} audit rows")
+        packages, added = await count(db.dsn, during_sid)
+        if packages != added or loaded["done"] != n:
+            raise RuntimeError(f"during: {packages} packages, {added} audit rows, {loaded}")
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+    base_rate, bipa_rate = n / base_s, n / bipa_s
+    rate_ratio = bipa_rate / base_rate
+    p95_alone, p95_during = common.percentile(alone, 95), common.percentile(during, 95)
+    p95_ratio = p95_during / p95_alone
+    print(
+        f"  import   bipa {bipa_rate:9.0f} rows/s  ({n:,} rows, upload to SUCCEEDED {bipa_s:.2f} s)"
+    )
+    print(f"           baseline {base_rate:9.0f} rows/s  (asyncpg COPY, {base_s:.2f} s)")
+    print(
+        f"           under {args.scanners} scanners: {n / loaded_s:.0f} rows/s ({loaded_s:.2f} s)"
+    )
+    print(
+        f"  scanners alone:  p50 {common.median(alone):6.1f} ms  p95 {p95_alone:6.1f} ms"
+        f"  ({len(alone)} calls)"
+    )
+    print(
+        f"  scanners during: p50 {common.median(during):6.1f} ms  p95 {p95_during:6.1f} ms"
+        f"  ({len(during)} calls while the job was RUNNING)"
+    )
+    print(
+        f"  import ratio = bipa / baseline = {rate_ratio:.2f}x   target >= {TARGET_RATE:g}x: "
+        f"{common.verdict(rate_ratio >= TARGET_RATE)}"
+    )
+    print(
+        f"  scanner p95 ratio = during / alone = {p95_ratio:.2f}x   target <= {TARGET_P95:g}x: "
+        f"{common.verdict(p95_ratio <= TARGET_P95)}"
+    )
+
+
+def cli() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    common.add_database_argument(parser)
+    parser.add_argument("--rows", type=int, default=10_000, help="manifest rows (10000)")
+    parser.add_argument("--batch", type=int, default=250, help="BIPA_IMPORT_BATCH (250)")
+    parser.add_argument("--scanners", type=int, default=20, help="concurrent scanners (20)")
+    parser.add_argument("--think", type=float, default=0.25, help="seconds between scans (0.25)")
+    parser.add_argument("--import-only", action="store_true", help="skip the scanners")
+    parser.add_argument("--profile-worker", help="write pyinstrument's report of the worker here")
+    args = parser.parse_args()
+    common.run(lambda: main(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
