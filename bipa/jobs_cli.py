@@ -21,7 +21,6 @@ import asyncio
 import os
 import uuid
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,31 +35,8 @@ from domain import jobs as job_service
 from domain.errors import DomainError
 from jobs.queue import Queue
 
-FORMATS = ("CSV", "XLSX", "PDF")
 POLL_S = 0.25
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
-
-
-def add_parsers(sub: Any) -> None:
-    imp = sub.add_parser("import", help="import a delivery manifest (CSV or XLSX) into a session")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--session", required=True, help="the session's id")
-    imp.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
-    imp.add_argument(
-        "--all-or-nothing", action="store_true", help="write nothing if any row is refused"
-    )
-    imp.add_argument("--problems", type=Path, help="write the per-row problems CSV here")
-    _common(imp)
-    exp = sub.add_parser("export", help="write a session's report (CSV, XLSX or PDF)")
-    exp.add_argument("--session", required=True, help="the session's id")
-    exp.add_argument("--format", required=True, type=str.upper, choices=FORMATS)
-    exp.add_argument("--output", type=Path, help="the file (default: sessao-<id>.<ext> here)")
-    _common(exp)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--token", help="the acting user's API token (default: BIPA_TOKEN)")
-    parser.add_argument("--key", help="an idempotency key (the same key: the same job)")
 
 
 def run(args: argparse.Namespace, settings: Settings, url: str) -> int:

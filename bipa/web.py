@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,6 +78,27 @@ class _WebHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+async def _template(request: Request) -> Response:
+    """A manifest to fill in (the Portuguese headers and one example row), made on request."""
+    import manifest
+
+    fmt = request.path_params["fmt"]
+    if fmt not in ("csv", "xlsx"):
+        return Response("not found", status_code=404, media_type="text/plain")
+    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
+    return Response(
+        manifest.template(fmt),
+        media_type=media,
+        headers={
+            "content-disposition": f'attachment; filename="manifesto-modelo.{fmt}"',
+            **{k.decode(): v.decode() for k, v in SECURITY_HEADERS},
+        },
+    )
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def web_routes(directory: Path = WEB_DIR, image_origins: tuple[str, ...] = ()) -> list[BaseRoute]:
     """The static site at `/` (index.html for `/`, 404.html for unknown paths). Place last."""
     static = StaticFiles(directory=directory, html=True, check_dir=False)
@@ -83,4 +106,7 @@ def web_routes(directory: Path = WEB_DIR, image_origins: tuple[str, ...] = ()) -
         (b"content-security-policy", content_security_policy(image_origins).encode()),
         *((k, v) for k, v in SECURITY_HEADERS if k != b"content-security-policy"),
     ]
-    return [Mount("/", app=_WebHeaders(static, headers), name="web")]
+    return [
+        Route("/modelos/manifesto.{fmt:str}", _template, methods=["GET"], name="template"),
+        Mount("/", app=_WebHeaders(static, headers), name="web"),
+    ]

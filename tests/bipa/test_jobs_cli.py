@@ -26,7 +26,12 @@ UowFactory = Callable[[], UnitOfWork]
 
 
 def _bipa(database_url: str, token: str, *args: str, cwd: Path | None = None) -> Any:
-    env = {**os.environ, "DATABASE_URL": database_url, "BIPA_TOKEN": token, "BIPA_IMPORT_BATCH": "7"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "BIPA_TOKEN": token,
+        "BIPA_IMPORT_BATCH": "7",
+    }
     return subprocess.run(
         [sys.executable, "-m", "bipa.cli", *args],
         env=env,
@@ -116,7 +121,7 @@ async def test_dry_run_all_or_nothing_and_refusals(
     assert proc.returncode == 2
     proc = _bipa(database_url, token, "import", str(tmp_path / "none.csv"), "--session", sid)
     assert proc.returncode == 2 and "cannot read" in proc.stderr
-    other, other_token = await _manager(committed_uow)
+    _other, other_token = await _manager(committed_uow)
     proc = _bipa(database_url, other_token, "import", str(path), "--session", sid)
     assert proc.returncode == 1 and "NOT_SESSION_MANAGER" in proc.stderr
     assert await _counts(database_url, sid) == 0

@@ -25,6 +25,18 @@ export const ERROR_TEXT = {
   RECIPIENT_NOT_FOUND: "Destinatário não encontrado.",
   WEBHOOK_NOT_FOUND: "Webhook não encontrado.",
   DELIVERY_NOT_FOUND: "Entrega de webhook não encontrada.",
+  // background jobs: manifests and reports
+  JOB_NOT_FOUND: "Tarefa não encontrada.",
+  JOB_TRANSITION: "Esta tarefa já terminou: não dá mais para cancelá-la.",
+  JOB_NOT_RUNNING: "Esta tarefa não está mais em andamento.",
+  JOBS_DISABLED: "Importações e relatórios não estão disponíveis neste servidor.",
+  MANIFEST_TOO_LARGE: "O arquivo é grande demais para importar.",
+  FILE_TOO_LARGE: "O arquivo é grande demais para importar.",
+  TOO_MANY_ROWS: "O arquivo tem linhas demais para uma importação: divida-o em partes.",
+  NOT_A_SPREADSHEET: "O arquivo não é uma planilha CSV ou XLSX.",
+  UNSAFE_ARCHIVE: "O arquivo XLSX parece corrompido ou perigoso e foi recusado.",
+  NO_TRACKING_COLUMN: "A planilha não tem uma coluna de código de rastreio.",
+  EMPTY: "A planilha está vazia.",
   // users and deliverers
   NOT_A_DELIVERER: "Só usuários entregadores podem entrar na sessão como entregadores.",
   DELIVERER_EXISTS: "Este entregador já está na sessão.",
