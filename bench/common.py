@@ -288,7 +288,8 @@ def build_app(url: str) -> tuple[Any, SqlCounter]:
     from bipa.app import create_app
     from bipa.settings import Settings
 
-    settings = Settings.from_env({**os.environ, "DATABASE_URL": url})
+    # Benchmarks send thousands of requests from one address: no rate limits.
+    settings = Settings.from_env({**os.environ, "DATABASE_URL": url, "BIPA_RATE_LIMITS": "false"})
     app = create_app(settings, url)
     counter = SqlCounter()
     counter.attach(app_engine(app))

@@ -260,6 +260,7 @@ class BipaServer(_Subprocess):
             # Thousands of subscribers from one loopback address and one token, on purpose.
             "BIPA_MAX_WS_PER_IP": "0",
             "BIPA_MAX_WS_PER_TOKEN": "0",
+            "BIPA_RATE_LIMITS": "false",
             **self.extra_env,
         }
         if self.profile:

@@ -23,10 +23,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 import metrics
 import storage
 from bipa import backup
+from bipa.assets import WEB_DIR
 from bipa.middleware import RequestMiddleware
 from bipa.secrets import link_secret, secret_box
 from bipa.settings import Settings
-from bipa.web import WEB_DIR, web_routes
+from bipa.web import web_routes
 from bipa.worker import WebhookWorker, resolve
 from db.engine import make_engine, make_sessionmaker
 from domain.crypto import SecretBox
@@ -36,6 +37,7 @@ from domain.proof import ProofConfig
 from domain.scanning import ScanPool
 from domain.webhooks import WebhookConfig
 from gql.context import Services, TokenCache
+from gql.ratelimit import RateLimitConfig, RateLimits
 from gql.schema import build_schema
 from gql.view import BipaGraphQL, SocketCaps
 from jobs import queue
@@ -168,6 +170,21 @@ def metrics_endpoint(
     return scrape
 
 
+def rate_limits(settings: Settings) -> RateLimits | None:
+    if not settings.rate_limits:
+        return None
+    return RateLimits(
+        RateLimitConfig(
+            storage=settings.rate_limit_storage,
+            per_ip=settings.rate_limit_ip,
+            per_token=settings.rate_limit_token,
+            ws_connects=settings.rate_limit_ws,
+            auth_failures=settings.rate_limit_auth,
+            scans=settings.rate_limit_scan,
+        )
+    )
+
+
 def broadcast_url(settings: Settings, database_url: str) -> str:
     """BROADCAST_URL, else LISTEN/NOTIFY on the app's own database (works across processes)."""
     if settings.broadcast_url:
@@ -202,6 +219,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         photos=photos,
         jobs=queue.Queue(jobs_app),
         imports=import_limits(settings),
+        rate=rate_limits(settings),
     )
     schema = build_schema(
         production=settings.production,
@@ -275,7 +293,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_endpoint(engine, services, graphql, hub), methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
+            # Every method reaches the view: one it does not take answers a coded 405.
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             # The embedded store's signed links (an S3 store's links go to S3 itself).
             *(object_routes(store) if isinstance(store, storage.LocalStore) else []),

@@ -18,8 +18,20 @@ log = logging.getLogger("bipa.cli")
 REPORT_FORMATS = ("CSV", "XLSX", "PDF")
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, through the package metadata)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("bipa")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bipa", description="Bipa delivery sessions service")
+    parser.add_argument("--version", action="version", version=f"bipa {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the GraphQL server")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import asyncpg
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from alembic import command
 from bipa import embedded
-from bipa.settings import PROJECT_ROOT, Settings
+from bipa.assets import MIGRATIONS_DIR
+from bipa.settings import Settings
 
 
 def resolve_url(settings: Settings) -> str:
@@ -20,8 +19,10 @@ def resolve_url(settings: Settings) -> str:
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(Path(PROJECT_ROOT / "alembic")))
+    # No alembic.ini: an installed package has none (the repo's is for the `alembic` CLI).
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
     # ConfigParser interpolation: a literal % in a URL must be doubled.
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logging"] = False

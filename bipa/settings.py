@@ -15,6 +15,16 @@ from typing import Literal
 Env = Literal["development", "production"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Example values people copy without changing (.env.example, docs): refused in production.
+PLACEHOLDER_SECRETS = ("replace-with", "change-me", "changeme", "example", "placeholder")
+
+
+def default_data_dir() -> Path:
+    """A checkout keeps its data in its own .data/; an installed package (site-packages is no
+    place for data) in the working directory's."""
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / ".data"
+    return Path.cwd() / ".data"
 
 
 class SettingsError(ValueError):
@@ -48,6 +58,68 @@ def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
 
 
 WS_IMPLS = ("wsproto", "websockets-sansio", "websockets")
+GEOCODERS = ("nominatim", "photon", "none")
+DEFAULT_USER_AGENT = "Bipa/0.1 (last-mile delivery sessions)"
+
+
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw
+
+
+def _depot(env: Mapping[str, str]) -> tuple[float, float] | None:
+    raw = [(env.get(n) or "").strip() for n in ("BIPA_DEPOT_LAT", "BIPA_DEPOT_LON")]
+    if not any(raw):
+        return None
+    if not all(raw):
+        raise SettingsError("BIPA_DEPOT_LAT and BIPA_DEPOT_LON must be set together")
+    return (
+        _float(env, "BIPA_DEPOT_LAT", 0.0, -90.0, 90.0),
+        _float(env, "BIPA_DEPOT_LON", 0.0, -180.0, 180.0),
+    )
+
+
+def _geocoding(env: Mapping[str, str]) -> dict[str, object]:
+    kind = _choice(env, "BIPA_GEOCODER", "none", GEOCODERS)
+    url = _http_url(env, "BIPA_GEOCODER_URL")
+    agent = (env.get("BIPA_GEOCODER_USER_AGENT") or "").strip() or DEFAULT_USER_AGENT
+    public = kind == "nominatim" and (url is None or "nominatim.openstreetmap.org" in url)
+    if public and agent == DEFAULT_USER_AGENT:
+        # The public Nominatim's usage policy: an application that says who it is.
+        raise SettingsError(
+            "BIPA_GEOCODER_USER_AGENT must name your application and a contact "
+            "(e.g. 'Entregas Silva/1.0 (ti@silva.com.br)') to use the public Nominatim"
+        )
+    cep_url = _http_url(env, "BIPA_CEP_URL")
+    if cep_url is not None and "{cep}" not in cep_url:
+        raise SettingsError(
+            "BIPA_CEP_URL must contain {cep}, e.g. https://brasilapi.com.br/api/cep/v2/{cep}"
+        )
+    return {
+        "geocoder": kind,
+        "geocoder_url": url,
+        "geocoder_user_agent": agent,
+        "geocoder_timeout_s": _float(env, "BIPA_GEOCODER_TIMEOUT", 10.0, 0.5, 120.0),
+        "geocoder_interval_s": _float(env, "BIPA_GEOCODER_INTERVAL", 0.0, 0.0, 60.0),
+        "cep_url": cep_url,
+    }
+
+
+def _routing(env: Mapping[str, str]) -> dict[str, object]:
+    return {
+        "depot": _depot(env),
+        "osrm_url": _http_url(env, "BIPA_OSRM_URL"),
+        "route_detour": _float(env, "BIPA_ROUTE_DETOUR", 1.3, 1.0, 5.0),
+        "route_speed_kmh": _float(env, "BIPA_ROUTE_SPEED", 25.0, 1.0, 200.0),
+        "route_timeout_s": _float(env, "BIPA_ROUTE_TIMEOUT", 1.5, 0.1, 60.0),
+        "route_capacity": _int(env, "BIPA_ROUTE_CAPACITY", 80, 1, 100_000),
+        "route_service_s": _int(env, "BIPA_ROUTE_SERVICE", 120, 0, 3_600),
+        "route_service_per_parcel_s": _int(env, "BIPA_ROUTE_SERVICE_PER_PARCEL", 30, 0, 3_600),
+    }
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -99,11 +171,35 @@ def _storage_url(raw: str | None) -> str | None:
     return url
 
 
-def _secret_key(raw: str | None) -> str | None:
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A limit in the `limits` notation: "600/minute", or several as "20/second;600/minute"."""
+    from limits import parse_many
+
+    raw = (env.get(name) or "").strip() or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be like 600/minute, got {raw!r}") from None
+    return raw
+
+
+def _rate_storage(raw: str | None) -> str:
+    url = (raw or "").strip() or "memory://"
+    if not url.startswith(("memory://", "redis://", "rediss://")):
+        raise SettingsError("BIPA_RATE_LIMIT_STORAGE must start with memory:// or redis://")
+    return url
+
+
+def _secret_key(raw: str | None, production: bool) -> str | None:
     if raw is None or raw == "":
         return None
     if len(raw) < 32:
         raise SettingsError("BIPA_SECRET_KEY must be at least 32 characters")
+    if production and any(word in raw.lower() for word in PLACEHOLDER_SECRETS):
+        raise SettingsError(
+            "BIPA_SECRET_KEY is still the example value: set a random one "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
     return raw
 
 
@@ -112,7 +208,7 @@ class Settings:
     env: Env = "development"
     database_url: str | None = None
     broadcast_url: str | None = None
-    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
+    data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -159,6 +255,27 @@ class Settings:
     import_batch: int = 100
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
+    rate_limits: bool = True
+    rate_limit_storage: str = "memory://"
+    rate_limit_ip: str = "3000/minute"
+    rate_limit_token: str = "600/minute"  # noqa: S105 (a rate, not a secret)
+    rate_limit_ws: str = "60/minute"
+    rate_limit_auth: str = "10/minute"
+    rate_limit_scan: str = "120/minute"
+    geocoder: str = "none"
+    geocoder_url: str | None = None
+    geocoder_user_agent: str = DEFAULT_USER_AGENT
+    geocoder_timeout_s: float = 10.0
+    geocoder_interval_s: float = 0.0
+    cep_url: str | None = None
+    depot: tuple[float, float] | None = None
+    osrm_url: str | None = None
+    route_detour: float = 1.3
+    route_speed_kmh: float = 25.0
+    route_timeout_s: float = 1.5
+    route_capacity: int = 80
+    route_service_s: int = 120
+    route_service_per_parcel_s: int = 30
 
     @property
     def production(self) -> bool:
@@ -178,7 +295,7 @@ class Settings:
         log_level = e.get("BIPA_LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if log_level not in LOG_LEVELS:
             raise SettingsError(f"BIPA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-        data_dir = Path(e.get("BIPA_DATA_DIR", "") or PROJECT_ROOT / ".data").expanduser()
+        data_dir = Path(e.get("BIPA_DATA_DIR", "") or default_data_dir()).expanduser()
         origins = tuple(
             o.strip() for o in e.get("BIPA_ALLOWED_ORIGINS", "").split(",") if o.strip()
         )
@@ -225,7 +342,7 @@ class Settings:
             webhook_retry_for_s=_float(e, "BIPA_WEBHOOK_RETRY_FOR", 86_400.0, 0.0, 30 * 86_400.0),
             webhook_lease_s=_float(e, "BIPA_WEBHOOK_LEASE", 60.0, 0.5, 3600.0),
             webhook_poll_s=_float(e, "BIPA_WEBHOOK_POLL", 0.5, 0.05, 60.0),
-            secret_key=_secret_key(e.get("BIPA_SECRET_KEY")),
+            secret_key=_secret_key(e.get("BIPA_SECRET_KEY"), bipa_env == "production"),
             # Days after completion that recipients' data is kept (LGPD); 0: kept until asked.
             retention_days=_int(e, "BIPA_RETENTION_DAYS", 90, 0, 36_500),
             backup_dir=Path(e["BIPA_BACKUP_DIR"]) if e.get("BIPA_BACKUP_DIR") else None,
@@ -249,4 +366,14 @@ class Settings:
             import_batch=_int(e, "BIPA_IMPORT_BATCH", 100, 1, 1000),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
+            # false for tests and benchmarks, which send thousands of requests from one address.
+            rate_limits=_bool(e, "BIPA_RATE_LIMITS", True),
+            rate_limit_storage=_rate_storage(e.get("BIPA_RATE_LIMIT_STORAGE")),
+            rate_limit_ip=_rate(e, "BIPA_RATE_LIMIT_IP", "3000/minute"),
+            rate_limit_token=_rate(e, "BIPA_RATE_LIMIT_TOKEN", "600/minute"),
+            rate_limit_ws=_rate(e, "BIPA_RATE_LIMIT_WS", "60/minute"),
+            rate_limit_auth=_rate(e, "BIPA_RATE_LIMIT_AUTH", "10/minute"),
+            rate_limit_scan=_rate(e, "BIPA_RATE_LIMIT_SCAN", "120/minute"),
+            **_geocoding(e),  # type: ignore[arg-type]
+            **_routing(e),  # type: ignore[arg-type]
         )

@@ -1,4 +1,4 @@
-"""The web dashboard and phone scanner: static files under <repo>/web, served at `/`.
+"""The web dashboard and phone scanner: static files of web/ (bipa/assets.py), served at `/`.
 
 `web_routes()` goes last in the app's routes (a catch-all mount), after /graphql and /healthz.
 The pages are plain HTML, CSS and ES modules; there is no build step.
@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+from bipa.assets import WEB_DIR
 
 
 # Same-origin only: scripts, styles, the GraphQL endpoint and its websocket ('self' covers

@@ -142,6 +142,24 @@ TEXTS: dict[str, str | Callable[[Values], str]] = {
     "BARCODE_NOT_ASCII": "Este código tem caracteres que não existem em códigos de barras.",
     "BARCODE_TOO_LONG": "O código pode ter no máximo {max} caracteres.",
     "BARCODE_EMPTY": "Este código está vazio: envie a foto ou digite os números.",
+    # places and routes
+    "ADDRESS_NOT_FOUND": "Não encontrei este endereço nesta sessão.",
+    "NO_DELIVERERS": "A sessão ainda não tem entregadores: adicione com /entregadores.",
+    "DEPOT_NOT_SET": "O ponto de saída (depósito) não foi configurado: fale com o administrador.",
+    "NO_GEOCODED_PACKAGES": (
+        "Nenhum pacote em aberto tem endereço localizado no mapa: localize os endereços antes."
+    ),
+    "ROUTE_CAPACITY_EXCEEDED": (
+        "São {parcels} pacotes e os entregadores levam no máximo {capacity}: adicione "
+        "entregadores ou aumente a capacidade."
+    ),
+    "ROUTE_CAPACITY_INVALID": "A capacidade de cada entregador deve ser de pelo menos 1 pacote.",
+    "ROUTE_BALANCE_INVALID": "O equilíbrio entre entregadores deve ficar entre 0 e 10.",
+    "ROUTE_TIMEOUT_INVALID": "O tempo de cálculo deve ficar entre 0,1 e 60 segundos.",
+    "ROUTE_SOLVER_TIMEOUT": (
+        "O cálculo das rotas demorou demais: tente de novo com mais tempo ou menos pacotes."
+    ),
+    "ROUTE_SOLVER_FAILED": "Não foi possível calcular as rotas agora. Tente de novo.",
     # the scanner and the runner
     "OVERLOADED": texts.SCANNER_BUSY,
     "INVALID_IMAGE": texts.INVALID_IMAGE,
@@ -154,7 +172,9 @@ UNREACHABLE: dict[str, str] = {
     "ADDRESS_EMPTY": "the bot adds packages by barcode only, without addresses",
     "ADDRESS_TOO_LONG": "the bot adds packages by barcode only, without addresses",
     "COORDINATE_OUT_OF_RANGE": "the bot adds packages by barcode only, without addresses",
-    "POSTAL_CODE_TOO_LONG": "the bot adds packages by barcode only, without addresses",
+    "CEP_INVALID": "the bot adds packages by barcode only; a label's CEP is kept only when valid",
+    "UF_INVALID": "the bot adds packages by barcode only; a label's UF is kept only when valid",
+    "ADDRESS_STREET_REQUIRED": "the bot adds packages by barcode only; a label needs its street",
     "RECIPIENT_TOO_LONG": "the bot adds packages by barcode only, without recipients",
     "SESSION_NOT_OPEN": "the bot never removes packages",
     "CANNOT_CREATE_ROLE": "the bot creates DELIVERERs only, and only for managers",

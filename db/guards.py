@@ -198,7 +198,23 @@ def proof_drop_statements() -> list[str]:
 # refused as before.
 ANONYMIZABLE: dict[str, tuple[str, ...]] = {
     "session_packages": ("recipient_name", "failure_reason", "raw_text", "scan_report"),
-    "session_addresses": ("line", "city", "postal_code", "latitude", "longitude", "normalized_key"),
+    "session_addresses": (
+        "line",
+        "city",
+        "postal_code",
+        "latitude",
+        "longitude",
+        "normalized_key",
+        # 0007: the structured parts and how the place was found.
+        "street",
+        "number",
+        "complement",
+        "neighbourhood",
+        "state",
+        "geo_precision",
+        "geo_provider",
+        "geocoding_cache",
+    ),
     "package_proofs": ("received_by", "note", "latitude", "longitude", "accuracy_m"),
     # The object is deleted from the store; its row keeps the facts (hash, size).
     "proof_objects": (),
@@ -285,10 +301,22 @@ _CHILD_TRIGGERS = {
 }
 
 
-def anonymization_install_statements() -> list[str]:
+# What 0005 installed (0007's downgrade puts it back).
+ANONYMIZABLE_0005: dict[str, tuple[str, ...]] = {
+    **ANONYMIZABLE,
+    "session_addresses": ANONYMIZABLE["session_addresses"][:6],
+}
+
+
+def anonymization_install_statements(
+    columns: dict[str, tuple[str, ...]] | None = None,
+) -> list[str]:
+    """The guards with anonymisation; `columns`: what may be emptied, per table (default:
+    today's ANONYMIZABLE; a column a table does not have yet is simply never set)."""
+    columns = ANONYMIZABLE if columns is None else columns
     statements = [children_readonly(anonymization=True)]
     for table, trigger in _CHILD_TRIGGERS.items():
-        args = ", ".join(f"'{c}'" for c in ANONYMIZABLE[table]) or "'-'"
+        args = ", ".join(f"'{c}'" for c in columns[table]) or "'-'"
         statements.append(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
         statements.append(
             f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE OR DELETE ON {table} "

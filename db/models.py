@@ -148,11 +148,24 @@ class SessionAddress(Base):
         ForeignKey("delivery_sessions.id", ondelete="CASCADE"), nullable=False
     )
     normalized_key: Mapped[str] = mapped_column(Text, nullable=False)
+    # As given, or built from the parts below when only they were given.
     line: Mapped[str] = mapped_column(Text, nullable=False)
+    # The structured Brazilian parts; all NULL for an address given as a line only.
+    street: Mapped[str | None] = mapped_column(Text)
+    number: Mapped[str | None] = mapped_column(String(20))
+    complement: Mapped[str | None] = mapped_column(Text)
+    neighbourhood: Mapped[str | None] = mapped_column(Text)
     city: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str | None] = mapped_column(String(2))
+    # The CEP as 8 digits (rows older than 0007 may hold what was typed, when not a CEP).
     postal_code: Mapped[str | None] = mapped_column(String(32))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    # How the coordinates were found (geo.Precision) and by whom (a provider, "manual",
+    # "input"); NULL while not placed.
+    geo_precision: Mapped[str | None] = mapped_column(String(16))
+    geo_provider: Mapped[str | None] = mapped_column(String(32))
+    # The last geocoding attempt: when, the steps tried and their outcomes (domain/locations.py).
     geocoding_cache: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     package_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
@@ -164,6 +177,40 @@ class SessionAddress(Base):
         # Target of the composite FK from packages (an address belongs to the package's session).
         UniqueConstraint("session_id", "id", name="uq_session_addresses_session_id_id"),
         CheckConstraint("package_count >= 0", name="package_count_non_negative"),
+        CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint(
+            "longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude_range"
+        ),
+        CheckConstraint(
+            "geo_precision IS NULL OR geo_precision IN ('ROOFTOP', 'STREET', 'CEP', 'MANUAL')",
+            name="geo_precision_known",
+        ),
+        CheckConstraint("state IS NULL OR state ~ '^[A-Z]{2}$'", name="state_two_letters"),
+    )
+
+
+class GeocodeCache(Base):
+    """What a geocoder answered for a normalised address (geo.geocode_key), across sessions:
+    an address is looked up once. Holds no recipient and no session. No coordinates: the
+    chain answered, definitively, that it found nothing."""
+
+    __tablename__ = "geocode_cache"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    precision: Mapped[str | None] = mapped_column(String(16))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(
+        nullable=False, server_default=func.now(), default=utcnow
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        nullable=False, server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="place_whole"),
+        CheckConstraint("(latitude IS NULL) = (precision IS NULL)", name="precision_iff_place"),
         CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint(
             "longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude_range"

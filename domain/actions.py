@@ -26,6 +26,12 @@ class Action(enum.StrEnum):
     JOB_CANCELLED = "job.cancelled"
     JOB_SUCCEEDED = "job.succeeded"
     JOB_FAILED = "job.failed"
+    # A batch of a session's addresses was geocoded (counts only, never a place).
+    ADDRESSES_GEOCODED = "session.addresses_geocoded"
+    # A manager pinned an address on the map (its precision, never the coordinates).
+    ADDRESS_LOCATED = "address.located"
+    # Routes were optimized: deliverers, stops, cost (each package moved is package.assigned).
+    ROUTES_OPTIMIZED = "session.routes_optimized"
 
 
 # Not an audit action: the event of testWebhook's deliveries.

@@ -1,49 +1,116 @@
-"""Address normalization: equal addresses of a session share one row."""
+"""Brazilian addresses: structured parts or a line, the CEP as 8 digits, and the normalised
+form under which equal addresses of a session share one row (geo.key)."""
 
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import geo
 from domain.errors import ValidationFailed
 
-_PUNCT = re.compile(r"[^\w\s]")
+PART_MAX = 200
+NUMBER_MAX = 20
+LINE_MAX = 500
+# The provider of coordinates sent with the address itself.
+INPUT_PROVIDER = "input"
 
 
 @dataclass(frozen=True)
 class AddressData:
-    line: str
+    """An address as given: a `line`, or the structured parts (street, number, complement,
+    neighbourhood, city, state (UF), CEP), or both. `postal_code` is the CEP."""
+
+    line: str | None = None
     city: str | None = None
     postal_code: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    street: str | None = None
+    number: str | None = None
+    complement: str | None = None
+    neighbourhood: str | None = None
+    state: str | None = None
 
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(_PUNCT.sub(" ", stripped.casefold()).split())
+    @property
+    def structured(self) -> bool:
+        return self.street is not None
 
 
 def normalized_key(address: AddressData) -> str:
-    """Case, accents, punctuation and spacing do not make two addresses different."""
-    postal = "".join(ch for ch in (address.postal_code or "") if ch.isalnum()).upper()
-    return "|".join((_fold(address.line), _fold(address.city or ""), postal))
+    """Case, accents, punctuation, spacing, "R."/"Rua", "nº" and the CEP's dash do not make
+    two addresses different."""
+    return geo.key(
+        line=address.line,
+        street=address.street,
+        number=address.number,
+        complement=address.complement,
+        city=address.city,
+        state=address.state,
+        cep=geo.cep_digits(address.postal_code) or address.postal_code,
+    )
+
+
+def geocode_key(address: AddressData) -> str:
+    return geo.geocode_key(
+        line=address.line,
+        street=address.street,
+        number=address.number,
+        city=address.city,
+        state=address.state,
+        cep=address.postal_code,
+    )
+
+
+def built_line(a: AddressData) -> str:
+    """The line of a structured address: "Rua X, 10, Apto 2 - Bairro" (the city, UF and CEP
+    have their own fields)."""
+    line = f"{a.street}, {a.number or 's/n'}"
+    if a.complement:
+        line += f", {a.complement}"
+    if a.neighbourhood:
+        line += f" - {a.neighbourhood}"
+    return line
+
+
+def _text(value: str | None, field: str, bound: int) -> str | None:
+    text = " ".join((value or "").split()) or None
+    if text is not None and len(text) > bound:
+        raise ValidationFailed(
+            f"{field.rsplit('.', 1)[-1]} is longer than {bound} characters",
+            field=field,
+            code="ADDRESS_TOO_LONG",
+            params={"max": str(bound)},
+        )
+    return text
 
 
 def clean(address: AddressData, field: str) -> AddressData:
-    line = " ".join(address.line.split())
-    if not line:
+    """Spacing collapsed, the CEP as 8 digits, the UF in capitals, the line built from the
+    parts when only they were given; refuses what cannot be an address."""
+    street = _text(address.street, f"{field}.street", PART_MAX)
+    parts = {
+        "number": _text(address.number, f"{field}.number", NUMBER_MAX),
+        "complement": _text(address.complement, f"{field}.complement", PART_MAX),
+        "neighbourhood": _text(address.neighbourhood, f"{field}.neighbourhood", PART_MAX),
+    }
+    if street is None and any(parts.values()):
         raise ValidationFailed(
-            "address line must not be empty", field=f"{field}.line", code="ADDRESS_EMPTY"
+            "a structured address needs its street",
+            field=f"{field}.street",
+            code="ADDRESS_STREET_REQUIRED",
         )
-    if len(line) > 500:
+    line = " ".join((address.line or "").split())
+    if len(line) > LINE_MAX:
         raise ValidationFailed(
-            "address line is longer than 500 characters",
+            f"address line is longer than {LINE_MAX} characters",
             field=f"{field}.line",
             code="ADDRESS_TOO_LONG",
+            params={"max": str(LINE_MAX)},
+        )
+    if not line and street is None:
+        raise ValidationFailed(
+            "address line must not be empty", field=f"{field}.line", code="ADDRESS_EMPTY"
         )
     for name, value, bound in (
         ("latitude", address.latitude, 90),
@@ -55,10 +122,35 @@ def clean(address: AddressData, field: str) -> AddressData:
                 field=f"{field}.{name}",
                 code="COORDINATE_OUT_OF_RANGE",
             )
-    city = " ".join((address.city or "").split()) or None
-    postal = " ".join((address.postal_code or "").split()) or None
-    if postal is not None and len(postal) > 32:
-        raise ValidationFailed(
-            "postal code is too long", field=f"{field}.postalCode", code="POSTAL_CODE_TOO_LONG"
-        )
-    return AddressData(line, city, postal, address.latitude, address.longitude)
+    city = _text(address.city, f"{field}.city", PART_MAX)
+    state = _text(address.state, f"{field}.state", 2)
+    if state is not None:
+        state = state.upper()
+        if state not in geo.UFS:
+            raise ValidationFailed(
+                "state must be a Brazilian UF (SP, RJ, ...)",
+                field=f"{field}.state",
+                code="UF_INVALID",
+            )
+    cep = None
+    if address.postal_code is not None and address.postal_code.strip():
+        cep = geo.cep_digits(address.postal_code)
+        if cep is None:
+            raise ValidationFailed(
+                "the CEP must have 8 digits (00000-000)",
+                field=f"{field}.postalCode",
+                code="CEP_INVALID",
+            )
+    cleaned = AddressData(
+        line=line,
+        city=city,
+        postal_code=cep,
+        latitude=address.latitude,
+        longitude=address.longitude,
+        street=street,
+        state=state,
+        **parts,
+    )
+    if not line:
+        cleaned = replace(cleaned, line=built_line(cleaned)[:LINE_MAX])
+    return cleaned

@@ -24,10 +24,12 @@ from domain import (
     deliverers,
     idempotency,
     jobs,
+    locations,
     manifests,
     packages,
     proof,
     retention,
+    routes,
     scanning,
     sessions,
     users,
@@ -269,6 +271,33 @@ class ApplyScan(Command):
         return plain
 
 
+# --- places and routes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordGeocodes(Command):
+    """A batch of geocoding answers, asked outside any transaction (domain/geocoding.py)."""
+
+    operation: ClassVar[str] = "recordGeocodes"
+    session_id: uuid.UUID
+    results: tuple[locations.Located, ...]
+
+
+@dataclass(frozen=True)
+class SetAddressLocation(Command):
+    operation: ClassVar[str] = "setAddressLocation"
+    address_id: uuid.UUID
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class OptimizeRoutes(Command):
+    operation: ClassVar[str] = "optimizeRoutes"
+    session_id: uuid.UUID
+    options: routes.RouteOptions = field(default_factory=routes.RouteOptions)
+
+
 # --- webhooks ------------------------------------------------------------------------------------
 
 
@@ -471,6 +500,7 @@ class Deps:
 
     webhooks: webhooks.WebhookConfig | None = None
     proof: proof.ProofConfig | None = None
+    routes: routes.RouteConfig = field(default_factory=routes.RouteConfig)
 
 
 def _session(row: DeliverySession) -> Result:
@@ -608,6 +638,8 @@ async def execute(uow: UnitOfWork, actor: User | None, command: Command, deps: D
                     "packages": [outcome.package] if outcome.package else [],
                 },
             )
+        case RecordGeocodes() | SetAddressLocation() | OptimizeRoutes():
+            return await _places(uow, _actor(actor), command, deps)
         case CreateWebhook():
             row, secret = await webhooks.create_webhook(
                 uow, _actor(actor), _webhook_config(deps), command.url, command.events
@@ -737,3 +769,42 @@ async def _add_deliverer(uow: UnitOfWork, actor: User, command: AddDeliverer) ->
         {"session": str(session.id), "deliverer": str(deliverer.id), "createdUser": created},
         {"session": session, "deliverer": deliverer},
     )
+
+
+async def _places(uow: UnitOfWork, actor: User, command: Command, deps: Deps) -> Result:
+    """The commands of addresses' places and routes."""
+    match command:
+        case RecordGeocodes():
+            session, placed = await locations.record_geocodes(
+                uow, actor, command.session_id, command.results
+            )
+            return Result(
+                {"session": str(session.id), "placed": [str(a.id) for a in placed]},
+                {"session": session, "addresses": placed},
+            )
+        case SetAddressLocation():
+            address, session = await locations.set_address_location(
+                uow, actor, command.address_id, command.latitude, command.longitude
+            )
+            return Result(
+                {"session": str(session.id), "address": str(address.id)},
+                {"session": session, "address": address},
+            )
+        case OptimizeRoutes():
+            planned = await routes.optimize_routes(
+                uow, actor, command.session_id, command.options, deps.routes
+            )
+            return Result(
+                {
+                    "session": str(planned.session.id),
+                    "deliverers": [str(d.id) for d in planned.deliverers],
+                    "unassigned": [str(p) for p in planned.unassigned],
+                    "unplaced": [str(p) for p in planned.unplaced],
+                },
+                {
+                    "session": planned.session,
+                    "deliverers": planned.deliverers,
+                    "packages": planned.assigned,
+                },
+            )
+    raise TypeError(f"no service for {type(command).__name__}")  # a bug, not user input

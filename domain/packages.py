@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import geo
 from db.base import utcnow
 from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus, SessionStatus
 from db.models import DeliverySession, SessionAddress, SessionDeliverer, SessionPackage, User
@@ -75,15 +76,24 @@ async def _addresses_for(
         row = known.get(key)
         if row is None:
             a = cleaned[i]
+            placed = a.latitude is not None and a.longitude is not None
             row = SessionAddress(
                 id=uuid.uuid4(),
                 session_id=session.id,
                 normalized_key=key,
                 line=a.line,
+                street=a.street,
+                number=a.number,
+                complement=a.complement,
+                neighbourhood=a.neighbourhood,
                 city=a.city,
+                state=a.state,
                 postal_code=a.postal_code,
                 latitude=a.latitude,
                 longitude=a.longitude,
+                # Coordinates sent with the address are the caller's own pin.
+                geo_precision=geo.Precision.MANUAL.value if placed else None,
+                geo_provider=addresses.INPUT_PROVIDER if placed else None,
                 package_count=0,
             )
             uow.addresses.add(row)

@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import geo
 import reports
 import storage
 from db.base import utcnow
@@ -26,7 +27,8 @@ _WITH_PAYROLL = frozenset({SessionStatus.COMPLETED, SessionStatus.ARCHIVED})
 
 
 def _address(row: ReportRow) -> str | None:
-    parts = [p for p in (row.address_line, row.address_city, row.address_postal_code) if p]
+    postal = geo.format_cep(row.address_postal_code) or row.address_postal_code
+    parts = [p for p in (row.address_line, row.address_city, postal) if p]
     return ", ".join(parts) or None
 
 

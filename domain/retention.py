@@ -58,6 +58,10 @@ async def _anonymize(
             address.postal_code = None
             address.latitude = None
             address.longitude = None
+            address.street = address.number = address.complement = None
+            address.neighbourhood = address.state = None
+            address.geo_precision = address.geo_provider = None
+            address.geocoding_cache = None
             address.normalized_key = f"{ANONYMIZED_KEY}{address.id}"
             address.anonymized_at = now
     proofs, objects = await uow.proofs.for_anonymizing([p.id for p in fresh])

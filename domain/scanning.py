@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import geo
 import ocr
 from db.enums import DeliveryStatus
 from db.models import DeliverySession, SessionPackage, User
@@ -95,11 +96,17 @@ def _package_from_scan(
         return packages.PackageData(raw, symbology=report.symbology, scan_report=data)
     address = None
     if found.street:
-        line = found.street + (f", {found.number}" if found.number else "")
-        line += f" {found.complement}" if found.complement else ""
-        line += f" - {found.neighbourhood}" if found.neighbourhood else ""
-        city = found.city and (f"{found.city}/{found.state}" if found.state else found.city)
-        address = addresses.AddressData(line[:500], city or None, found.postal_code)
+        # What OCR read that is not a CEP or a UF is left out rather than refusing the scan.
+        state = (found.state or "").strip().upper()
+        address = addresses.AddressData(
+            street=found.street[: addresses.PART_MAX],
+            number=(found.number or "")[: addresses.NUMBER_MAX] or None,
+            complement=(found.complement or "")[: addresses.PART_MAX] or None,
+            neighbourhood=(found.neighbourhood or "")[: addresses.PART_MAX] or None,
+            city=(found.city or "")[: addresses.PART_MAX] or None,
+            state=state if state in geo.UFS else None,
+            postal_code=geo.cep_digits(found.postal_code),
+        )
     name = (found.name or "")[:200] or None
     return packages.PackageData(
         raw,

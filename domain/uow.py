@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from db.base import utcnow
 from db.models import AuditEntry, DeliverySession, Webhook
 from db.repositories.audit import AuditRepository
+from db.repositories.geocoding import GeocodeRepository
 from db.repositories.idempotency import IdempotencyRepository
 from db.repositories.jobs import JobRepository
 from db.repositories.packages import AddressRepository, DelivererRepository, PackageRepository
@@ -76,6 +77,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(session)
         self.proofs = ProofRepository(session)
         self.jobs = JobRepository(session)
+        self.geocodes = GeocodeRepository(session)
 
     async def __aexit__(
         self,

@@ -26,6 +26,7 @@ from domain.tokens import hash_token
 from domain.uow import ReadSnapshot, UnitOfWork
 from domain.webhooks import WebhookConfig
 from gql.loaders import Loaders
+from gql.ratelimit import AUTH_FAILURE, RateLimits, rate_limited
 from live.events import LiveEvents
 
 
@@ -88,6 +89,8 @@ class Services:
     photos: ScanPool | None = None
     jobs: JobQueue | None = None
     imports: ImportLimits = field(default_factory=ImportLimits)
+    # None: no rate limits (BIPA_RATE_LIMITS=false, for tests and benchmarks).
+    rate: RateLimits | None = None
     runner: Runner = field(init=False)
 
     def __post_init__(self) -> None:
@@ -136,6 +139,19 @@ class Context:
     # the query sees the same moment.
     snapshot: ReadSnapshot | None = None
 
+    @property
+    def client_ip(self) -> str:
+        client = self.request.client
+        return client.host if client else "?"
+
+    async def limit(self, name: str, key: str) -> None:
+        """Counts one hit on the limit `name`; over it, a RATE_LIMITED error (HTTP: 429)."""
+        rate = self.services.rate
+        retry_after = await rate.hit(name, key) if rate is not None else None
+        if retry_after is not None:
+            self.request.scope.setdefault("state", {})["retry_after"] = retry_after
+            raise rate_limited(retry_after)
+
     def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
         """Where a resolver reads: the query's snapshot, or a short transaction of its own."""
         if self.snapshot is not None:
@@ -182,6 +198,9 @@ class Context:
                 async with self.services.uow() as own:
                     self._user = await user_service.authenticate(own, self.token)
         except Unauthenticated as exc:
+            if self.token and self.services.rate is not None:
+                # A wrong token (not a missing one): guessing is limited per address.
+                await self.services.rate.hit(AUTH_FAILURE, self.client_ip)
             raise unauthenticated(f"authentication required: {exc}") from None
         self.services.tokens.put(self.token, self._user)
         if self.log_fields is not None:

@@ -11,12 +11,31 @@ from gql.proof import ProofInput
 from gql.types import DeliveryStatus, Role, ScanIntent
 
 
-@strawberry.input
+@strawberry.input(
+    description="A Brazilian address: a `line`, or its parts (at least `street`), or both. "
+    'Equal addresses of a session (case, accents, "R."/"Rua", "nº", the CEP\'s dash '
+    "aside) share one Address."
+)
 class AddressInput:
-    line: str
+    line: str | None = strawberry.field(
+        default=None, description="The whole address; built from the parts when omitted."
+    )
+    street: str | None = strawberry.field(
+        default=None, description='Street with its type: "Rua das Flores", "Av. Paulista".'
+    )
+    number: str | None = strawberry.field(
+        default=None, description='House number; null or "s/n" when there is none.'
+    )
+    complement: str | None = strawberry.field(default=None, description="Flat, block, floor.")
+    neighbourhood: str | None = strawberry.field(default=None, description="Bairro.")
     city: str | None = None
-    postal_code: str | None = None
-    latitude: float | None = None
+    state: str | None = strawberry.field(default=None, description="UF: SP, RJ, MG, ...")
+    postal_code: str | None = strawberry.field(
+        default=None, description="CEP, 8 digits, with or without the dash (00000-000)."
+    )
+    latitude: float | None = strawberry.field(
+        default=None, description="With longitude: the caller's own pin (precision MANUAL)."
+    )
     longitude: float | None = None
 
 
@@ -127,4 +146,12 @@ class ForgetRecipientInput:
         description="Every package of this recipient (by name, case and spacing aside) in "
         "the sessions the caller manages.",
     )
+    idempotency_key: str | None = None
+
+
+@strawberry.input(description="A manager pins an address on the map.")
+class SetAddressLocationInput:
+    address_id: strawberry.ID
+    latitude: float = strawberry.field(description="-90 to 90.")
+    longitude: float = strawberry.field(description="-180 to 180.")
     idempotency_key: str | None = None

@@ -26,7 +26,7 @@ from gql import pagination
 from gql.context import Context
 from gql.errors import ERRORS, to_error
 from gql.runner import parse_uuid
-from gql.types import PageInfo
+from gql.types import PageInfo, page_info
 
 strawberry.enum(enums.JobStatus, name="JobStatus")
 strawberry.enum(enums.JobKind, name="JobKind")
@@ -248,15 +248,10 @@ class JobQueries:
         after: str | None = None,
     ) -> JobConnection:
         caller = await info.context.caller()
-        size = pagination.page_size(first, 20)
-        cursor = pagination.decode_time_id(after, "job")
-        sid = None
-        if session_id is not None:
-            try:
-                sid = uuid.UUID(str(session_id))
-            except ValueError:
-                empty = PageInfo(has_next_page=False, end_cursor=None)
-                return JobConnection(edges=[], page_info=empty)
+        size, cursor = pagination.time_page(first, after, "job", 20)
+        sid = pagination.parse_id(session_id)
+        if session_id is not None and sid is None:
+            return JobConnection(edges=[], page_info=page_info([], more=False, previous=False))
         async with info.context.read() as uow:
             rows = await job_service.page(uow, caller, sid, status, cursor, size + 1)
         edges = [
@@ -265,8 +260,8 @@ class JobQueries:
         ]
         return JobConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
+            page_info=page_info(
+                [e.cursor for e in edges], more=len(rows) > size, previous=after is not None
             ),
         )
 

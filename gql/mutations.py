@@ -17,7 +17,14 @@ from gql.jobs import JobMutations
 from gql.proof import config_of, proof_data
 from gql.runner import Renderer, parse_uuid, run
 from gql.scanning import ScanBarcodeResult, scan_barcode
-from gql.types import DeliverySessionType, PackageType, SessionDelivererType, UserType, user_type
+from gql.types import (
+    AddressType,
+    DeliverySessionType,
+    PackageType,
+    SessionDelivererType,
+    UserType,
+    user_type,
+)
 from gql.webhooks import WebhookMutations
 
 
@@ -93,6 +100,17 @@ CompleteSessionResult = Annotated[
     SessionSuccess | ERRORS, strawberry.union("CompleteSessionResult")
 ]
 ArchiveSessionResult = Annotated[SessionSuccess | ERRORS, strawberry.union("ArchiveSessionResult")]
+
+
+@strawberry.type(description="The address's new place.")
+class SetAddressLocationSuccess:
+    address: AddressType
+    session: DeliverySessionType
+
+
+SetAddressLocationResult = Annotated[
+    SetAddressLocationSuccess | ERRORS, strawberry.union("SetAddressLocationResult")
+]
 SetProofRequirementResult = Annotated[
     SessionSuccess | ERRORS, strawberry.union("SetProofRequirementResult")
 ]
@@ -101,7 +119,18 @@ SetProofRequirementResult = Annotated[
 def _address(a: i.AddressInput | None) -> addresses.AddressData | None:
     if a is None:
         return None
-    return addresses.AddressData(a.line, a.city, a.postal_code, a.latitude, a.longitude)
+    return addresses.AddressData(
+        line=a.line,
+        city=a.city,
+        postal_code=a.postal_code,
+        latitude=a.latitude,
+        longitude=a.longitude,
+        street=a.street,
+        number=a.number,
+        complement=a.complement,
+        neighbourhood=a.neighbourhood,
+        state=a.state,
+    )
 
 
 def _package_data(p: i.PackageInput) -> packages.PackageData:
@@ -364,6 +393,31 @@ class Mutation(WebhookMutations, JobMutations):
             ),
             input.idempotency_key,
             _session_success,
+        )
+
+    @strawberry.mutation(
+        description="Managers: pin an address the geocoders could not place (or placed "
+        "badly); its precision becomes MANUAL. Audited as address.located, without the "
+        "coordinates."
+    )
+    async def set_address_location(
+        self, info: Info[Context, None], input: i.SetAddressLocationInput
+    ) -> SetAddressLocationResult:
+        async def render(r: Renderer) -> SetAddressLocationSuccess:
+            row = await info.context.loaders.addresses.load(parse_uuid(r.ref["address"], "address"))
+            if row is None:
+                raise NotFound("address not found", id=r.ref["address"], code="ADDRESS_NOT_FOUND")
+            return SetAddressLocationSuccess(
+                address=AddressType.of(row), session=DeliverySessionType(row=await r.session())
+            )
+
+        return await run(
+            info,
+            lambda: commands.SetAddressLocation(
+                parse_uuid(input.address_id, "address"), input.latitude, input.longitude
+            ),
+            input.idempotency_key,
+            render,
         )
 
     @strawberry.mutation(description="COMPLETED -> ARCHIVED.")

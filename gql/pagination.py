@@ -20,15 +20,15 @@ def encode(kind: str, *parts: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, kind: str) -> list[str]:
+def _decode(cursor: str, kind: str, field: str = "after") -> list[str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("invalid cursor", field="after", code="BAD_CURSOR") from None
+        raise ValidationFailed("invalid cursor", field=field, code="BAD_CURSOR") from None
     if not isinstance(data, list) or not data or data[0] != kind:
         raise ValidationFailed(
-            "cursor does not belong to this list", field="after", code="BAD_CURSOR"
+            "cursor does not belong to this list", field=field, code="BAD_CURSOR"
         )
     return [str(x) for x in data[1:]]
 
@@ -43,14 +43,14 @@ def decode_time_id(cursor: str | None, kind: str) -> tuple[datetime, uuid.UUID] 
         raise ValidationFailed("invalid cursor", field="after", code="BAD_CURSOR") from None
 
 
-def decode_int(cursor: str | None, kind: str) -> int:
+def decode_int(cursor: str | None, kind: str, field: str = "after") -> int:
     if cursor is None:
         return 0
-    parts = _decode(cursor, kind)
+    parts = _decode(cursor, kind, field)
     try:
         return int(parts[0])
     except (ValueError, IndexError):
-        raise ValidationFailed("invalid cursor", field="after", code="BAD_CURSOR") from None
+        raise ValidationFailed("invalid cursor", field=field, code="BAD_CURSOR") from None
 
 
 def page_size(first: int | None, default: int) -> int:
@@ -89,9 +89,11 @@ def time_page(
         raise bad_input(exc) from None
 
 
-def sequence_page(first: int | None, after: str | None, kind: str, default: int) -> tuple[int, int]:
+def sequence_page(
+    first: int | None, after: str | None, kind: str, default: int, field: str = "after"
+) -> tuple[int, int]:
     """The page size and the sequence cursor of a list argument, or a BAD_USER_INPUT error."""
     try:
-        return page_size(first, default), decode_int(after, kind)
+        return page_size(first, default), decode_int(after, kind, field)
     except ValidationFailed as exc:
         raise bad_input(exc) from None

@@ -11,10 +11,10 @@ from gql.pagination import parse_id
 from gql.types import (
     DeliverySessionType,
     PackageType,
-    PageInfo,
     SessionConnection,
     SessionEdge,
     SessionStatus,
+    page_info,
 )
 
 
@@ -44,7 +44,7 @@ async def list_sessions(
     owner = parse_id(owner_id)
     if owner_id is not None and owner is None:
         return SessionConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+            edges=[], page_info=page_info([], more=False, previous=False), total_count=0
         )
     async with info.context.read() as uow:
         rows, total = await uow.sessions.list_visible(
@@ -67,7 +67,7 @@ async def list_sessions(
         info.context.loaders.prime_session(r)
     return SessionConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
         total_count=total,
     )
 

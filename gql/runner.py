@@ -14,7 +14,7 @@ from typing import Any
 
 from strawberry.types import Info
 
-from db.models import DeliverySession, SessionDeliverer, SessionPackage
+from db.models import DeliverySession, SessionAddress, SessionDeliverer, SessionPackage
 from domain.commands import Command, Done
 from domain.errors import DomainError, NotFound
 from gql.context import Context
@@ -58,6 +58,9 @@ class Renderer:
             loaders.prime_session(session)
         for package in done.rows.get("packages", []):
             loaders.packages.prime(package.id, package, force=True)
+        address = done.rows.get("address")
+        if isinstance(address, SessionAddress):
+            loaders.addresses.prime(address.id, address, force=True)
         deliverer = done.rows.get("deliverer")
         if isinstance(deliverer, SessionDeliverer):
             loaders.deliverers.prime(deliverer.id, deliverer, force=True)

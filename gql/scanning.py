@@ -14,6 +14,7 @@ from gql import inputs as i
 from gql.context import Context
 from gql.errors import ERRORS, to_error
 from gql.proof import config_of, proof_data
+from gql.ratelimit import SCAN
 from gql.runner import Renderer, parse_uuid, run
 from gql.types import DeliverySessionType, PackageType, ScanReport, scan_report_type
 
@@ -40,6 +41,8 @@ async def _read(upload: Any) -> bytes:
 
 async def scan_barcode(info: Info[Context, None], input: i.ScanBarcodeInput) -> Any:
     caller = await info.context.caller()
+    # Decoding a photo costs CPU: tighter than other operations, per user.
+    await info.context.limit(SCAN, str(caller.id))
     services = info.context.services
     intent = input.intent or scanning.ScanIntent.IDENTIFY
     try:

@@ -17,6 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+import geo
 from db import enums
 from db.models import (
     AuditEntry,
@@ -107,10 +108,32 @@ def progress_from_counts(counts: dict[str, int]) -> SessionProgress:
     )
 
 
-@strawberry.type
+@strawberry.type(description="Where a page sits in its list (Relay cursor connections).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="More items follow the last edge (page on with `first`/`after: endCursor`)."
+    )
+    has_previous_page: bool = strawberry.field(
+        default=False,
+        description="Items come before the first edge (page back with `last`/`before: "
+        "startCursor` where the list allows it).",
+    )
+    start_cursor: str | None = strawberry.field(
+        default=None, description="The cursor of the first edge; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        default=None, description="The cursor of the last edge; null when the page is empty."
+    )
+
+
+def page_info(cursors: list[str], *, more: bool, previous: bool) -> PageInfo:
+    """`more`: items after the page; `previous`: items before it."""
+    return PageInfo(
+        has_next_page=more,
+        has_previous_page=previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
 
 
 @strawberry.type
@@ -242,15 +265,41 @@ def _label_recipient(data: dict[str, Any] | None) -> LabelRecipient | None:
     )
 
 
+@strawberry.enum(name="GeoPrecision", description="How exactly coordinates place an address.")
+class GeoPrecision(enum.Enum):
+    ROOFTOP = strawberry.enum_value("ROOFTOP", description="The house number itself.")
+    STREET = strawberry.enum_value("STREET", description="Somewhere on the street.")
+    CEP = strawberry.enum_value("CEP", description="The CEP's centroid.")
+    MANUAL = strawberry.enum_value(
+        "MANUAL", description="Pinned by a person (setAddressLocation, or sent with the address)."
+    )
+
+
 @strawberry.type(name="Address")
 class AddressType:
     row: strawberry.Private[SessionAddress]
     id: strawberry.ID
-    line: str
+    line: str = strawberry.field(
+        description='As given, or built from the parts ("Rua X, 10, Apto 2 - Bairro").'
+    )
+    street: str | None = strawberry.field(description="Null for an address given as a line.")
+    number: str | None = strawberry.field(description='House number; null for "s/n" or a line.')
+    complement: str | None = strawberry.field(description="Flat, block, floor.")
+    neighbourhood: str | None = strawberry.field(description="Bairro.")
     city: str | None
-    postal_code: str | None
+    state: str | None = strawberry.field(description="UF: two capital letters (SP, RJ, ...).")
+    postal_code: str | None = strawberry.field(
+        description="The CEP as people write it, 00000-000 (8 digits are stored)."
+    )
     latitude: float | None
     longitude: float | None
+    precision: GeoPrecision | None = strawberry.field(
+        description="How the coordinates were found; null while the address is not placed."
+    )
+    provider: str | None = strawberry.field(
+        description="Who found them: nominatim, photon, brasilapi, manual (a manager's pin), "
+        "input (sent with the address)."
+    )
     package_count: int
 
     @classmethod
@@ -260,12 +309,61 @@ class AddressType:
             row=row,
             id=_id(row.id),
             line=row.line,
+            street=row.street,
+            number=row.number,
+            complement=row.complement,
+            neighbourhood=row.neighbourhood,
             city=row.city,
-            postal_code=row.postal_code,
+            state=row.state,
+            postal_code=geo.format_cep(row.postal_code),
             latitude=row.latitude,
             longitude=row.longitude,
+            precision=GeoPrecision(row.geo_precision) if row.geo_precision else None,
+            provider=row.geo_provider,
             package_count=row.package_count,
         )
+
+
+@strawberry.type(name="RouteStop", description="One stop of a deliverer's optimized route.")
+class RouteStopType:
+    data: strawberry.Private[dict[str, Any]]
+    sequence: int = strawberry.field(description="1 for the first stop of the route.")
+    done: bool = strawberry.field(
+        description="Every package of the stop was finished before the route was last "
+        "optimized: kept as it was."
+    )
+    eta: datetime = strawberry.field(description="Expected arrival, when it was optimized.")
+    eta_offset_seconds: int = strawberry.field(description="Seconds after the route's start.")
+    travel_seconds: int = strawberry.field(description="Driving time from the previous stop.")
+    distance_meters: int = strawberry.field(description="Distance from the previous stop.")
+    parcels: int = strawberry.field(description="Packages delivered at this stop.")
+    package_ids: list[strawberry.ID] = strawberry.field(description="Those packages.")
+
+    @classmethod
+    def of(cls, data: dict[str, Any], done: bool) -> RouteStopType:
+        return cls(
+            data=data,
+            sequence=int(data["sequence"]),
+            done=done,
+            eta=datetime.fromisoformat(data["eta"]),
+            eta_offset_seconds=int(data["etaOffsetS"]),
+            travel_seconds=int(data["travelS"]),
+            distance_meters=int(data["distanceM"]),
+            parcels=int(data["parcels"]),
+            package_ids=[strawberry.ID(p) for p in data["packageIds"]],
+        )
+
+    @strawberry.field(description="Where the stop is (null once its recipient was forgotten).")
+    def address(self, info: Info[Context, None]) -> AddressType | None:
+        return _later(_load_address(info, uuid.UUID(self.data["addressId"])))
+
+
+def route_stops(route: dict[str, Any] | None) -> list[RouteStopType]:
+    """Finished stops first (as they were), then the open ones in the order to drive them."""
+    if not route:
+        return []
+    done = [RouteStopType.of(s, True) for s in route.get("done", [])]
+    return done + [RouteStopType.of(s, False) for s in route.get("stops", [])]
 
 
 @strawberry.type(name="SessionDeliverer")
@@ -299,6 +397,12 @@ class SessionDelivererType:
             commission_per_delivery=row.commission_per_delivery if pay else None,
             total_earned=row.total_earned if pay else None,
         )
+
+    @strawberry.field(
+        description="The optimized route in order, with ETAs; empty until routes are optimized."
+    )
+    def route_stops(self) -> list[RouteStopType]:
+        return route_stops(self.row.route)
 
     @strawberry.field
     def user(self, info: Info[Context, None]) -> UserType:
@@ -515,9 +619,26 @@ class DeliverySessionType:
 
     @strawberry.field
     async def audit(
-        self, info: Info[Context, None], first: int | None = 100, after: str | None = None
+        self,
+        info: Info[Context, None],
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size going forward (0-1000).")
+        ] = 100,
+        after: Annotated[
+            str | None, strawberry.argument(description="Entries after this cursor.")
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page size going backward from the newest entry or `before` "
+                "(0-1000); takes precedence over `first`/`after`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Entries before this cursor.")
+        ] = None,
     ) -> AuditConnection:
-        return await audit_connection(info, self.row.id, first, after)
+        return await audit_connection(info, self.row.id, first, after, last, before)
 
     @strawberry.field(
         description="Null until COMPLETED; never changes afterwards. A deliverer sees only "
@@ -671,7 +792,7 @@ async def package_connection(
     did = parse_id(deliverer_id)
     if deliverer_id is not None and did is None:
         return PackageConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+            edges=[], page_info=page_info([], more=False, previous=False), total_count=0
         )
     async with info.context.read() as uow:
         rows, total = await uow.packages.page(
@@ -693,26 +814,49 @@ async def package_connection(
     edges = [PackageEdge(cursor=package_cursor(r), node=PackageType.of(r)) for r in rows]
     return PackageConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
         total_count=total,
     )
 
 
 async def audit_connection(
-    info: Info[Context, None], session_id: uuid.UUID, first: int | None, after: str | None
+    info: Info[Context, None],
+    session_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> AuditConnection:
-    size, after_sequence = pagination.sequence_page(first, after, "aud", 100)
-    async with info.context.read() as uow:
-        rows = await uow.audit.after(session_id, after_sequence, size + 1)
-        total = await uow.audit.count(session_id)
-    more = len(rows) > size
-    rows = rows[:size]
-    edges = [
+    """Forward (`first`/`after`) or, with `last` or `before`, backward from the newest entry
+    (or from `before`). Sequences have no gaps, so both directions know exactly what lies
+    beyond the page."""
+    if last is not None or before is not None:
+        size, before_sequence = pagination.sequence_page(last, before, "aud", 100, "before")
+        async with info.context.read() as uow:
+            rows = await uow.audit.before(session_id, before_sequence or None, size + 1)
+            total = await uow.audit.count(session_id)
+        earlier = len(rows) > size
+        rows = rows[len(rows) - size :] if earlier else rows  # oldest first, as forward
+        edges = _audit_edges(rows)
+        more = bool(before_sequence) and before_sequence <= total
+        previous = earlier
+    else:
+        size, after_sequence = pagination.sequence_page(first, after, "aud", 100)
+        async with info.context.read() as uow:
+            rows = await uow.audit.after(session_id, after_sequence, size + 1)
+            total = await uow.audit.count(session_id)
+        more = len(rows) > size
+        edges = _audit_edges(rows[:size])
+        previous = after_sequence > 0
+    return AuditConnection(
+        edges=edges,
+        page_info=page_info([e.cursor for e in edges], more=more, previous=previous),
+        total_count=total,
+    )
+
+
+def _audit_edges(rows: list[AuditEntry]) -> list[AuditEdge]:
+    return [
         AuditEdge(cursor=pagination.encode("aud", r.sequence), node=AuditEntryType(row=r))
         for r in rows
     ]
-    return AuditConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        total_count=total,
-    )

@@ -18,8 +18,10 @@ from strawberry.exceptions import ConnectionRejectionError
 import metrics
 from domain import users as user_service
 from domain.errors import Unauthenticated
+from domain.tokens import hash_token
 from gql.context import Context, Services, bearer, connection_token
 from gql.live.transport import CLOSE_TOO_MANY, CallerWatch, TransportWSHandler
+from gql.ratelimit import AUTH_FAILURE, HTTP_IP, HTTP_TOKEN, WS_CONNECT, rate_limited_message
 
 log = logging.getLogger("bipa.graphql")
 
@@ -74,20 +76,78 @@ async def _refuse_socket(websocket: WebSocket, reason: str) -> None:
     await websocket.close(code=CLOSE_TOO_MANY, reason=reason)
 
 
-def refusal(status: int, message: str, code: str) -> JSONResponse:
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def response_media_type(accept: str | None) -> str:
+    """GraphQL over HTTP's negotiation: application/graphql-response+json when the client
+    asks for it at least as much as for application/json; application/json otherwise (no
+    Accept header, `*/*`, or a client from before the new media type)."""
+    wanted = {GRAPHQL_RESPONSE: 0.0, JSON: 0.0}
+    for part in (accept or "").split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if media in ("*/*", "application/*"):
+            media = JSON
+        if media in wanted:
+            wanted[media] = max(wanted[media], quality)
+    if wanted[GRAPHQL_RESPONSE] > 0 and wanted[GRAPHQL_RESPONSE] >= wanted[JSON]:
+        return GRAPHQL_RESPONSE
+    return JSON
+
+
+def _is_request_error(result: Any) -> bool:
+    """Refused before execution (syntax, validation, bounds, variables): no field ran, so no
+    error has a path. A field error always has one, even when it nulls the whole `data`."""
+    errors = getattr(result, "errors", None) or []
+    return bool(errors) and result.data is None and all(e.path is None for e in errors)
+
+
+def refusal(status: int, message: str, code: str, **extensions: Any) -> JSONResponse:
     """A request refused before GraphQL runs, still answered as GraphQL errors with a code."""
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
+        status_code=status,
     )
+
+
+def _refused(request: Request, exc: HTTPException) -> JSONResponse:
+    status = exc.status_code
+    allow = ""
+    if request.method == "GET" and "not allowed when using GET" in exc.reason:
+        status, allow = 405, "POST"  # a mutation over GET (GraphQL over HTTP)
+    elif status == 405:
+        allow = "GET, POST"
+    elif exc.reason == "Unsupported content type":
+        status = 415
+    response = refusal(status, exc.reason, "BAD_REQUEST")
+    if allow:
+        response.headers["allow"] = allow
+    return response
 
 
 class BipaGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        ip = client[0] if client else "?"
         if scope["type"] == "websocket":
-            client = scope.get("client")
-            ip = client[0] if client else "?"
+            retry_after = await self._connect_limited(ip)
+            if retry_after is not None:
+                log.info("websocket refused: rate limited")
+                reason = f"Too many requests: retry in {retry_after} s"
+                await _refuse_socket(WebSocket(scope, receive, send), reason)
+                return
             if not self.sockets.take_ip(ip):
                 log.info("websocket refused: too many from one address")
                 await _refuse_socket(WebSocket(scope, receive, send), "Too many connections")
@@ -103,16 +163,56 @@ class BipaGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
-        try:
-            response = await self.run(request)
-        except HTTPException as exc:
-            status = exc.status_code
-            if request.method == "GET" and "not allowed when using GET" in exc.reason:
-                status = 405  # a mutation over GET (GraphQL over HTTP: Method Not Allowed)
-            response = refusal(status, exc.reason, "BAD_REQUEST")
-            if status == 405:
-                response.headers["allow"] = "POST"
+        media_type = response_media_type(request.headers.get("accept"))
+        token = bearer(request.headers.get("authorization"))
+        retry_after = await self._request_limited(ip, token)
+        response: Response
+        if retry_after is not None:
+            message = rate_limited_message(retry_after)
+            response = refusal(429, message, "RATE_LIMITED", retryAfter=retry_after)
+        else:
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:
+                response = _refused(request, exc)
+            retry_after = request.scope.get("state", {}).get("retry_after")
+        if retry_after is not None:  # refused here, or by a resolver (scanBarcode)
+            response.status_code = 429
+            response.headers["retry-after"] = str(retry_after)
+        elif media_type == GRAPHQL_RESPONSE and request.scope.get("state", {}).get(
+            "graphql_request_error"
+        ):
+            # The new media type says what the status says: a request refused before
+            # execution is a 400, whatever ran answers 200 (errors or not).
+            response.status_code = 400
+        if media_type == GRAPHQL_RESPONSE and response.media_type == JSON:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
         await response(scope, receive, send)
+
+    async def _request_limited(self, ip: str, token: str) -> int | None:
+        """Seconds to wait when this HTTP operation is over a limit (then nothing runs)."""
+        rate = self.services.rate
+        if rate is None:
+            return None
+        return (
+            await rate.blocked(AUTH_FAILURE, ip)
+            or await rate.hit(HTTP_IP, ip)
+            or (await rate.hit(HTTP_TOKEN, hash_token(token)) if token else None)
+        )
+
+    async def _connect_limited(self, ip: str) -> int | None:
+        rate = self.services.rate
+        if rate is None:
+            return None
+        return await rate.blocked(AUTH_FAILURE, ip) or await rate.hit(WS_CONNECT, ip)
+
+    async def process_result(self, request: Request, result: Any) -> Any:
+        processed = await super().process_result(request, result)
+        if _is_request_error(result):
+            request.scope.setdefault("state", {})["graphql_request_error"] = True
+            if response_media_type(request.headers.get("accept")) == GRAPHQL_RESPONSE:
+                processed.pop("data", None)  # not executed: no `data` entry at all
+        return processed
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: every file it loads is served by the app (no CDN), so it works
@@ -167,6 +267,8 @@ class BipaGraphQL(GraphQL[Context, None]):
                 async with self.services.uow() as uow:
                     user = await user_service.authenticate(uow, token)
             except Unauthenticated:
+                if token and self.services.rate is not None:
+                    await self.services.rate.hit(AUTH_FAILURE, context.client_ip)
                 raise ConnectionRejectionError({"reason": "invalid or missing token"}) from None
             self.services.tokens.put(token, user)
         context._user = user

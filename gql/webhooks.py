@@ -17,7 +17,7 @@ from gql import pagination
 from gql.context import Context
 from gql.errors import ERRORS
 from gql.runner import Renderer, parse_uuid, run
-from gql.types import PageInfo
+from gql.types import PageInfo, page_info
 
 strawberry.enum(
     enums.WebhookDeliveryStatus, name="WebhookDeliveryStatus"
@@ -144,7 +144,7 @@ class Webhook:
         ]
         return WebhookDeliveryConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            page_info=page_info([e.cursor for e in edges], more=more, previous=after is not None),
             total_count=total,
         )
 

@@ -33,6 +33,12 @@ LATENCY = Histogram(
 ERRORS = Counter(
     "bipa_graphql_errors", "GraphQL errors by extensions.code.", ["code"], registry=REGISTRY
 )
+RATE_LIMITED = Counter(
+    "bipa_rate_limited",
+    "Requests, connects and authentications refused by a rate limit, by limit.",
+    ["limit"],
+    registry=REGISTRY,
+)
 WEBSOCKETS = Gauge("bipa_websockets_open", "Open websocket connections.", registry=REGISTRY)
 SUBSCRIPTIONS = Gauge(
     "bipa_subscriptions_open", "Subscriptions held by open websockets.", registry=REGISTRY

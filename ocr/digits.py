@@ -148,3 +148,61 @@ def read_lines(strips: list[Gray], timeout_s: float) -> list[str]:
         return []
     lines = [re.sub(r"\D", "", line) for line in text.splitlines()]
     return [line for line in lines if line]
+
+
+# -- the human-readable line under a Code 128 (carriers' tracking codes) ----------------------
+
+_CODE_LINE_CONFIG = "--psm 7 -c tessedit_char_whitelist=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# Text is searched for down to this many bar heights under the bars' centre line.
+_LINE_SEARCH = 1.4
+_LINE_TEXT_H = 48
+
+
+def code_line(gray: Gray, region: Quad) -> Gray | None:
+    """The text line printed under the bars of ``region``, upright, levelled, ~48 px tall.
+
+    Where the bars end is found from the picture, not assumed: rows that still correlate
+    with the bars' mean profile are bars (detectors' regions are often shorter or taller
+    than the bars); the line starts where they stop.
+    """
+    _, _, length, height = axes(region)
+    if length < 40 or height < 8:
+        return None
+    view = warp_quad(gray, region, pad=0.08, above=-0.3, below=_LINE_SEARCH - 0.5, min_width=0)
+    if view is None:
+        return None
+    img = view.image.astype(np.float32)
+    bars_h = max(2, int(0.4 * height))
+    bars = img[:bars_h].mean(axis=0)
+    bars -= bars.mean()
+    norm = float(np.linalg.norm(bars)) or 1.0
+    start = None
+    for y in range(bars_h, img.shape[0]):
+        row = img[y] - img[y].mean()
+        corr = float(row @ bars) / (norm * (float(np.linalg.norm(row)) or 1.0))
+        if corr < 0.6:
+            start = y
+            break
+    if start is None:
+        return None
+    line_h = int(0.36 * height)
+    strip = view.image[start : start + line_h]
+    if strip.shape[0] < 8:
+        return None
+    f = _LINE_TEXT_H / strip.shape[0]
+    big: Gray = cv2.resize(strip, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)  # type: ignore[assignment]
+    # Divided by the paper's own brightness: a shadow's edge across the line is gone.
+    background = cv2.morphologyEx(big, cv2.MORPH_CLOSE, np.ones((25, 25), np.uint8))
+    flat = cv2.divide(big, np.maximum(background, 1), scale=255)
+    return cv2.copyMakeBorder(flat, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)  # type: ignore[return-value]
+
+
+def read_code_line(img: Gray, timeout_s: float) -> str | None:
+    """Letters and digits of one printed line, spaces dropped; None on timeout or failure."""
+    if timeout_s <= 0.05:
+        return None
+    try:
+        text: str = pytesseract.image_to_string(img, config=_CODE_LINE_CONFIG, timeout=timeout_s)
+    except (RuntimeError, pytesseract.TesseractError, OSError):
+        return None
+    return "".join(text.split()) or None

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import tracking
 from ocr.decoders import NUMERIC_SYMBOLOGIES, OCR, OPENCV, ZBAR, ZXING, Read
+from ocr.deconvolve import DECONV
 from ocr.gtin import gtin_check_ok, upce_to_upca
 from ocr.manifest import Manifest
 
@@ -29,6 +30,9 @@ _LONG_RETAIL = frozenset({"EAN13", "UPCA"})
 _WEAK_TEXT = frozenset({"CODABAR"})
 _MIN_SINGLE_READ_LEN = 4
 _INDEPENDENT = frozenset({ZBAR, ZXING, OCR})
+# Codes with a check of their own on top of the symbology's: a reconstructed read of one
+# must pass both.
+_OWN_CHECK = frozenset({tracking.Kind.S10, tracking.Kind.NFE_KEY})
 # A code printed in the label's text (read by Tesseract), not decoded from bars.
 PRINTED = "PRINTED"
 # Which code a busy label's picture answers: the parcel's own code first; a CEP or an NF-e key
@@ -168,9 +172,10 @@ def _outvoted(support: list[Read], rivals: list[list[Read]]) -> bool:
 def _text_confidence(symbology: str, text: str, support: list[Read]) -> float:
     decoders = {r.decoder for r in support}
     if symbology == PRINTED:
-        # Only codes whose check character held (tracking.find_in_text) become PRINTED reads:
-        # S10's and the NF-e key's weighted mod 11 catch every single wrong digit.
-        return 0.75
+        # Printed text stands alone only for codes whose check character holds
+        # (tracking.find_in_text): S10's and the NF-e key's weighted mod 11 catch every
+        # single wrong digit. Any other printed text only confirms bars or an expected code.
+        return 0.75 if any(c.code == text for c in tracking.find_in_text(text)) else 0.0
     if {ZBAR, ZXING} <= decoders:
         return 1.0
     # One read is enough for symbologies with strong checks, but not for very
@@ -182,6 +187,12 @@ def _text_confidence(symbology: str, text: str, support: list[Read]) -> float:
     if ZXING in decoders:
         return 0.9
     return 0.8 if ZBAR in decoders else 0.0
+
+
+def _reconstructed(support: list[Read]) -> bool:
+    """Every bar read of this text came from a deconvolved profile (ocr.deconvolve)."""
+    bars = [r for r in support if r.decoder in _BARCODE_DECODERS]
+    return bool(bars) and all(r.view == DECONV for r in bars)
 
 
 def decide(
@@ -230,6 +241,9 @@ def trusted(
             confidence = 0.0
         else:
             confidence = _text_confidence(symbology, text, support)
+        if confidence > 0.0 and _reconstructed(support) and identity.kind not in _OWN_CHECK:
+            # A deconvolved profile is a reconstruction: ringing can make valid-looking bars.
+            confidence = 0.0
         confirming = printed.get(identity.code) if symbology != PRINTED else None
         if confirming:
             # The bars and the digits printed under them say the same: two independent reads.

@@ -6,10 +6,10 @@ import time
 from collections.abc import Collection
 
 import tracking
-from ocr import label
+from ocr import deconvolve, label
 from ocr import variants as vt
 from ocr.decoders import MANIFEST_MATCH, NUMERIC_SYMBOLOGIES, OCR, OPENCV, ZBAR, ZXING, Read
-from ocr.digits import digit_strips, read_lines
+from ocr.digits import code_line, digit_strips, read_code_line, read_lines
 from ocr.evidence import PRINTED, Verdict, quad_centre, trusted
 from ocr.gtin import gtin_check_ok, upce_to_upca
 from ocr.image import Gray, load_gray
@@ -33,6 +33,8 @@ _VARIANT_STEPS: tuple[tuple[str, str], ...] = (
     ("deblur", ZXING),
     ("flat", ZXING),
     ("crop", ""),
+    # Blurred Code 128 (defocus, a shaking hand, a shadow's blurred edge): see ocr/deconvolve.
+    ("deconv", ""),
     ("fullres", ZXING),  # big photos only: small codes lost in the working copy
     ("resample+clahe", ZBAR),
     ("stretch", ZBAR),
@@ -213,7 +215,7 @@ def _recipient(session: Session, deadline: float) -> LabelRecipient | None:
 
 def _printed(session: Session) -> str | None:
     """Stage 4: the tracking code printed as text on the label (checked formats only)."""
-    if session.remaining() < _LABEL_OCR_MIN_S:
+    if session.remaining() < _LABEL_OCR_MIN_S or session.ocr_used:
         return None
     if not session.manifest and not any(r.symbology not in _RETAIL for r in session.reads):
         # Nothing of a label was seen (no Code 128, QR, ...): a product's picture, where the
@@ -276,8 +278,15 @@ def _variants(session: Session) -> str | None:
             if _crops(session):
                 return OPENCV
             continue
+        if variant == "deconv":
+            if _deconvolved(session):
+                verdict = session.verdict()
+                return _method_from_support(verdict) if verdict else OPENCV
+            continue
         if session.remaining() <= 0:
             return None
+        if not session.fits(decoder):
+            continue  # a cheaper decoder's step may still fit
         # On the full-resolution copy of a big photo a lone find is checked at
         # once by the other decoder: no later step looks at those pixels again.
         cross_check = variant == "fullres"
@@ -301,9 +310,83 @@ def _crops(session: Session) -> bool:
     return False
 
 
+def _deconvolved(session: Session) -> bool:
+    """Stage 2b: the tallest 1D regions' profiles deconvolved, then their printed line.
+
+    The tracking code is the label's biggest 1D symbol: its bars are the tallest (the NF-e
+    key's are longer but low, the CEP's short). A read made here stands only with its own
+    check (S10, NF-e), the expected list, or the same text printed under the bars, read by
+    one Tesseract call on that line alone.
+    """
+    if session.remaining() <= 0:
+        return False
+    regions = sorted(session.regions(), key=lambda q: vt.axes(q)[3], reverse=True)
+    regions = [q for q in regions if vt.axes(q)[2] >= 2.0 * vt.axes(q)[3]][:_MAX_REGIONS]
+    for region in regions:
+        if session.remaining() <= 0:
+            return False
+        started = time.perf_counter()
+        found = deconvolve.profile(session.gray, region)
+        texts = deconvolve.decode(found) if found is not None else {}
+        for text in texts:
+            session.reads.append(
+                Read(text, "CODE128", ZXING, deconvolve.DECONV, deconvolve.DECONV, region)
+            )
+        session.record(OPENCV, deconvolve.DECONV, next(iter(texts), None), started)
+        if session.settled(session.verdict()):
+            return True
+    return _code_line(session, regions)
+
+
+def _code_line(session: Session, regions: list[vt.Quad]) -> bool:
+    """Tesseract on the line printed under the tracking code's bars: confirms a deconvolved
+    read when it says exactly the same, or (with an expected list) names an expected code."""
+    if session.remaining() < _OCR_MIN_S or session.ocr_used:
+        return False
+    pending = [
+        r
+        for r in session.reads
+        if r.view == deconvolve.DECONV
+        and r.quad is not None
+        and tracking.identify(r.text, r.symbology).identifies_parcel
+    ]
+    verdict = session.verdict()
+    if pending:
+        region = pending[0].quad
+    elif (
+        regions
+        and (verdict is None or not verdict.names_parcel)
+        and any(_printed_as_code128(c) for c in session.manifest.codes)
+    ):
+        # A list of products' GTINs: the digits stage reads their printed digits instead.
+        region = regions[0]
+    else:
+        return False
+    assert region is not None
+    started = time.perf_counter()
+    session.ocr_used = True
+    img = code_line(session.gray, region)
+    text = read_code_line(img, session.remaining() - _KILL_MARGIN_S) if img is not None else None
+    session.record(OCR, "code-line", text, started)
+    if text is None:
+        return False
+    decoded = {r.text for r in pending}
+    checked = {c.code for c in tracking.find_in_text(text)}
+    if text in decoded or text in checked or session.manifest.lookup(text) is not None:
+        session.reads.append(Read(text, PRINTED, OCR, "code-line", "ocr"))
+    return session.settled(session.verdict())
+
+
+def _printed_as_code128(code: str) -> bool:
+    """An expected code that a carrier prints in Code 128, with its text under the bars."""
+    return tracking.identify(code).role is not tracking.Role.PRODUCT and not (
+        code.isdigit() and len(code) in (8, 12, 13) and gtin_check_ok(code)
+    )
+
+
 def _digits(session: Session) -> str | None:
     """Stage 3: Tesseract on the digits printed under EAN/UPC bars."""
-    if session.remaining() < _OCR_MIN_S:
+    if session.remaining() < _OCR_MIN_S or session.ocr_used:
         return None
     reads = session.reads
     if reads and not any(r.symbology in _RETAIL for r in reads):

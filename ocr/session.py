@@ -47,6 +47,11 @@ class Session:
         # The lone expected read currently leading, and the attempt count when it took the lead.
         self._lone: tuple[str, int] | None = None
         self.zxing_thorough = False
+        # A Tesseract call on the tracking code's printed line was made (one per scan).
+        self.ocr_used = False
+        # Seconds the last whole-picture call of each decoder took: a call is not started
+        # when it would end past the deadline (neither library can be interrupted).
+        self._cost: dict[str, float] = {}
         h, w = gray.shape[:2]
         self.centre = (w / 2.0, h / 2.0)
 
@@ -95,6 +100,8 @@ class Session:
             for r in found
         )
         self.record(decoder, variant, found[0].text if found else None, started)
+        if view.image.size >= self.gray.size // 2:
+            self._cost[decoder] = time.perf_counter() - started
         if not cross_check or self.remaining() <= 0:
             return
         other = ZBAR if decoder == ZXING else ZXING
@@ -108,6 +115,10 @@ class Session:
             roi = self.roi([r.quad for r in pending if r.quad], view)
             families = {r.symbology for r in pending}
             self.decode(other, f"{variant}+roi", view=roi, symbologies=families)
+
+    def fits(self, decoder: str) -> bool:
+        """Whether a whole-picture call of ``decoder`` likely ends before the deadline."""
+        return self.remaining() > self._cost.get(decoder, 0.0)
 
     def roi(self, quads: list[vt.Quad], view: vt.View | None = None) -> vt.View:
         """The part of ``view`` (default: the picture) around ``quads``, with quiet-zone margin."""

@@ -25,6 +25,10 @@ from domain.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The suite sends thousands of requests and wrong tokens from 127.0.0.1: every server it
+# starts (they inherit the environment) runs without rate limits, except those of
+# tests/e2e/test_rate_limits.py, which set BIPA_RATE_LIMITS=true.
+os.environ.setdefault("BIPA_RATE_LIMITS", "false")
 
 
 def _server_url() -> str:

@@ -65,6 +65,16 @@ class AuditRepository:
         )
         return list(await self.session.scalars(stmt))
 
+    async def before(
+        self, session_id: uuid.UUID, before_sequence: int | None, limit: int
+    ) -> list[AuditEntry]:
+        """The `limit` entries just before `before_sequence` (None: the newest), oldest first."""
+        stmt = select(AuditEntry).where(AuditEntry.session_id == session_id)
+        if before_sequence is not None:
+            stmt = stmt.where(AuditEntry.sequence < before_sequence)
+        stmt = stmt.order_by(AuditEntry.sequence.desc()).limit(limit)
+        return list(reversed(list(await self.session.scalars(stmt))))
+
     async def after_with_actors(
         self, session_id: uuid.UUID, after_sequence: int, up_to: int | None, limit: int
     ) -> list[AuditEntry]:

@@ -190,6 +190,20 @@ class PackageRepository:
             .order_by(SessionPackage.created_at, SessionPackage.barcode)
         )
         return [ReportRow(*row) for row in await self.session.execute(stmt)]
+    async def last_final_addresses(self, session_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID]:
+        """Each deliverer's most recently finished package's address: where they are now."""
+        stmt = (
+            select(SessionPackage.deliverer_id, SessionPackage.address_id)
+            .where(
+                SessionPackage.session_id == session_id,
+                SessionPackage.status.in_([DeliveryStatus.DELIVERED, DeliveryStatus.FAILED]),
+                SessionPackage.deliverer_id.is_not(None),
+                SessionPackage.address_id.is_not(None),
+            )
+            .order_by(SessionPackage.deliverer_id, SessionPackage.updated_at.desc())
+            .distinct(SessionPackage.deliverer_id)
+        )
+        return {d: a for d, a in (await self.session.execute(stmt)).tuples() if d and a}
 
     async def count_not_final(self, session_id: uuid.UUID) -> int:
         stmt = select(func.count()).where(

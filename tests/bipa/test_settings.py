@@ -74,3 +74,85 @@ def test_proof_storage_settings() -> None:
     ):
         with pytest.raises(SettingsError, match=needle):
             Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "replace-with-a-long-random-secret-of-32-or-more-characters",
+        "change-me-change-me-change-me-change-me",
+    ],
+)
+def test_production_refuses_a_placeholder_secret_key(key: str) -> None:
+    with pytest.raises(SettingsError, match="BIPA_SECRET_KEY is still the example value"):
+        Settings.from_env({"BIPA_ENV": "production", "BIPA_SECRET_KEY": key})
+    # A development machine may keep the example.
+    assert Settings.from_env({"BIPA_SECRET_KEY": key}).secret_key == key
+
+
+def test_serve_in_production_with_the_example_secret_exits_with_one_line() -> None:
+    import os
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    values = dict(
+        line.split("=", 1)
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    env = {
+        **os.environ,
+        "BIPA_ENV": "production",
+        "BIPA_SECRET_KEY": "replace-with-a-long-random-secret-of-32-or-more-characters",
+    }
+    assert values["BIPA_ENV"] == "production"
+    result = subprocess.run(
+        [sys.executable, "-m", "bipa.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "BIPA_SECRET_KEY is still the example value" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bipa.cli", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"bipa {version('bipa')}"
+def test_geocoding_and_routing_settings() -> None:
+    s = Settings.from_env({})
+    assert (s.geocoder, s.cep_url, s.depot, s.osrm_url) == ("none", None, None, None)
+    assert (s.route_detour, s.route_speed_kmh, s.route_capacity) == (1.3, 25.0, 80)
+    s = Settings.from_env(
+        {
+            "BIPA_GEOCODER": "Photon",
+            "BIPA_GEOCODER_URL": "http://photon.local:2322",
+            "BIPA_CEP_URL": "https://brasilapi.com.br/api/cep/v2/{cep}",
+            "BIPA_DEPOT_LAT": "-23.55",
+            "BIPA_DEPOT_LON": "-46.63",
+            "BIPA_OSRM_URL": "http://osrm.local:5000",
+        }
+    )
+    assert s.geocoder == "photon" and s.depot == (-23.55, -46.63)
+    ok = Settings.from_env(
+        {"BIPA_GEOCODER": "nominatim", "BIPA_GEOCODER_USER_AGENT": "Entregas X/1.0 (ti@x.com.br)"}
+    )
+    assert ok.geocoder_user_agent.startswith("Entregas X")
+    for env, needle in (
+        ({"BIPA_GEOCODER": "google"}, "BIPA_GEOCODER"),
+        # The public Nominatim wants an application that says who it is.
+        ({"BIPA_GEOCODER": "nominatim"}, "BIPA_GEOCODER_USER_AGENT"),
+        ({"BIPA_CEP_URL": "https://brasilapi.com.br/api/cep/v2/"}, "BIPA_CEP_URL"),
+        ({"BIPA_DEPOT_LAT": "-23.5"}, "BIPA_DEPOT_LAT"),
+        ({"BIPA_DEPOT_LAT": "-123.5", "BIPA_DEPOT_LON": "0"}, "BIPA_DEPOT_LAT"),
+        ({"BIPA_OSRM_URL": "osrm:5000"}, "BIPA_OSRM_URL"),
+    ):
+        with pytest.raises(SettingsError, match=needle):
+            Settings.from_env(env)

@@ -28,6 +28,8 @@ PARAMS = {
     "length": "13",
     "count": "2",
     "role": "MANAGER",
+    "parcels": "120",
+    "capacity": "100",
 }
 
 

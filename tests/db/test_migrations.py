@@ -71,3 +71,48 @@ async def test_database_is_postgresql(database_url: str) -> None:
     finally:
         await conn.close()
     assert int(version) >= 130000  # gen_random_uuid() and the triggers need 13+
+
+
+async def test_0007_rekeys_the_addresses_of_open_sessions(
+    create_database: Callable[[str], object],
+) -> None:
+    url = str(await create_database("bipa_mig7"))  # type: ignore[misc]
+    cfg = database.alembic_config(url)
+    await asyncio.to_thread(command.upgrade, cfg, "0005")
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        owner = await conn.fetchval(
+            "INSERT INTO users (name, role) VALUES ('M', 'MANAGER') RETURNING id"
+        )
+        sid = await conn.fetchval(
+            "INSERT INTO delivery_sessions (name, status, owner_id, was_reused, reuse_count, "
+            "last_sequence) VALUES ('S', 'OPEN', $1, false, 0, 0) RETURNING id",
+            owner,
+        )
+        for key, line, postal in (
+            ("r das flores 10|sao paulo|01310100", "R. das Flores, 10", "01310-100"),
+            ("rua b 1|sao paulo|AB12", "Rua B, 1", "ab-12"),
+        ):
+            await conn.execute(
+                "INSERT INTO session_addresses (session_id, normalized_key, line, city, "
+                "postal_code, package_count) VALUES ($1, $2, $3, 'São Paulo', $4, 0)",
+                sid,
+                key,
+                line,
+                postal,
+            )
+    finally:
+        await conn.close()
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "SELECT line, normalized_key, postal_code FROM session_addresses ORDER BY line"
+        )
+    finally:
+        await conn.close()
+    assert [(r["normalized_key"], r["postal_code"]) for r in rows] == [
+        ("rua das flores 10|sao paulo|01310100", "01310100"),
+        # Not a CEP: kept as typed, and its key keeps it.
+        ("rua b 1|sao paulo|ab-12", "ab-12"),
+    ]

@@ -24,7 +24,35 @@ SAME = [
     (AddressData("Praça da Sé, s/n", "São Paulo"), AddressData("praca da se s n", "SÃO PAULO")),
     (AddressData("Rua Ângelo Çaró"), AddressData("rua angelo caro")),
     (AddressData("Rua\tA\n5", None, " 01310 100 "), AddressData("rua a 5", "", "01310100")),
-    (AddressData("Rua A, 5", postal_code="ab-12"), AddressData("rua a 5", postal_code="AB12")),
+    (
+        AddressData("Rua A, 5", postal_code="01.310-100"),
+        AddressData("rua a 5", postal_code="01310 100"),
+    ),
+    # Abbreviations of street types and titles, number words, "s/n".
+    (AddressData("R. das Flores, nº 10", "SP"), AddressData("Rua das Flores 10", "sp")),
+    (AddressData("Av. Paulista, 1000"), AddressData("AVENIDA PAULISTA N. 1000")),
+    (AddressData("Trav. do Comércio, 5"), AddressData("travessa do comercio 5")),
+    (AddressData("Al. Santos, 22"), AddressData("Alameda Santos, número 22")),
+    (AddressData("Pç. da Sé, s/n"), AddressData("Praça da Sé, S/N")),
+    (AddressData("Rod. Anhanguera km 20"), AddressData("Rodovia Anhanguera km 20")),
+    (AddressData("Est. do Campo Limpo, 10"), AddressData("Estrada do Campo Limpo, 010")),
+    (AddressData("Av. Dr. Arnaldo, 455"), AddressData("Avenida Doutor Arnaldo 455")),
+    # Structured and line forms of one address are one address.
+    (
+        AddressData(street="R. das Flores", number="10", city="São Paulo", state="SP"),
+        AddressData("Rua das Flores, 10", "São Paulo/SP"),
+    ),
+    (
+        AddressData(street="Rua A", number="10", neighbourhood="Centro", postal_code="01310100"),
+        AddressData(
+            street="rua a", number="nº 10", neighbourhood="CENTRO", postal_code="01310-100"
+        ),
+    ),
+    # The neighbourhood is not part of the key: labels spell it in many ways.
+    (
+        AddressData(street="Rua A", number="10", neighbourhood="Centro", postal_code="01310100"),
+        AddressData(street="Rua A", number="10", postal_code="01310100"),
+    ),
 ]
 
 DIFFERENT = [
@@ -36,6 +64,16 @@ DIFFERENT = [
     ),
     (AddressData("Rua B, 10"), AddressData("Rua A, 10")),
     (AddressData("Rua A, 10", "Santos"), AddressData("Rua A, 10")),
+    (AddressData(street="Rua A", number="10"), AddressData(street="Rua A", number="12")),
+    (
+        AddressData(street="Rua A", number="10", complement="Apto 1"),
+        AddressData(street="Rua A", number="10", complement="Apto 2"),
+    ),
+    (AddressData("Rua A, 10"), AddressData("Avenida A, 10")),
+    (
+        AddressData(street="Rua A", number="10", city="X", state="SP"),
+        AddressData(street="Rua A", number="10", city="X", state="RJ"),
+    ),
 ]
 
 
@@ -65,7 +103,7 @@ def test_clean_collapses_whitespace_and_keeps_the_text() -> None:
         AddressData("  Rua   das Flores,\t10 ", "  São   Paulo ", " 01310-100 ", -23.5, -46.6),
         "packages[0].address",
     )
-    assert cleaned == AddressData("Rua das Flores, 10", "São Paulo", "01310-100", -23.5, -46.6)
+    assert cleaned == AddressData("Rua das Flores, 10", "São Paulo", "01310100", -23.5, -46.6)
 
 
 def test_blank_city_and_postal_code_become_none() -> None:
@@ -88,11 +126,64 @@ def test_line_length_limit() -> None:
     assert err.value.field == "a.line"
 
 
-def test_postal_code_length_limit() -> None:
-    assert clean(AddressData("Rua A", postal_code="9" * 32), "a").postal_code == "9" * 32
+@pytest.mark.parametrize("cep", ["01310-100", "01310100", " 01.310-100 ", "01310 100"])
+def test_a_cep_is_stored_as_8_digits(cep: str) -> None:
+    assert clean(AddressData("Rua A", postal_code=cep), "a").postal_code == "01310100"
+
+
+@pytest.mark.parametrize("cep", ["0131010", "013101000", "ab-12", "01310-10x", "9" * 33])
+def test_a_cep_without_8_digits_is_refused(cep: str) -> None:
     with pytest.raises(ValidationFailed) as err:
-        clean(AddressData("Rua A", postal_code="9" * 33), "a")
-    assert err.value.field == "a.postalCode"
+        clean(AddressData("Rua A", postal_code=cep), "a")
+    assert err.value.field == "a.postalCode" and err.value.code == "CEP_INVALID"
+
+
+def test_a_structured_address_gets_its_line_built() -> None:
+    cleaned = clean(
+        AddressData(
+            street=" Rua  das Flores ",
+            number="10",
+            complement="Apto 2",
+            neighbourhood="Centro",
+            city="São Paulo",
+            state="sp",
+            postal_code="01310-100",
+        ),
+        "a",
+    )
+    assert cleaned.line == "Rua das Flores, 10, Apto 2 - Centro"
+    assert (cleaned.street, cleaned.state, cleaned.postal_code) == (
+        "Rua das Flores",
+        "SP",
+        "01310100",
+    )
+    assert clean(AddressData(street="Rua A"), "a").line == "Rua A, s/n"
+
+
+def test_a_given_line_is_kept_next_to_the_parts() -> None:
+    cleaned = clean(AddressData("Rua A 10 fundos", street="Rua A", number="10"), "a")
+    assert cleaned.line == "Rua A 10 fundos" and cleaned.number == "10"
+
+
+def test_a_line_only_address_has_no_parts() -> None:
+    cleaned = clean(AddressData("Rua A, 10", "Santos"), "a")
+    assert cleaned.street is None and cleaned.number is None and cleaned.state is None
+
+
+@pytest.mark.parametrize(
+    ("address", "field", "code"),
+    [
+        (AddressData(state="XX", street="Rua A"), "a.state", "UF_INVALID"),
+        (AddressData(state="São Paulo", street="Rua A"), "a.state", "ADDRESS_TOO_LONG"),
+        (AddressData(number="10"), "a.street", "ADDRESS_STREET_REQUIRED"),
+        (AddressData(street="x" * 201), "a.street", "ADDRESS_TOO_LONG"),
+        (AddressData(street="Rua A", number="1" * 21), "a.number", "ADDRESS_TOO_LONG"),
+    ],
+)
+def test_bad_parts_are_refused(address: AddressData, field: str, code: str) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        clean(address, "a")
+    assert (err.value.field, err.value.code) == (field, code)
 
 
 @pytest.mark.parametrize(

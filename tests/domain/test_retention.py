@@ -36,7 +36,18 @@ async def _completed(uow_factory: UowFactory, manager, courier, name: str) -> tu
                 PackageData(
                     f"LGPD-{next(CODES)}",
                     recipient_name=name,
-                    address=AddressData("Rua Secreta, 42", "Recife", "50000-000", -8.05, -34.9),
+                    address=AddressData(
+                        "Rua Secreta, 42",
+                        "Recife",
+                        "50000-000",
+                        -8.05,
+                        -34.9,
+                        street="Rua Secreta",
+                        number="42",
+                        complement="Casa 2",
+                        neighbourhood="Boa Vista",
+                        state="PE",
+                    ),
                     deliverer_id=d.id,
                 )
             ],
@@ -68,6 +79,15 @@ async def test_forgetting_one_package_removes_what_identifies_the_recipient(
         (address,) = await uow.addresses.get_many([row.address_id])  # type: ignore[list-item]
         assert (address.line, address.city, address.postal_code, address.latitude) == (
             "",
+            None,
+            None,
+            None,
+        )
+        # The structured parts and how the place was found go too (the read-only guard
+        # lets exactly these be emptied).
+        parts = (address.street, address.number, address.complement, address.neighbourhood)
+        assert parts == (None, None, None, None) and address.state is None
+        assert (address.geo_precision, address.geo_provider, address.geocoding_cache) == (
             None,
             None,
             None,

@@ -105,8 +105,14 @@ async def test_add_scan_fills_the_recipient_from_the_label_never_in_the_audit(
         assert package is not None and package.recipient_from_label
         assert package.recipient_name == "Maria Aparecida Souza"
         address = (await uow.addresses.get_many([package.address_id]))[0]  # type: ignore[list-item]
-        assert address.line == "Rua das Flores, 123 Apto 45 - Jardim Paulista"
-        assert address.city == "São Paulo/SP" and address.postal_code == "01310100"
+        assert address.line == "Rua das Flores, 123, Apto 45 - Jardim Paulista"
+        assert (address.street, address.number, address.complement) == (
+            "Rua das Flores",
+            "123",
+            "Apto 45",
+        )
+        assert address.neighbourhood == "Jardim Paulista"
+        assert (address.city, address.state, address.postal_code) == ("São Paulo", "SP", "01310100")
         weak = ocr.LabelRecipient("X", None, None, None, None, None, None, "01310100", 0.2)
         low = await scanning.apply_scan(
             uow,

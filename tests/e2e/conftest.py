@@ -101,7 +101,9 @@ async def inproc(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     from bipa.app import create_app
     from bipa.settings import Settings
 
-    settings = Settings.from_env({"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false"})
+    settings = Settings.from_env(
+        {"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false", "BIPA_RATE_LIMITS": "false"}
+    )
     app = create_app(settings, database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -36,7 +36,9 @@ class App:
 
 @pytest.fixture
 async def served(database_url: str) -> AsyncIterator[App]:
-    settings = Settings.from_env({"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false"})
+    settings = Settings.from_env(
+        {"BROADCAST_URL": "memory://", "BIPA_RUN_WORKER": "false", "BIPA_RATE_LIMITS": "false"}
+    )
     app = create_app(settings, database_url)
     port = free_port()
     server = uvicorn.Server(

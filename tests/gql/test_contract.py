@@ -31,6 +31,9 @@ NULLABLE_FOR_PRIVACY = {
     "SessionDeliverer.commissionPerDelivery",
     "SessionDeliverer.totalEarned",
     "FinancialSnapshot.totalCost",
+    # Input made optional (issue #16): a structured address needs no line; a client that
+    # sends one still may.
+    "AddressInput.line",
 }
 
 

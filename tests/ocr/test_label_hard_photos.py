@@ -2,7 +2,8 @@
 
 Photo 27 (Shopee, Gaussian blur) was read by no reader before the half-size unsharp view;
 photo 51 (Amazon, blur) is read only with the session's expected list, from the printed
-human-readable code matched to it.
+human-readable line under its bars (ocr.digits.code_line) naming an expected code exactly,
+or its deconvolved bars (ocr.deconvolve), which stand only as an exact expected code.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def test_expected_list_matches_the_printed_code_of_an_unreadable_label() -> None
     # is about what the printed text gives, not about speed.
     report = scan(photo.data, [photo.label.tracking, *others], budget_s=4.0)
     assert report.barcode == photo.label.tracking
-    assert report.method == "MANIFEST_MATCH"
+    # From the printed line, or from its deconvolved bars, which only the list lets stand.
+    assert report.method in {"OCR", "OPENCV"}
 
 
 def test_expected_list_without_the_code_creates_no_misread() -> None:
