@@ -105,10 +105,6 @@ export const ERROR_TEXT = {
   ROUTE_TIMEOUT_INVALID: "O tempo de cálculo deve ficar entre 0,1 e 60 segundos.",
   ROUTE_SOLVER_TIMEOUT: "O cálculo das rotas demorou demais: tente de novo.",
   ROUTE_SOLVER_FAILED: "Não foi possível calcular as rotas agora. Tente de novo.",
-  // background jobs
-  JOB_NOT_FOUND: "Tarefa não encontrada.",
-  JOB_TRANSITION: "Esta tarefa já terminou.",
-  JOB_NOT_RUNNING: "Esta tarefa não está em execução.",
   // the runner and the scanner
   INVALID_INPUT: "Dados inválidos.",
   INVALID_IMAGE: "Imagem inválida.",
