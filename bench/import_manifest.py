@@ -117,10 +117,11 @@ async def baseline(
     addresses, packages, audit = [], [], []
     for i, r in enumerate(rows):
         address_id, package_id = uuid.uuid4(), uuid.uuid4()
-        line = f"{r[2]}, {r[3]} - {r[4]}"
-        city = f"{r[5]} - {r[6]}"
-        addresses.append((address_id, session_id, f"{line}|{city}|{r[7]}".lower(), line, city,
-                          r[7], 1))  # fmt: skip
+        # What the import stores: the structured parts, the line built from them, CEP digits.
+        line = f"{r[2]}, {r[3]} - {r[4]} - {r[5]}/{r[6]}"
+        cep = r[7].replace("-", "")
+        addresses.append((address_id, session_id, f"{line}|{cep}".lower(), line, r[2], r[3],
+                          r[4], r[5], r[6], cep, 1))  # fmt: skip
         packages.append((package_id, session_id, r[0], r[0], "PENDING", r[1], address_id, now, now))
         details = {"packageId": str(package_id), "barcode": r[0], "symbology": None,
                    "carrier": None, "addressId": str(address_id), "delivererId": None,
@@ -141,7 +142,11 @@ async def baseline(
                     "session_id",
                     "normalized_key",
                     "line",
+                    "street",
+                    "number",
+                    "neighbourhood",
                     "city",
+                    "state",
                     "postal_code",
                     "package_count",
                 ],

@@ -39,7 +39,10 @@ _REASONS = {
     "TRACKING_CHECK_DIGIT": "o dígito verificador do código de rastreio não confere",
     "RECIPIENT_TOO_LONG": "o nome do destinatário passa de 200 caracteres",
     "ADDRESS_EMPTY": "há cidade ou CEP, mas falta o endereço (rua, número ou bairro)",
-    "ADDRESS_TOO_LONG": "o endereço completo passa de 500 caracteres",
+    "ADDRESS_TOO_LONG": "o endereço (ou uma de suas partes) é longo demais",
+    "ADDRESS_STREET_REQUIRED": "há número, complemento ou bairro, mas falta a rua",
+    "UF_INVALID": "a UF deve ser uma das 27 siglas (SP, RJ, ...)",
+    "CEP_INVALID": "o CEP deve ter 8 dígitos (00000-000)",
     "POSTAL_CODE_TOO_LONG": "o CEP é longo demais",
     "COORDINATE_OUT_OF_RANGE": "coordenada fora do intervalo",
 }
@@ -92,15 +95,38 @@ def counted(outcomes: Sequence[RowOutcome]) -> tuple[int, int]:
     return done, refused
 
 
+# A refused address's field (addresses.clean) -> the manifest column to point at.
+_ADDRESS_COLUMNS = {
+    "street": "street",
+    "line": "street",
+    "number": "number",
+    "complement": "complement",
+    "neighbourhood": "neighbourhood",
+    "city": "city",
+    "state": "uf",
+    "postalCode": "cep",
+}
+
+
 def address_of(row: ManifestRow) -> addresses.AddressData | None:
-    """The one place a manifest's address columns become the domain's address: the line is
-    "street, number - complement - neighbourhood", the city carries the UF."""
-    street = ", ".join(p for p in (row.street, row.number) if p)
-    line = " - ".join(p for p in (street, row.complement, row.neighbourhood) if p)
-    city = " - ".join(p for p in (row.city, row.uf) if p) or None
-    if not (line or city or row.cep):
+    """The one place a manifest's address columns become the domain's address: structured
+    (street, number, complement, neighbourhood, city, UF, CEP) when the row has a street, the
+    line then built by `addresses.clean` as for addPackages; without one, what there is as a
+    line."""
+    if row.street:
+        return addresses.AddressData(
+            street=row.street,
+            number=row.number,
+            complement=row.complement,
+            neighbourhood=row.neighbourhood,
+            city=row.city,
+            state=row.uf,
+            postal_code=row.cep,
+        )
+    line = " - ".join(p for p in (row.number, row.complement, row.neighbourhood) if p) or None
+    if not (line or row.city or row.cep):
         return None
-    return addresses.AddressData(line, city, row.cep)
+    return addresses.AddressData(line, row.city, row.cep, state=row.uf)
 
 
 def _problem(row: ManifestRow, column: str | None, code: str, reason: str | None) -> RowProblem:
@@ -133,7 +159,8 @@ def _check_row(
         try:
             addresses.clean(address, "address")
         except ValidationFailed as e:
-            problems.append(_problem(row, "street", e.code, None))
+            column = _ADDRESS_COLUMNS.get((e.field or "").rsplit(".", 1)[-1], "street")
+            problems.append(_problem(row, column, e.code, None))
     if row.recipient_name is not None and len(row.recipient_name) > 200:
         problems.append(_problem(row, "recipient_name", "RECIPIENT_TOO_LONG", None))
     deliverer_id: uuid.UUID | None = None
