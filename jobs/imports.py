@@ -10,6 +10,7 @@ Each batch moves the job's counters in its own transaction, so progress is what 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,12 @@ import manifest
 from db.models import Job, User
 from domain import jobs as job_service
 from domain import manifests
-from domain.commands import ImportManifestRows, ImportProgress, SetJobProgress
+from domain.commands import Done, ImportManifestRows, ImportProgress, SetJobProgress
+from domain.manifests import Outcome
 from jobs.deps import JobDeps
+
+# The longest pause between two batches while others write to the session.
+MAX_YIELD_S = 1.0
 
 
 @dataclass
@@ -69,9 +74,11 @@ async def _apply(
     deps: JobDeps, job: Job, caller: User, rows: Sequence[manifest.ManifestRow], tally: Tally
 ) -> None:
     await _progress(deps, job, tally, done=0)
+    last_seen: int | None = None
     for n, batch in enumerate(batches(rows, deps.imports.batch)):
         # The batch moves the job's counters in its own transaction (one commit per batch).
         before = ImportProgress(job.id, tally.added, tally.failed, tally.total)
+        started = time.monotonic()
         done = await deps.runner.run_once(
             caller,
             ImportManifestRows(job.session_id, batch, all_or_nothing=False, job=before),
@@ -80,6 +87,21 @@ async def _apply(
         added, problems = outcome_counts(done.ref)
         tally.added += added
         tally.problems.extend(problems)
+        last_seen = await _yield_to_others(done, last_seen, time.monotonic() - started)
+
+
+async def _yield_to_others(done: Done, last_seen: int | None, took: float) -> int | None:
+    """When others wrote to the session since our last batch (scanners at work), wait as long
+    as this batch took before the next: they get the session's lock (and the CPU) at least
+    half of the time, and an import alone runs at full speed. Answers the session's sequence
+    after this batch (None on a replay, which wrote nothing now)."""
+    session = done.rows.get("session")
+    if session is None:
+        return None
+    written = sum(1 for o in done.rows.get("outcomes", ()) if o.outcome is Outcome.ADDED)
+    if last_seen is not None and session.last_sequence - written > last_seen:
+        await asyncio.sleep(min(took, MAX_YIELD_S))
+    return int(session.last_sequence)
 
 
 def outcome_counts(ref: dict[str, Any]) -> tuple[int, list[manifest.RowProblem]]:
