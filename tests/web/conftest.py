@@ -45,6 +45,7 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     )
 
 from selenium.common.exceptions import (  # noqa: E402
+    ElementClickInterceptedException,
     StaleElementReferenceException,
     TimeoutException,
 )
@@ -276,7 +277,16 @@ class Browser:
         """Click, retrying when a live update re-renders the element between find and click."""
 
         def attempt() -> bool:
-            self.find(css).click()
+            element = self.find(css)
+            try:
+                element.click()
+            except ElementClickInterceptedException:
+                # Selenium scrolled it to the top edge, under the sticky top bar, which took
+                # the click: to the middle of the window, as a person would look at it.
+                self.driver.execute_script(
+                    "arguments[0].scrollIntoView({block: 'center'})", element
+                )
+                element.click()
             return True
 
         self.wait(attempt, timeout, f"a click on {css!r}")
