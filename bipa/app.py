@@ -107,7 +107,12 @@ def make_jobs_app(settings: Settings, database_url: str) -> Any:
 
 
 def make_job_worker(
-    settings: Settings, jobs_app: Any, runner: Runner, proof: ProofConfig, database_url: str
+    settings: Settings,
+    jobs_app: Any,
+    runner: Runner,
+    proof: ProofConfig,
+    database_url: str,
+    queues: list[str] | None = None,
 ) -> queue.JobWorker:
     do_backup = None
     if settings.backup_every_s > 0:
@@ -130,6 +135,7 @@ def make_job_worker(
         deps,
         concurrency=settings.jobs_concurrency,
         heartbeat_s=settings.jobs_heartbeat_s,
+        queues=queues,
     )
 
 
@@ -316,7 +322,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             allow_credentials=False,
             max_age=600,
         )
+    # A manifest up to BIPA_IMPORT_MAX_BYTES reaches importManifest (a bigger one is refused
+    # there as data); a body far past both is cut off here.
     app.add_middleware(
-        RequestMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=MAX_UPLOAD_BYTES
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=max(MAX_UPLOAD_BYTES, settings.import_max_bytes + 1_000_000),
     )
     return app

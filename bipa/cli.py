@@ -9,11 +9,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bipa import logs
 from bipa.settings import Settings, SettingsError
 
 log = logging.getLogger("bipa.cli")
+REPORT_FORMATS = ("CSV", "XLSX", "PDF")
 
 
 def version() -> str:
@@ -66,9 +68,33 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", help="a dump file, or its key with --from-store")
     load.add_argument("--from-store", action="store_true", help="FILE is a key in the store")
     load.add_argument("--into", help="the database URL to load into (default: DATABASE_URL)")
+    _job_parsers(sub)
     scan = sub.add_parser("scan", help="read barcodes from photos", add_help=False)
     scan.add_argument("args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _job_parsers(sub: Any) -> None:
+    """`bipa import` and `bipa export` (bipa/jobs_cli.py): the same jobs as the API's."""
+    imp = sub.add_parser("import", help="import a delivery manifest (CSV or XLSX) into a session")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--session", required=True, help="the session's id")
+    imp.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    imp.add_argument(
+        "--all-or-nothing", action="store_true", help="write nothing if any row is refused"
+    )
+    imp.add_argument("--problems", type=Path, help="write the per-row problems CSV here")
+    _common(imp)
+    exp = sub.add_parser("export", help="write a session's report (CSV, XLSX or PDF)")
+    exp.add_argument("--session", required=True, help="the session's id")
+    exp.add_argument("--format", required=True, type=str.upper, choices=REPORT_FORMATS)
+    exp.add_argument("--output", type=Path, help="the file (default: sessao-<id>.<ext> here)")
+    _common(exp)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", help="the acting user's API token (default: BIPA_TOKEN)")
+    parser.add_argument("--key", help="an idempotency key (the same key: the same job)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,6 +198,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(commands.demo(url, settings))
     if args.command == "worker":
         return commands.worker(settings, url)
+    if args.command in ("import", "export"):
+        from bipa import jobs_cli
+
+        return jobs_cli.run(args, settings, url)
     if args.command == "bot":
         from bipa.bot_cli import run_bot
 

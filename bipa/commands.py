@@ -107,54 +107,23 @@ async def demo(url: str, settings: Settings) -> int:
 
 def worker(settings: Settings, url: str) -> int:
     """procrastinate's worker (jobs and the periodic housekeeping) and the webhook outbox."""
-    from bipa.app import (
-        broadcast_url,
-        make_job_worker,
-        make_jobs_app,
-        make_store,
-        make_worker,
-        proof_config,
-    )
-    from bipa.places import route_config
+    from bipa.app import make_job_worker, make_worker
+    from bipa.runtime import job_runtime
     from bipa.secrets import secret_box
-    from domain.commands import Deps
-    from domain.operations import Runner
-    from live.hub import LiveHub
 
     async def main() -> None:
-        engine = make_engine(url, pool_size=5, max_overflow=5)
-        sessionmaker = make_sessionmaker(engine)
-        store = make_store(settings)
-        proof = proof_config(settings, store)
-        # Jobs publish like the server does: an import's packages reach live dashboards.
-        hub = LiveHub(broadcast_url(settings, url), sessionmaker)
-        await hub.start()
-        runner = Runner(
-            sessionmaker,
-            hub,
-            currency=settings.currency,
-            deps=Deps(proof=proof, routes=route_config(settings)),
-            group_commit=settings.group_commit,
-        )
-        jobs_app = make_jobs_app(settings, url)
-        await jobs_app.open_async()
-        outbox = make_worker(settings, sessionmaker, secret_box(settings))
-        job_worker = make_job_worker(settings, jobs_app, runner, proof, url)
+        async with job_runtime(settings, url) as rt:
+            outbox = make_worker(settings, rt.sessionmaker, secret_box(settings))
+            job_worker = make_job_worker(settings, rt.jobs_app, rt.runner, rt.proof, url)
 
-        def stop() -> None:
-            outbox.stop()
-            job_worker.stop()
+            def stop() -> None:
+                outbox.stop()
+                job_worker.stop()
 
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop)
-        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop)
             await asyncio.gather(outbox.run(), job_worker.run())
-        finally:
-            await jobs_app.close_async()
-            await hub.stop()
-            await store.close()
-            await engine.dispose()
 
     try:
         asyncio.run(main())

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -80,6 +80,27 @@ class _WebHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+async def _template(request: Request) -> Response:
+    """A manifest to fill in (the Portuguese headers and one example row), made on request."""
+    import manifest
+
+    fmt = request.path_params["fmt"]
+    if fmt not in ("csv", "xlsx"):
+        return Response("not found", status_code=404, media_type="text/plain")
+    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
+    return Response(
+        manifest.template(fmt),
+        media_type=media,
+        headers={
+            "content-disposition": f'attachment; filename="manifesto-modelo.{fmt}"',
+            **{k.decode(): v.decode() for k, v in SECURITY_HEADERS},
+        },
+    )
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @dataclass(frozen=True)
 class MapConfig:
     """The session page's map (BIPA_MAP_TILES_URL, BIPA_MAP_ATTRIBUTION); no URL: no map."""
@@ -126,4 +147,8 @@ def web_routes(
         ),
         *((k, v) for k, v in SECURITY_HEADERS if k != b"content-security-policy"),
     ]
-    return [_web_config(maps), Mount("/", app=_WebHeaders(static, headers), name="web")]
+    return [
+        _web_config(maps),
+        Route("/modelos/manifesto.{fmt:str}", _template, methods=["GET"], name="template"),
+        Mount("/", app=_WebHeaders(static, headers), name="web"),
+    ]

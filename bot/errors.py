@@ -186,6 +186,7 @@ UNREACHABLE: dict[str, str] = {
     "JOB_NOT_FOUND": "the bot has no job commands (imports and exports are GraphQL and CLI)",
     "JOB_TRANSITION": "the bot has no job commands (imports and exports are GraphQL and CLI)",
     "JOB_NOT_RUNNING": "the bot has no job commands (imports and exports are GraphQL and CLI)",
+    "MANIFEST_TOO_LARGE": "the bot has no job commands (imports and exports are GraphQL and CLI)",
     "WEBHOOK_NOT_FOUND": "the bot has no webhook commands",
     "DELIVERY_NOT_FOUND": "the bot has no webhook commands",
     "NO_EVENTS": "the bot has no webhook commands",

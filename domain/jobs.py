@@ -50,7 +50,7 @@ class ImportLimits:
 
     max_bytes: int = 20_000_000
     max_rows: int = 20_000
-    batch: int = 250
+    batch: int = 100
 
 
 class JobQueue(Protocol):
@@ -225,12 +225,16 @@ def count(job: Job, *, done: int = 0, failed: int = 0, total: int | None = None)
 async def set_progress(
     uow: UnitOfWork, job_id: uuid.UUID, *, done: int, failed: int, total: int | None
 ) -> Job:
-    """Sets the counters of a RUNNING job (absolute values: a retried call is harmless)."""
+    """Sets the counters of a RUNNING job (absolute values: a retried call is harmless).
+
+    They never go back: an attempt after a lost one replays the batches that one committed
+    from their first, and a follower would see 40% drop to 1% and climb again.
+    """
     job = await _locked(uow, job_id)
     ensure_running(job)
     job.total = total
-    job.done, job.failed = done, failed
-    job.progress = percent(done, failed, total)
+    job.done, job.failed = max(job.done, done), max(job.failed, failed)
+    job.progress = percent(job.done, job.failed, total)
     await uow.flush()
     return job
 

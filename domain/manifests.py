@@ -11,16 +11,21 @@ present", not an error, so a batch retried after a crash adds nothing twice.
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
+import contextlib
 import enum
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import manifest
+import storage
 from db.models import DeliverySession, SessionPackage, User
 from domain import addresses, barcodes, packages, permissions
 from domain.errors import InvalidTransition, NotFound, ValidationFailed
+from domain.jobs import ImportLimits, upload_key
 from domain.uow import UnitOfWork
 from manifest import ManifestRow, RowProblem
 from manifest.headers import fold
@@ -34,7 +39,10 @@ _REASONS = {
     "TRACKING_CHECK_DIGIT": "o dígito verificador do código de rastreio não confere",
     "RECIPIENT_TOO_LONG": "o nome do destinatário passa de 200 caracteres",
     "ADDRESS_EMPTY": "há cidade ou CEP, mas falta o endereço (rua, número ou bairro)",
-    "ADDRESS_TOO_LONG": "o endereço completo passa de 500 caracteres",
+    "ADDRESS_TOO_LONG": "o endereço (ou uma de suas partes) é longo demais",
+    "ADDRESS_STREET_REQUIRED": "há número, complemento ou bairro, mas falta a rua",
+    "UF_INVALID": "a UF deve ser uma das 27 siglas (SP, RJ, ...)",
+    "CEP_INVALID": "o CEP deve ter 8 dígitos (00000-000)",
     "POSTAL_CODE_TOO_LONG": "o CEP é longo demais",
     "COORDINATE_OUT_OF_RANGE": "coordenada fora do intervalo",
 }
@@ -59,10 +67,15 @@ class RowOutcome:
     barcode: str | None = None  # canonical
 
     def ref(self) -> dict[str, Any]:
-        plain = dataclasses.asdict(self)
-        plain["outcome"] = self.outcome.value
-        plain["package_id"] = str(self.package_id) if self.package_id else None
-        return {k: v for k, v in plain.items() if v is not None}
+        # By hand, not dataclasses.asdict (which deep-copies): one per imported row.
+        plain: dict[str, Any] = {"row": self.row, "outcome": self.outcome.value}
+        for name in ("code", "column", "reason", "barcode"):
+            value = getattr(self, name)
+            if value is not None:
+                plain[name] = value
+        if self.package_id is not None:
+            plain["package_id"] = str(self.package_id)
+        return plain
 
 
 @dataclass
@@ -75,15 +88,45 @@ class ImportResult:
         return sum(1 for o in self.outcomes if o.outcome is outcome)
 
 
+def counted(outcomes: Sequence[RowOutcome]) -> tuple[int, int]:
+    """Rows now in the session (added, or there already: a retried batch's), rows refused."""
+    done = sum(1 for o in outcomes if o.outcome in (Outcome.ADDED, Outcome.ALREADY_PRESENT))
+    refused = len({o.row for o in outcomes if o.outcome is Outcome.PROBLEM})
+    return done, refused
+
+
+# A refused address's field (addresses.clean) -> the manifest column to point at.
+_ADDRESS_COLUMNS = {
+    "street": "street",
+    "line": "street",
+    "number": "number",
+    "complement": "complement",
+    "neighbourhood": "neighbourhood",
+    "city": "city",
+    "state": "uf",
+    "postalCode": "cep",
+}
+
+
 def address_of(row: ManifestRow) -> addresses.AddressData | None:
-    """The one place a manifest's address columns become the domain's address: the line is
-    "street, number - complement - neighbourhood", the city carries the UF."""
-    street = ", ".join(p for p in (row.street, row.number) if p)
-    line = " - ".join(p for p in (street, row.complement, row.neighbourhood) if p)
-    city = " - ".join(p for p in (row.city, row.uf) if p) or None
-    if not (line or city or row.cep):
+    """The one place a manifest's address columns become the domain's address: structured
+    (street, number, complement, neighbourhood, city, UF, CEP) when the row has a street, the
+    line then built by `addresses.clean` as for addPackages; without one, what there is as a
+    line."""
+    if row.street:
+        return addresses.AddressData(
+            street=row.street,
+            number=row.number,
+            complement=row.complement,
+            neighbourhood=row.neighbourhood,
+            city=row.city,
+            state=row.uf,
+            postal_code=row.cep,
+        )
+    line = " - ".join(p for p in (row.number, row.complement, row.neighbourhood) if p) or None
+    if not (line or row.city or row.cep):
         return None
-    return addresses.AddressData(line, city, row.cep)
+    return addresses.AddressData(line, row.city, row.cep, state=row.uf)
 
 
 def _problem(row: ManifestRow, column: str | None, code: str, reason: str | None) -> RowProblem:
@@ -116,7 +159,8 @@ def _check_row(
         try:
             addresses.clean(address, "address")
         except ValidationFailed as e:
-            problems.append(_problem(row, "street", e.code, None))
+            column = _ADDRESS_COLUMNS.get((e.field or "").rsplit(".", 1)[-1], "street")
+            problems.append(_problem(row, column, e.code, None))
     if row.recipient_name is not None and len(row.recipient_name) > 200:
         problems.append(_problem(row, "recipient_name", "RECIPIENT_TOO_LONG", None))
     deliverer_id: uuid.UUID | None = None
@@ -144,8 +188,9 @@ def _check_row(
 async def _check_rows(
     uow: UnitOfWork, session: DeliverySession, rows: Sequence[ManifestRow]
 ) -> tuple[list[_Checked], list[RowProblem]]:
-    named = await uow.deliverers.names(session.id)
-    index = _deliverer_index(named)
+    # Most manifests name no deliverer: then the session's deliverers are not read.
+    wanted = any(row.deliverer for row in rows)
+    index = _deliverer_index(await uow.deliverers.names(session.id)) if wanted else {}
     valid: list[_Checked] = []
     problems: list[RowProblem] = []
     first: dict[str, int] = {}
@@ -248,3 +293,70 @@ async def import_rows(
             outcomes += _added(chunk, result)
     outcomes.sort(key=lambda o: o.row)
     return ImportResult(session, outcomes, added)
+
+
+# --- the uploaded file: refused whole, or stored for the job (every front-end the same) ------
+
+
+def read_file(data: bytes, filename: str | None, limits: ImportLimits) -> manifest.Manifest:
+    """The file's rows, or the refusal of the whole file as a coded error."""
+    try:
+        return manifest.read_manifest(
+            data, filename, max_bytes=limits.max_bytes, max_rows=limits.max_rows
+        )
+    except manifest.ManifestError as exc:
+        raise ValidationFailed(
+            exc.message, field="file", code=exc.code, params=dict(exc.params)
+        ) from None
+
+
+def too_large(limit: int) -> ValidationFailed:
+    return ValidationFailed(
+        f"the file exceeds {limit} bytes",
+        field="file",
+        code="MANIFEST_TOO_LARGE",
+        params={"max": str(limit)},
+    )
+
+
+def _extension(filename: str | None, data: bytes) -> str:
+    """Only the kind of file is kept (never the sender's file name)."""
+    name = (filename or "").lower()
+    if name.endswith(".xlsx") or data[:2] == b"PK":
+        return "xlsx"
+    return "csv"
+
+
+async def stage_upload(
+    store: storage.ObjectStore,
+    session_id: uuid.UUID,
+    data: bytes,
+    filename: str | None,
+    limits: ImportLimits,
+    *,
+    dry_run: bool,
+    all_or_nothing: bool,
+) -> dict[str, Any]:
+    """Checks the whole file (refused before anything is stored or queued), stores it under a
+    fresh key and answers the import job's parameters (`CreateJob`'s)."""
+    if len(data) > limits.max_bytes:
+        raise too_large(limits.max_bytes)
+    ext = _extension(filename, data)
+    await asyncio.to_thread(read_file, data, f"manifest.{ext}", limits)
+    key = upload_key(session_id, ext)
+    await store.put(key, data, "application/octet-stream")
+    return {
+        "key": key,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "filename": f"manifest.{ext}",
+        "dryRun": dry_run,
+        "allOrNothing": all_or_nothing,
+    }
+
+
+async def drop_upload(store: storage.ObjectStore, key: str | None) -> None:
+    """An upload no job reads (the request was refused, or answered by a job already asked
+    for with another copy of the file): an orphan would cost only space."""
+    if key is not None:
+        with contextlib.suppress(Exception):
+            await store.delete(key)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import hashlib
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
@@ -18,9 +17,8 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-import manifest
 from db.models import Job as JobRow
-from domain import commands
+from domain import commands, manifests
 from domain import jobs as job_service
 from domain.errors import DomainError, NotFound, ValidationFailed
 from gql import pagination
@@ -184,23 +182,10 @@ async def start_job(
     return row, created
 
 
-def _extension(filename: str | None, data: bytes) -> str:
-    """Only the kind of file is kept (never the sender's file name)."""
-    name = (filename or "").lower()
-    if name.endswith(".xlsx") or data[:2] == b"PK":
-        return "xlsx"
-    return "csv"
-
-
 async def _read_upload(upload: Any, limit: int) -> bytes:
     data = await upload.read(limit + 1)
     if len(data) > limit:
-        raise ValidationFailed(
-            f"the file exceeds {limit} bytes",
-            field="file",
-            code="MANIFEST_TOO_LARGE",
-            params={"max": str(limit)},
-        )
+        raise manifests.too_large(limit)
     return bytes(data)
 
 
@@ -220,18 +205,16 @@ async def import_manifest(
         if store is None:
             raise ValidationFailed("file storage is not configured", code="JOBS_DISABLED")
         data = await _read_upload(file, limits.max_bytes)
-        ext = _extension(getattr(file, "filename", None), data)
-        # The whole file is refused here, before anything is stored or queued.
-        await asyncio.to_thread(_check_file, data, ext, limits.max_bytes, limits.max_rows)
-        stored = job_service.upload_key(sid, ext)
-        await store.store.put(stored, data, "application/octet-stream")
-        params = {
-            "key": stored,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "filename": f"manifest.{ext}",
-            "dryRun": dry_run,
-            "allOrNothing": all_or_nothing,
-        }
+        params = await manifests.stage_upload(
+            store.store,
+            sid,
+            data,
+            getattr(file, "filename", None),
+            limits,
+            dry_run=dry_run,
+            all_or_nothing=all_or_nothing,
+        )
+        stored = params["key"]
         command = commands.CreateJob(sid, JobKind.IMPORT_MANIFEST, params)
         row, created = await start_job(info, command, idempotency_key)
         if row.params.get("key") == stored:
@@ -240,18 +223,8 @@ async def import_manifest(
     except DomainError as exc:
         return to_error(exc)
     finally:
-        if stored is not None and store is not None:
-            with contextlib.suppress(Exception):  # an orphan upload costs only space
-                await store.store.delete(stored)
-
-
-def _check_file(data: bytes, ext: str, max_bytes: int, max_rows: int) -> None:
-    try:
-        manifest.read_manifest(data, f"manifest.{ext}", max_bytes=max_bytes, max_rows=max_rows)
-    except manifest.ManifestError as exc:
-        raise ValidationFailed(
-            exc.message, field="file", code=exc.code, params=dict(exc.params)
-        ) from None
+        if store is not None:
+            await manifests.drop_upload(store.store, stored)
 
 
 @strawberry.type

@@ -4,12 +4,13 @@ Each batch is one `ImportManifestRows` command with the key `job:<id>:batch:<n>`
 attempt (a transient failure, a killed worker) replays the batches already committed from
 their stored results instead of adding their rows again, so every row is added exactly once.
 The session row is locked only for one batch at a time: scanners go on between batches.
-Progress is written after each batch, from the batches' own results.
+Each batch moves the job's counters in its own transaction, so progress is what committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,12 @@ import manifest
 from db.models import Job, User
 from domain import jobs as job_service
 from domain import manifests
-from domain.commands import ImportManifestRows, SetJobProgress
-from domain.errors import ValidationFailed
+from domain.commands import Done, ImportManifestRows, ImportProgress, SetJobProgress
+from domain.manifests import Outcome
 from jobs.deps import JobDeps
+
+# The longest pause between two batches while others write to the session.
+MAX_YIELD_S = 1.0
 
 
 @dataclass
@@ -34,21 +38,6 @@ class Tally:
         return len({p.row for p in self.problems})
 
 
-def read(deps: JobDeps, data: bytes, filename: str | None) -> manifest.Manifest:
-    """The file's rows, or the refusal of the whole file as a coded error."""
-    try:
-        return manifest.read_manifest(
-            data,
-            filename,
-            max_bytes=deps.imports.max_bytes,
-            max_rows=deps.imports.max_rows,
-        )
-    except manifest.ManifestError as exc:
-        raise ValidationFailed(
-            exc.message, field="file", code=exc.code, params=dict(exc.params)
-        ) from None
-
-
 def batches(
     rows: Sequence[manifest.ManifestRow], size: int
 ) -> list[tuple[manifest.ManifestRow, ...]]:
@@ -58,7 +47,9 @@ def batches(
 async def run(deps: JobDeps, job: Job) -> dict[str, Any]:
     params = job.params
     data = await deps.files.store.get(str(params["key"]))
-    parsed = await asyncio.to_thread(read, deps, data, params.get("filename"))
+    parsed = await asyncio.to_thread(
+        manifests.read_file, data, params.get("filename"), deps.imports
+    )
     async with deps.runner.uow() as uow:
         caller = await job_service.requester(uow, job)
     tally = Tally(total=parsed.total_rows, problems=list(parsed.problems))
@@ -83,16 +74,34 @@ async def _apply(
     deps: JobDeps, job: Job, caller: User, rows: Sequence[manifest.ManifestRow], tally: Tally
 ) -> None:
     await _progress(deps, job, tally, done=0)
+    last_seen: int | None = None
     for n, batch in enumerate(batches(rows, deps.imports.batch)):
+        # The batch moves the job's counters in its own transaction (one commit per batch).
+        before = ImportProgress(job.id, tally.added, tally.failed, tally.total)
+        started = time.monotonic()
         done = await deps.runner.run_once(
             caller,
-            ImportManifestRows(job.session_id, batch, all_or_nothing=False),
+            ImportManifestRows(job.session_id, batch, all_or_nothing=False, job=before),
             f"job:{job.id}:batch:{n}",
         )
         added, problems = outcome_counts(done.ref)
         tally.added += added
         tally.problems.extend(problems)
-        await _progress(deps, job, tally, done=tally.added)
+        last_seen = await _yield_to_others(done, last_seen, time.monotonic() - started)
+
+
+async def _yield_to_others(done: Done, last_seen: int | None, took: float) -> int | None:
+    """When others wrote to the session since our last batch (scanners at work), wait as long
+    as this batch took before the next: they get the session's lock (and the CPU) at least
+    half of the time, and an import alone runs at full speed. Answers the session's sequence
+    after this batch (None on a replay, which wrote nothing now)."""
+    session = done.rows.get("session")
+    if session is None:
+        return None
+    written = sum(1 for o in done.rows.get("outcomes", ()) if o.outcome is Outcome.ADDED)
+    if last_seen is not None and session.last_sequence - written > last_seen:
+        await asyncio.sleep(min(took, MAX_YIELD_S))
+    return int(session.last_sequence)
 
 
 def outcome_counts(ref: dict[str, Any]) -> tuple[int, list[manifest.RowProblem]]:

@@ -103,9 +103,14 @@ class Queue:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def defer(self, job_id: uuid.UUID) -> None:
+    async def defer(self, job_id: uuid.UUID, queue: str | None = None) -> None:
+        """`queue`: a worker's own (the CLI's, which runs only the job it asked for); every
+        `bipa worker` listens on all queues."""
         lock = f"job:{job_id}"
-        task = self.app.tasks[RUN_JOB].configure(lock=lock, queueing_lock=lock)
+        options: dict[str, Any] = {"lock": lock, "queueing_lock": lock}
+        if queue is not None:
+            options["queue"] = queue
+        task = self.app.tasks[RUN_JOB].configure(**options)
         with contextlib.suppress(AlreadyEnqueued):  # already waiting: the same work, once
             await task.defer_async(job_id=str(job_id))
 
@@ -114,10 +119,19 @@ class JobWorker:
     """procrastinate's worker with our tasks' dependencies; `stop()` lets running jobs end
     (a job cut short is ABORTED by procrastinate: the sweep puts ours back in the queue)."""
 
-    def __init__(self, app: Any, deps: JobDeps, *, concurrency: int, heartbeat_s: float) -> None:
+    def __init__(
+        self,
+        app: Any,
+        deps: JobDeps,
+        *,
+        concurrency: int,
+        heartbeat_s: float,
+        queues: list[str] | None = None,
+    ) -> None:
         self.worker = procrastinate.worker.Worker(
             app,
             name="bipa",
+            queues=queues,
             concurrency=concurrency,
             additional_context={"bipa": deps},
             update_heartbeat_interval=heartbeat_s,

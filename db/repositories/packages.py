@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import String, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -16,11 +17,37 @@ from db.enums import DeliveryStatus
 from db.models import SessionAddress, SessionDeliverer, SessionPackage, User
 from db.repositories import keyset
 
+
+def _given(name: str) -> Any:
+    """The values of the array parameter `name` as a table (column `value`) to join on.
+
+    Lookups of many codes (or address keys) in one session join this to the unique index on
+    (session_id, code): with `code IN (...)`, a prepared statement's generic plan, made while
+    the table's statistics are those of a young or small table, may pick the (session_id,
+    status) index and filter every package of the session for each call, so a 10,000-row
+    import went quadratic (36 ms per lookup of 250 codes at 8,000 packages, against 1 ms).
+    """
+    return func.unnest(bindparam(name, type_=ARRAY(String))).table_valued("value").render_derived()
+
+
+_CODES = _given("barcodes")
 # Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
 # cache-key walk (tens of microseconds per statement).
-_EXISTING_BARCODES = select(SessionPackage.barcode).where(
-    SessionPackage.session_id == bindparam("session_id"),
-    SessionPackage.barcode.in_(bindparam("barcodes", expanding=True)),
+_EXISTING_BARCODES = (
+    select(SessionPackage.barcode)
+    .join(_CODES, SessionPackage.barcode == _CODES.c.value)
+    .where(SessionPackage.session_id == bindparam("session_id"))
+)
+_EXISTING_IDS = (
+    select(SessionPackage.barcode, SessionPackage.id)
+    .join(_CODES, SessionPackage.barcode == _CODES.c.value)
+    .where(SessionPackage.session_id == bindparam("session_id"))
+)
+_KEYS = _given("keys")
+_ADDRESSES_BY_KEY = (
+    select(SessionAddress)
+    .join(_KEYS, SessionAddress.normalized_key == _KEYS.c.value)
+    .where(SessionAddress.session_id == bindparam("session_id"))
 )
 
 
@@ -121,10 +148,8 @@ class PackageRepository:
         """barcode -> package id, for the given barcodes the session already has."""
         if not barcodes:
             return {}
-        stmt = select(SessionPackage.barcode, SessionPackage.id).where(
-            SessionPackage.session_id == session_id, SessionPackage.barcode.in_(list(barcodes))
-        )
-        return {code: pid for code, pid in await self.session.execute(stmt)}
+        params = {"session_id": session_id, "barcodes": list(barcodes)}
+        return {code: pid for code, pid in await self.session.execute(_EXISTING_IDS, params)}
 
     async def barcodes(self, session_id: uuid.UUID) -> list[str]:
         stmt = select(SessionPackage.barcode).where(SessionPackage.session_id == session_id)
@@ -279,10 +304,9 @@ class AddressRepository:
     ) -> dict[str, SessionAddress]:
         if not keys:
             return {}
-        stmt = select(SessionAddress).where(
-            SessionAddress.session_id == session_id, SessionAddress.normalized_key.in_(keys)
-        )
-        return {a.normalized_key: a for a in await self.session.scalars(stmt)}
+        params = {"session_id": session_id, "keys": list(keys)}
+        rows = await self.session.scalars(_ADDRESSES_BY_KEY, params)
+        return {a.normalized_key: a for a in rows}
 
     def add(self, row: SessionAddress) -> None:
         self.session.add(row)

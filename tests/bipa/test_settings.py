@@ -126,6 +126,8 @@ def test_version_comes_from_the_package_metadata() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.strip() == f"bipa {version('bipa')}"
+
+
 def test_geocoding_and_routing_settings() -> None:
     s = Settings.from_env({})
     assert (s.geocoder, s.cep_url, s.depot, s.osrm_url) == ("none", None, None, None)

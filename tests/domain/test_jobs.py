@@ -119,6 +119,11 @@ async def test_a_run_moves_through_start_progress_and_finish_with_audit_and_webh
     await runner.run_once(None, commands.RequeueJob(job_id, "TimeoutError: store"))
     again = (await runner.run_once(None, commands.StartJob(job_id))).rows["job"]
     assert again.status is J.RUNNING and again.attempts == 2 and again.last_error
+    # Its replayed batches report from the first again: the counters do not go back.
+    replayed = (
+        await runner.run_once(None, commands.SetJobProgress(job_id, done=1, failed=0, total=8))
+    ).rows["job"]
+    assert (replayed.progress, replayed.done, replayed.failed) == (50, 3, 1)
     finished = (
         await runner.run_once(None, commands.FinishJob(job_id, J.SUCCEEDED, {"key": "x"}))
     ).rows["job"]
@@ -179,3 +184,34 @@ async def test_only_the_sessions_managers_follow_and_cancel_its_jobs(
         queued = await job_service.page(uow, owner, None, [J.QUEUED], None, 10)
         assert [j.id for j in queued] == [job_id]
         assert await job_service.page(uow, owner, None, [J.RUNNING], None, 10) == []
+
+
+async def test_an_import_batch_moves_its_jobs_counters_and_is_refused_once_cancelled(
+    runner: Runner, make_user: MakeUser, uow_factory: type[UnitOfWork]
+) -> None:
+    from manifest import ManifestRow
+
+    manager = await make_user(Role.MANAGER)
+    sid = await _session(runner, manager)
+    params = {"key": "imports/x.csv", "sha256": "abc", "dryRun": False, "allOrNothing": False}
+    created = await runner.run_once(
+        manager, commands.CreateJob(sid, JobKind.IMPORT_MANIFEST, params), None
+    )
+    job_id = uuid.UUID(created.ref["job"])
+    await runner.run_once(None, commands.StartJob(job_id))
+    rows = (ManifestRow(row=2, tracking_code="BATCH01"), ManifestRow(row=3, tracking_code=""))
+    base = commands.ImportProgress(job_id, done=5, failed=1, total=10)
+    done = await runner.run_once(manager, commands.ImportManifestRows(sid, rows, job=base), "b-0")
+    assert [o.outcome.value for o in done.rows["outcomes"]] == ["ADDED", "PROBLEM"]
+    async with uow_factory() as uow:
+        job = await uow.jobs.get(job_id)
+        assert job is not None and (job.done, job.failed, job.total, job.progress) == (6, 2, 10, 80)
+    await runner.run_once(manager, commands.CancelJob(job_id))
+    late = (ManifestRow(row=4, tracking_code="BATCH02"),)
+    with pytest.raises(InvalidTransition) as caught:
+        await runner.run_once(manager, commands.ImportManifestRows(sid, late, job=base), "b-1")
+    assert caught.value.code == "JOB_NOT_RUNNING"
+    async with uow_factory() as uow:
+        assert await uow.packages.existing_ids(sid, ["BATCH01", "BATCH02"]) == {
+            "BATCH01": done.rows["outcomes"][0].package_id
+        }

@@ -9,7 +9,7 @@ import pytest
 
 from db.enums import Role, SessionStatus
 from db.models import User
-from domain import commands, deliverers, manifests, packages, sessions
+from domain import addresses, commands, deliverers, manifests, packages, sessions
 from domain.actions import Action
 from domain.errors import PermissionDenied, ReadOnlySession
 from domain.manifests import Outcome
@@ -49,13 +49,21 @@ def test_address_is_composed_in_one_place() -> None:
         cep="01310-100",
     )
     a = manifests.address_of(row)
-    assert a is not None
-    assert (a.line, a.city, a.postal_code) == (
-        "Rua A, 12 - apto 3 - Centro",
-        "São Paulo - SP",
-        "01310-100",
+    assert a is not None and a.structured
+    assert (a.street, a.number, a.complement, a.neighbourhood) == (
+        "Rua A",
+        "12",
+        "apto 3",
+        "Centro",
     )
+    assert (a.city, a.state, a.postal_code) == ("São Paulo", "SP", "01310-100")
+    cleaned = addresses.clean(a, "address")
+    assert cleaned.line and "Rua A" in cleaned.line and cleaned.postal_code == "01310100"
     assert manifests.address_of(_row(2, "X")) is None
+    # No street: what there is, as a line.
+    bare = manifests.address_of(_row(2, "X", neighbourhood="Centro", city="Rio", uf="RJ"))
+    assert bare is not None and not bare.structured
+    assert (bare.line, bare.city, bare.state) == ("Centro", "Rio", "RJ")
 
 
 async def test_import_adds_valid_rows_through_add_packages(

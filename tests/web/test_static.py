@@ -79,12 +79,16 @@ def _local_refs(text: str) -> list[str]:
     return re.findall(r'(?:src|href)="(/[^"?#]*)', text)
 
 
+# Made by the app on request (bipa/web.py), not files: tests/web/test_jobs_browser.py gets them.
+APP_PATHS = frozenset({"/modelos/manifesto.csv", "/modelos/manifesto.xlsx"})
+
+
 def test_every_reference_and_import_exists() -> None:
     for page in PAGES:
         html = (WEB_DIR / page).read_text()
         for ref in _local_refs(html):
             target = WEB_DIR / ref.lstrip("/")
-            assert ref == "/" or target.is_file(), f"{page}: {ref} does not exist"
+            assert ref in ("/", *APP_PATHS) or target.is_file(), f"{page}: {ref} does not exist"
         # Scripts are modules only: no inline code (the CSP forbids it) and nothing remote.
         assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, page
         assert not re.search(r'(?:src|href)="(?:https?:)?//', html), page
@@ -163,3 +167,12 @@ def test_counts_are_worded_by_the_one_plural_helper() -> None:
         code = module.read_text(encoding="utf-8")
         ad_hoc = re.findall(r"[=!]==\s*1\s*\?", code)
         assert not ad_hoc or module.name == "format.js", f"{module.name}: use plural()"
+
+
+def test_each_error_code_has_one_text() -> None:
+    # A JavaScript object literal keeps the last of two equal keys without a word: merges that
+    # both add a code would silently drop one text.
+    source = (WEB_DIR / "js" / "errors.js").read_text(encoding="utf-8")
+    table = source.split("export const ERROR_TEXT", 1)[1].split("\n};", 1)[0]
+    keys = re.findall(r"^\s+([A-Z][A-Z0-9_]*):", table, re.M)
+    assert len(keys) == len(set(keys)), sorted(k for k in set(keys) if keys.count(k) > 1)

@@ -146,7 +146,8 @@ export async function gqlUpload(query, variables, files, options = {}) {
   entries.forEach(([_path, blob], index) => {
     const type = blob.type || "image/jpeg";
     const ext = type.includes("png") ? "png" : "jpg";
-    form.append(String(index), blob, `scan.${ext}`);
+    // A File keeps its name (a manifest's .csv or .xlsx); a photo from a canvas has none.
+    form.append(String(index), blob, blob.name || `scan.${ext}`);
   });
   const token = options.token ?? getToken();
   try {

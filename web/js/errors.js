@@ -25,6 +25,18 @@ export const ERROR_TEXT = {
   RECIPIENT_NOT_FOUND: "Destinatário não encontrado.",
   WEBHOOK_NOT_FOUND: "Webhook não encontrado.",
   DELIVERY_NOT_FOUND: "Entrega de webhook não encontrada.",
+  // background jobs: manifests and reports
+  JOB_NOT_FOUND: "Tarefa não encontrada.",
+  JOB_TRANSITION: "Esta tarefa já terminou: não dá mais para cancelá-la.",
+  JOB_NOT_RUNNING: "Esta tarefa não está mais em andamento.",
+  JOBS_DISABLED: "Importações e relatórios não estão disponíveis neste servidor.",
+  MANIFEST_TOO_LARGE: "O arquivo é grande demais para importar.",
+  FILE_TOO_LARGE: "O arquivo é grande demais para importar.",
+  TOO_MANY_ROWS: "O arquivo tem linhas demais para uma importação: divida-o em partes.",
+  NOT_A_SPREADSHEET: "O arquivo não é uma planilha CSV ou XLSX.",
+  UNSAFE_ARCHIVE: "O arquivo XLSX parece corrompido ou perigoso e foi recusado.",
+  NO_TRACKING_COLUMN: "A planilha não tem uma coluna de código de rastreio.",
+  EMPTY: "A planilha está vazia.",
   // users and deliverers
   NOT_A_DELIVERER: "Só usuários entregadores podem entrar na sessão como entregadores.",
   DELIVERER_EXISTS: "Este entregador já está na sessão.",
@@ -79,9 +91,6 @@ export const ERROR_TEXT = {
   TOO_MANY_EVENTS: "Eventos demais.",
   UNKNOWN_EVENT: "Evento desconhecido.",
   URL_REFUSED: "Este endereço de webhook não é aceito.",
-  // the runner and the scanner
-  INVALID_INPUT: "Dados inválidos.",
-  INVALID_IMAGE: "Imagem inválida.",
   // addresses, geocoding and routes
   ADDRESS_NOT_FOUND: "Endereço não encontrado nesta sessão.",
   ADDRESS_STREET_REQUIRED: "Informe a rua do endereço.",
@@ -97,11 +106,9 @@ export const ERROR_TEXT = {
   ROUTE_TIME_NAIVE: "Informe os horários com o fuso (ex.: 08:00-03:00).",
   ROUTE_SOLVER_TIMEOUT: "O cálculo das rotas demorou demais: tente de novo com mais tempo ou menos pacotes.",
   ROUTE_SOLVER_FAILED: "Não foi possível calcular as rotas agora. Tente de novo.",
-  // background jobs
-  JOB_NOT_FOUND: "Tarefa não encontrada.",
-  JOB_TRANSITION: "Esta tarefa já terminou.",
-  JOB_NOT_RUNNING: "Esta tarefa não está em andamento.",
-  JOBS_DISABLED: "As tarefas em segundo plano não estão disponíveis neste servidor.",
+  // the runner and the scanner
+  INVALID_INPUT: "Dados inválidos.",
+  INVALID_IMAGE: "Imagem inválida.",
   OVERLOADED: "Servidor ocupado: tente de novo em instantes.",
   IDEMPOTENCY_CONFLICT: "Este pedido já foi feito com outro conteúdo; tente de novo.",
   IDEMPOTENCY_KEY_INVALID: "Chave de repetição inválida.",

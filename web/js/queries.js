@@ -260,3 +260,48 @@ mutation ScanBarcode($input: ScanBarcodeInput!) {
     ${ERRORS}
   }
 }`;
+
+// ---- background jobs: manifest imports and reports ---------------------------------------------
+
+export const JOB_FIELDS = `
+  id kind status progress done failed total attempts lastError result createdAt finishedAt
+`;
+
+export const SESSION_JOBS = `
+query SessionJobs($sid: ID!, $first: Int) {
+  jobs(sessionId: $sid, first: $first) { edges { node { ${JOB_FIELDS} } } }
+}`;
+
+/** Read again once a job SUCCEEDED: its links are minted on every read (they expire). */
+export const JOB_LINKS = `
+query JobLinks($id: ID!) { job(id: $id) { ${JOB_FIELDS} downloadUrl problemsUrl } }`;
+
+export const JOB_PROGRESS = `
+subscription JobProgress($id: ID!) { jobProgress(jobId: $id) { ${JOB_FIELDS} } }`;
+
+export const IMPORT_MANIFEST = `
+mutation ImportManifest($sid: ID!, $file: Upload!, $dryRun: Boolean!, $allOrNothing: Boolean!, $key: String) {
+  importManifest(sessionId: $sid, file: $file, dryRun: $dryRun, allOrNothing: $allOrNothing, idempotencyKey: $key) {
+    __typename
+    ... on JobSuccess { created job { ${JOB_FIELDS} } }
+    ${ERRORS}
+  }
+}`;
+
+export const EXPORT_REPORT = `
+mutation ExportReport($sid: ID!, $format: ReportFormat!, $key: String) {
+  exportSessionReport(sessionId: $sid, format: $format, idempotencyKey: $key) {
+    __typename
+    ... on JobSuccess { created job { ${JOB_FIELDS} } }
+    ${ERRORS}
+  }
+}`;
+
+export const CANCEL_JOB = `
+mutation CancelJob($id: ID!) {
+  cancelJob(jobId: $id) {
+    __typename
+    ... on JobSuccess { job { ${JOB_FIELDS} } }
+    ${ERRORS}
+  }
+}`;

@@ -7,6 +7,7 @@
 
 import { NetworkError, getUser, gql, liveClient, requireToken } from "./api.js";
 import { setUpActions } from "./session-actions.js";
+import { setUpJobs } from "./session-jobs.js";
 import {
   clock,
   deliveryBadge,
@@ -443,6 +444,7 @@ async function main() {
     allPackages,
     refresh: () => scheduleRefresh(0),
   });
+  const jobs = setUpJobs({ sessionId, canManage, refresh: () => scheduleRefresh(0) });
   let searchTimer = 0;
   $("package-search").addEventListener("input", (event) => {
     clearTimeout(searchTimer);
@@ -482,7 +484,10 @@ async function main() {
   });
   for (;;) {
     try {
-      if (await loadPage()) startLive();
+      if (await loadPage()) {
+        startLive();
+        jobs.load();
+      }
       return;
     } catch (err) {
       if (!(err instanceof NetworkError)) {
