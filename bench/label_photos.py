@@ -164,6 +164,7 @@ def main() -> int:
     cep = Tally()
     cep_in_focus = Tally()
     right_no_list: list[bool] = []
+    unread: dict[str, list[str]] = defaultdict(list)
     unreadable_ms: list[float] = []
     for i, photo in enumerate(photos):
         want = photo.label.tracking
@@ -178,6 +179,12 @@ def main() -> int:
         zx, ms_z = timed(lambda p=photo: zxing_first(p.data))
         zb, ms_b = timed(lambda p=photo: pyzbar_first(p.data))
         right_no_list.append(report.barcode == want)
+        for method, answer in (
+            ("pipeline", report.barcode),
+            ("pipeline+expected", with_list.barcode),
+        ):
+            if answer is None:
+                unread[method].append(name)
         # As scanBarcode ADD does: the code first, then the recipient block.
         recipient_report = ocr.scan(photo.data, budget_s=args.budget, read_recipient=True)
         got_cep = recipient_report.recipient.postal_code if recipient_report.recipient else None
@@ -275,6 +282,8 @@ def main() -> int:
         verdict = "" if target == "-" else ("PASS" if ok else "FAIL")
         print(f"{title:52} {shown:>8}  target {target:10} {verdict}")
     print("misreads: " + ("; ".join(misreads) if misreads else "none"))
+    for method, names in unread.items():
+        print(f"not read ({method}): " + "; ".join(names))
     return 0
 
 
