@@ -221,7 +221,8 @@ def _blank_bar_ends(flat: Gray) -> None:
     if top < 3 or ink[0] < 0.05:
         return
     gaps = [y for y in range(1, top) if ink[y] < 0.01]
-    if gaps:
+    # Only a thin band over the text: a strip that starts inside the glyphs keeps them.
+    if gaps and int((ink[gaps[0] :] > 0.05).sum()) >= 2 * gaps[0]:
         flat[: gaps[0]] = 255
 
 

@@ -113,3 +113,11 @@ def test_gradient_regions_let_the_expected_list_name_the_label() -> None:
     report = scan(photo.data, [photo.label.tracking, *others], budget_s=4.0)
     assert report.barcode == photo.label.tracking
     assert scan(photo.data, others, budget_s=4.0).barcode is None
+
+
+def test_a_strip_starting_inside_the_glyphs_keeps_them() -> None:
+    img = np.full((40, 100), 255, np.uint8)
+    img[0:10, 10:90:8] = 0  # the glyphs' lower half
+    before = img.copy()
+    _blank_bar_ends(img)
+    assert (img == before).all()
