@@ -320,7 +320,7 @@ def _deconvolved(session: Session) -> bool:
     The tracking code is the label's biggest 1D symbol: its bars are the tallest (the NF-e
     key's are longer but low, the CEP's short). A read made here stands only with its own
     check (S10, NF-e), the expected list, or the same text printed under the bars, read by
-    one Tesseract call on that line alone.
+    one Tesseract call on that line's pictures.
     """
     if session.remaining() <= 0:
         return False
@@ -352,8 +352,9 @@ def _code_line(
     """Tesseract on the line printed under the tracking code's bars: confirms a deconvolved
     read when it says the same, or (with an expected list) names an expected code.
 
-    The line went through the same blur as the bars: under a motion it is deconvolved with
-    the motion's 2D path (ocr.deconvolve.printed_lines) before it is read.
+    The line went through the same blur as the bars: it is deconvolved by the blurs that read
+    them (a defocus' Gaussian, a motion's 2D path: ocr.deconvolve.printed_lines), all its
+    pictures read by one Tesseract call.
     """
     if session.remaining() < _OCR_MIN_S or session.ocr_used:
         return False
@@ -375,8 +376,8 @@ def _code_line(
         return False
     session.ocr_used = True
     lines = read_code_lines(imgs, session.remaining() - _KILL_MARGIN_S)
-    session.record(OCR, "code-line", lines[0] if lines else None, started)
     checked = {c.code for line in lines for c in tracking.find_in_text(line)}
+    said = None
     for line in lines:
         said = next((t for t in pending if _says(line, t)), None)
         if said is None and (line in checked or session.manifest.lookup(line) is not None):
@@ -384,6 +385,7 @@ def _code_line(
         if said is not None:
             session.reads.append(Read(said, PRINTED, OCR, "code-line", "ocr"))
             break
+    session.record(OCR, "code-line", said or (lines[0] if lines else None), started)
     return session.settled(session.verdict())
 
 

@@ -1,4 +1,4 @@
-"""The printed line under motion-blurred bars, sharpened by the motion's 2D path, confirms
+"""The printed line under blurred bars, sharpened by the same blur (a motion's 2D path), confirms
 their deconvolved read; regions found from gradients when OpenCV's detector sees none.
 
 Photos from the label benchmark's generator (bench/label_gen.py, seed 13, one per cell):
@@ -121,3 +121,16 @@ def test_a_strip_starting_inside_the_glyphs_keeps_them() -> None:
     before = img.copy()
     _blank_bar_ends(img)
     assert (img == before).all()
+
+
+def test_each_blur_family_gives_its_lines_defocus_first() -> None:
+    photo = _photos()[42]  # a blurred shadow's edge: both families read these bars
+    assert photo.damage == "shadow"
+    gray = _gray(photo)
+    quad = _tallest(gray)
+    both = [deconvolve.Blur(0.0, 2.0), deconvolve.Blur(5.5, 0.8), deconvolve.Blur(6.0, 0.8)]
+    lines = deconvolve.printed_lines(gray, quad, both)
+    assert 3 < len(lines) <= deconvolve._MAX_LINES
+    assert len(deconvolve.printed_lines(gray, quad, both[:1])) == 3
+    read = read_code_lines(lines[:3], timeout_s=10.0)
+    assert any(_says(line, photo.label.tracking) for line in read)
