@@ -233,6 +233,14 @@ def main() -> int:
             for ok, answer, photo in zip(right_no_list, answers, photos, strict=True)
         )
         share = accepted / right_reads if right_reads else 0.0
+        lost = [
+            f"{i:03d} {photo.label.carrier}/{photo.damage}: {answer!r}"
+            for i, (ok, answer, photo) in enumerate(
+                zip(right_no_list, answers, photos, strict=True)
+            )
+            if ok and answer != photo.label.tracking
+        ]
+        unread["end-to-end, read right by the pipeline"] = lost
         checks.append(
             (
                 "read right: end-to-end / right reads",
@@ -283,7 +291,7 @@ def main() -> int:
         print(f"{title:52} {shown:>8}  target {target:10} {verdict}")
     print("misreads: " + ("; ".join(misreads) if misreads else "none"))
     for method, names in unread.items():
-        print(f"not read ({method}): " + "; ".join(names))
+        print(f"not read ({method}): " + ("; ".join(names) if names else "none"))
     return 0
 
 
