@@ -164,6 +164,7 @@ def main() -> int:
     cep = Tally()
     cep_in_focus = Tally()
     right_no_list: list[bool] = []
+    unread: dict[str, list[str]] = defaultdict(list)
     unreadable_ms: list[float] = []
     for i, photo in enumerate(photos):
         want = photo.label.tracking
@@ -178,6 +179,12 @@ def main() -> int:
         zx, ms_z = timed(lambda p=photo: zxing_first(p.data))
         zb, ms_b = timed(lambda p=photo: pyzbar_first(p.data))
         right_no_list.append(report.barcode == want)
+        for method, answer in (
+            ("pipeline", report.barcode),
+            ("pipeline+expected", with_list.barcode),
+        ):
+            if answer is None:
+                unread[method].append(name)
         # As scanBarcode ADD does: the code first, then the recipient block.
         recipient_report = ocr.scan(photo.data, budget_s=args.budget, read_recipient=True)
         got_cep = recipient_report.recipient.postal_code if recipient_report.recipient else None
@@ -226,6 +233,14 @@ def main() -> int:
             for ok, answer, photo in zip(right_no_list, answers, photos, strict=True)
         )
         share = accepted / right_reads if right_reads else 0.0
+        lost = [
+            f"{i:03d} {photo.label.carrier}/{photo.damage}: {answer!r}"
+            for i, (ok, answer, photo) in enumerate(
+                zip(right_no_list, answers, photos, strict=True)
+            )
+            if ok and answer != photo.label.tracking
+        ]
+        unread["end-to-end, read right by the pipeline"] = lost
         checks.append(
             (
                 "read right: end-to-end / right reads",
@@ -275,6 +290,8 @@ def main() -> int:
         verdict = "" if target == "-" else ("PASS" if ok else "FAIL")
         print(f"{title:52} {shown:>8}  target {target:10} {verdict}")
     print("misreads: " + ("; ".join(misreads) if misreads else "none"))
+    for method, names in unread.items():
+        print(f"not read ({method}): " + ("; ".join(names) if names else "none"))
     return 0
 
 

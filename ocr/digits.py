@@ -8,6 +8,7 @@ stacked one per text line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -156,14 +157,26 @@ _CODE_LINE_CONFIG = "--psm 7 -c tessedit_char_whitelist=ABCDEFGHIJKLMNOPQRSTUVWX
 # Text is searched for down to this many bar heights under the bars' centre line.
 _LINE_SEARCH = 1.4
 _LINE_TEXT_H = 48
+# Detectors' regions are often lower than the bars (a shadow's edge across them, glare), while
+# their length holds: the line is at least this share of the bars' length tall.
+_LINE_PER_LENGTH = 0.08
+# Where the bars stop: each row against the mean of the rows _BARS_GAP to _BARS_REF above it.
+_BARS_REF = 12
+_BARS_GAP = 3
 
 
-def code_line(gray: Gray, region: Quad) -> Gray | None:
-    """The text line printed under the bars of ``region``, upright, levelled, ~48 px tall.
+def code_line(
+    gray: Gray,
+    region: Quad,
+    unblur: Callable[[Gray], Gray] | None = None,
+    text_h: int = _LINE_TEXT_H,
+) -> Gray | None:
+    """The text line printed under the bars of ``region``, upright, levelled, ``text_h`` px tall.
 
     Where the bars end is found from the picture, not assumed: rows that still correlate
     with the bars' mean profile are bars (detectors' regions are often shorter or taller
-    than the bars); the line starts where they stop.
+    than the bars); the line starts where they stop. ``unblur`` is applied to the upright
+    crop (at the photo's own scale) first.
     """
     _, _, length, height = axes(region)
     if length < 40 or height < 8:
@@ -171,38 +184,74 @@ def code_line(gray: Gray, region: Quad) -> Gray | None:
     view = warp_quad(gray, region, pad=0.08, above=-0.3, below=_LINE_SEARCH - 0.5, min_width=0)
     if view is None:
         return None
-    img = view.image.astype(np.float32)
+    upright = view.image if unblur is None else unblur(view.image)
+    img = upright.astype(np.float32)
     bars_h = max(2, int(0.4 * height))
-    bars = img[:bars_h].mean(axis=0)
-    bars -= bars.mean()
-    norm = float(np.linalg.norm(bars)) or 1.0
     start = None
     for y in range(bars_h, img.shape[0]):
+        # Compared with the bars just above, not with their mean: bent or tilted bars drift
+        # sideways down the crop, and a row far down no longer matches the top's mean.
+        bars = img[max(0, y - _BARS_REF) : y - _BARS_GAP].mean(axis=0)
+        bars -= bars.mean()
         row = img[y] - img[y].mean()
-        corr = float(row @ bars) / (norm * (float(np.linalg.norm(row)) or 1.0))
-        if corr < 0.6:
+        norm = float(np.linalg.norm(bars) * np.linalg.norm(row)) or 1.0
+        if float(row @ bars) / norm < 0.6:
             start = y
             break
     if start is None:
         return None
-    line_h = int(0.36 * height)
-    strip = view.image[start : start + line_h]
+    line_h = int(max(0.36 * height, _LINE_PER_LENGTH * length))
+    strip = upright[start : start + line_h]
     if strip.shape[0] < 8:
         return None
-    f = _LINE_TEXT_H / strip.shape[0]
+    f = text_h / strip.shape[0]
     big: Gray = cv2.resize(strip, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)  # type: ignore[assignment]
     # Divided by the paper's own brightness: a shadow's edge across the line is gone.
     background = cv2.morphologyEx(big, cv2.MORPH_CLOSE, np.ones((25, 25), np.uint8))
-    flat = cv2.divide(big, np.maximum(background, 1), scale=255)
+    flat: Gray = cv2.divide(big, np.maximum(background, 1), scale=255)  # type: ignore[assignment]
+    _blank_bar_ends(flat)
     return cv2.copyMakeBorder(flat, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)  # type: ignore[return-value]
+
+
+def _blank_bar_ends(flat: Gray) -> None:
+    """Paper over the bars' ends left at the strip's top, when a clear gap parts them from the
+    text: touching the glyphs' tops, they turn a 5 into a 3 for Tesseract."""
+    ink = (flat < 128).mean(axis=1)
+    top = int(0.35 * len(ink))
+    if top < 3 or ink[0] < 0.05:
+        return
+    gaps = [y for y in range(1, top) if ink[y] < 0.01]
+    # Only a thin band over the text: a strip that starts inside the glyphs keeps them.
+    if gaps and int((ink[gaps[0] :] > 0.05).sum()) >= 2 * gaps[0]:
+        flat[: gaps[0]] = 255
 
 
 def read_code_line(img: Gray, timeout_s: float) -> str | None:
     """Letters and digits of one printed line, spaces dropped; None on timeout or failure."""
-    if timeout_s <= 0.05:
-        return None
+    lines = read_code_lines([img], timeout_s)
+    return lines[0] if lines else None
+
+
+def read_code_lines(imgs: list[Gray], timeout_s: float) -> list[str]:
+    """Letters and digits of each printed line (spaces dropped), one Tesseract call for all:
+    a single line is read as one (psm 7), several stacked as a block of lines (psm 6)."""
+    if not imgs or timeout_s <= 0.05:
+        return []
+    if len(imgs) == 1:
+        stack, config = imgs[0], _CODE_LINE_CONFIG
+    else:
+        width = max(i.shape[1] for i in imgs)
+        stack = np.vstack(
+            [
+                cv2.copyMakeBorder(i, 0, 16, 0, width - i.shape[1], cv2.BORDER_CONSTANT, value=255)
+                for i in imgs
+            ]
+        )
+        config = _CODE_LINE_CONFIG.replace("--psm 7", "--psm 6")
     try:
-        text: str = pytesseract.image_to_string(img, config=_CODE_LINE_CONFIG, timeout=timeout_s)
+        text: str = pytesseract.image_to_string(stack, config=config, timeout=timeout_s)
     except (RuntimeError, pytesseract.TesseractError, OSError):
-        return None
-    return "".join(text.split()) or None
+        # RuntimeError is pytesseract's timeout; OSError a missing binary.
+        return []
+    lines = ["".join(line.split()) for line in text.splitlines()]
+    return [line for line in lines if line]

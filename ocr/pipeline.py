@@ -9,7 +9,7 @@ import tracking
 from ocr import deconvolve, label
 from ocr import variants as vt
 from ocr.decoders import MANIFEST_MATCH, NUMERIC_SYMBOLOGIES, OCR, OPENCV, ZBAR, ZXING, Read
-from ocr.digits import code_line, digit_strips, read_code_line, read_lines
+from ocr.digits import code_line, digit_strips, read_code_lines, read_lines
 from ocr.evidence import PRINTED, Verdict, quad_centre, trusted
 from ocr.gtin import gtin_check_ok, upce_to_upca
 from ocr.image import Gray, load_gray
@@ -26,15 +26,17 @@ _VARIANT_STEPS: tuple[tuple[str, str], ...] = (
     ("clahe", ZXING),
     ("resample", ZBAR),
     ("resample+clahe", ZXING),
+    # Cut-outs of the detected regions, and blurred Code 128 (defocus, a shaking hand, a
+    # shadow's blurred edge, see ocr/deconvolve): ~100 ms together, before the ZBar passes of
+    # 150-250 ms each, which on a noisy label photo would leave them no time.
+    ("crop", ""),
+    ("deconv", ""),
     ("stretchx2", ZBAR),
     ("clahe", ZBAR),
     ("resample+sharpen", ZXING),
     # Blurred and shaded labels (bench/label_photos.py): cheap, and only these recover them.
     ("deblur", ZXING),
     ("flat", ZXING),
-    ("crop", ""),
-    # Blurred Code 128 (defocus, a shaking hand, a shadow's blurred edge): see ocr/deconvolve.
-    ("deconv", ""),
     ("fullres", ZXING),  # big photos only: small codes lost in the working copy
     ("resample+clahe", ZBAR),
     ("stretch", ZBAR),
@@ -58,6 +60,8 @@ _OCR_MIN_S = 0.3
 # Stopping a timed-out Tesseract process takes a little time of its own.
 _KILL_MARGIN_S = 0.03
 _RETAIL = frozenset({"EAN13", "EAN8", "UPCA", "UPCE"})
+# Characters Tesseract may add at a printed line's ends without the line ceasing to say a code.
+_LINE_STRAY_CHARS = 3
 _PLAIN_VARIANTS = frozenset({"gray", "roi", "thorough"})
 # Tesseract on a whole label takes 0.5-1.5 s; with less left it cannot finish.
 _LABEL_OCR_MIN_S = 0.6
@@ -316,65 +320,79 @@ def _deconvolved(session: Session) -> bool:
     The tracking code is the label's biggest 1D symbol: its bars are the tallest (the NF-e
     key's are longer but low, the CEP's short). A read made here stands only with its own
     check (S10, NF-e), the expected list, or the same text printed under the bars, read by
-    one Tesseract call on that line alone.
+    one Tesseract call on that line's pictures.
     """
     if session.remaining() <= 0:
         return False
     regions = sorted(session.regions(), key=lambda q: vt.axes(q)[3], reverse=True)
     regions = [q for q in regions if vt.axes(q)[2] >= 2.0 * vt.axes(q)[3]][:_MAX_REGIONS]
+    blurs: dict[str, tuple[vt.Quad, list[deconvolve.Blur]]] = {}
     for region in regions:
         if session.remaining() <= 0:
             return False
         started = time.perf_counter()
         found = deconvolve.profile(session.gray, region)
         texts = deconvolve.decode(found) if found is not None else {}
-        for text in texts:
+        for text, hypotheses in texts.items():
             session.reads.append(
                 Read(text, "CODE128", ZXING, deconvolve.DECONV, deconvolve.DECONV, region)
             )
+            blurs.setdefault(text, (region, hypotheses))
         session.record(OPENCV, deconvolve.DECONV, next(iter(texts), None), started)
         if session.settled(session.verdict()):
             return True
-    return _code_line(session, regions)
+    return _code_line(session, regions, blurs)
 
 
-def _code_line(session: Session, regions: list[vt.Quad]) -> bool:
+def _code_line(
+    session: Session,
+    regions: list[vt.Quad],
+    blurs: dict[str, tuple[vt.Quad, list[deconvolve.Blur]]],
+) -> bool:
     """Tesseract on the line printed under the tracking code's bars: confirms a deconvolved
-    read when it says exactly the same, or (with an expected list) names an expected code."""
+    read when it says the same, or (with an expected list) names an expected code.
+
+    The line went through the same blur as the bars: it is deconvolved by the blurs that read
+    them (a defocus' Gaussian, a motion's 2D path: ocr.deconvolve.printed_lines), all its
+    pictures read by one Tesseract call.
+    """
     if session.remaining() < _OCR_MIN_S or session.ocr_used:
         return False
-    pending = [
-        r
-        for r in session.reads
-        if r.view == deconvolve.DECONV
-        and r.quad is not None
-        and tracking.identify(r.text, r.symbology).identifies_parcel
-    ]
+    pending = [text for text in blurs if tracking.identify(text, "CODE128").identifies_parcel]
     verdict = session.verdict()
+    started = time.perf_counter()
     if pending:
-        region = pending[0].quad
+        region, hypotheses = blurs[pending[0]]
+        imgs = deconvolve.printed_lines(session.gray, region, hypotheses)
     elif (
         regions
         and (verdict is None or not verdict.names_parcel)
         and any(_printed_as_code128(c) for c in session.manifest.codes)
     ):
         # A list of products' GTINs: the digits stage reads their printed digits instead.
-        region = regions[0]
+        img = code_line(session.gray, regions[0])
+        imgs = [img] if img is not None else []
     else:
         return False
-    assert region is not None
-    started = time.perf_counter()
     session.ocr_used = True
-    img = code_line(session.gray, region)
-    text = read_code_line(img, session.remaining() - _KILL_MARGIN_S) if img is not None else None
-    session.record(OCR, "code-line", text, started)
-    if text is None:
-        return False
-    decoded = {r.text for r in pending}
-    checked = {c.code for c in tracking.find_in_text(text)}
-    if text in decoded or text in checked or session.manifest.lookup(text) is not None:
-        session.reads.append(Read(text, PRINTED, OCR, "code-line", "ocr"))
+    lines = read_code_lines(imgs, session.remaining() - _KILL_MARGIN_S)
+    checked = {c.code for line in lines for c in tracking.find_in_text(line)}
+    said = None
+    for line in lines:
+        said = next((t for t in pending if _says(line, t)), None)
+        if said is None and (line in checked or session.manifest.lookup(line) is not None):
+            said = line
+        if said is not None:
+            session.reads.append(Read(said, PRINTED, OCR, "code-line", "ocr"))
+            break
+    session.record(OCR, "code-line", said or (lines[0] if lines else None), started)
     return session.settled(session.verdict())
+
+
+def _says(line: str, text: str) -> bool:
+    """The printed line reads ``text``, give or take a few stray marks at its ends (the bars'
+    remnants above it, a shadow's edge beside it read as letters)."""
+    return text in line and len(line) - len(text) <= _LINE_STRAY_CHARS
 
 
 def _printed_as_code128(code: str) -> bool:

@@ -139,6 +139,10 @@ class Session:
             started = time.perf_counter()
             self._regions = vt.detect_regions(self.gray)
             self.record(OPENCV, "detect", None, started)
+            if not self._regions:
+                started = time.perf_counter()
+                self._regions = vt.gradient_regions(self.gray)
+                self.record(OPENCV, "detect-gradient", None, started)
         return self._regions
 
     # -- views ---------------------------------------------------------------
