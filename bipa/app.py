@@ -164,8 +164,10 @@ def metrics_endpoint(
         try:
             async with services.uow() as uow:
                 metrics.WEBHOOK_BACKLOG.set(await uow.webhooks.pending_count())
+                for status, count in (await uow.jobs.active_counts()).items():
+                    metrics.JOB_QUEUE.labels(status=status.value).set(count)
         except Exception as exc:  # a scrape while the database is down still answers
-            log.warning("metrics: outbox backlog unknown", extra={"error": type(exc).__name__})
+            log.warning("metrics: backlogs unknown", extra={"error": type(exc).__name__})
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 

@@ -57,6 +57,12 @@ SCAN_SECONDS = Histogram(
 WEBHOOK_BACKLOG = Gauge(
     "bipa_webhook_outbox_pending", "Webhook deliveries waiting to be sent.", registry=REGISTRY
 )
+JOB_QUEUE = Gauge(
+    "bipa_jobs_active",
+    "Background jobs QUEUED (the queue's depth) or RUNNING.",
+    ["status"],
+    registry=REGISTRY,
+)
 WEBHOOK_ATTEMPTS = Counter(
     "bipa_webhook_attempts",
     "Webhook delivery attempts by outcome.",

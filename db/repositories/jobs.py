@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.enums import ACTIVE_JOB_STATUSES, JobStatus
@@ -89,3 +89,13 @@ class JobRepository:
             .limit(limit)
         )
         return list((await self.session.scalars(stmt)).all())
+
+    async def active_counts(self) -> dict[JobStatus, int]:
+        """Jobs waiting for or held by a worker (the job queue's depth), by status."""
+        stmt = (
+            select(Job.status, func.count())
+            .where(Job.status.in_(ACTIVE_JOB_STATUSES))
+            .group_by(Job.status)
+        )
+        found = {status: int(n) for status, n in (await self.session.execute(stmt)).tuples()}
+        return {status: found.get(status, 0) for status in ACTIVE_JOB_STATUSES}

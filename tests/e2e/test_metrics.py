@@ -54,4 +54,5 @@ async def test_metrics_count_requests_errors_sockets_and_pools(
     assert value(after, "bipa_db_pool_size") == 20
     assert 0 <= value(after, "bipa_db_pool_in_use") <= 20
     assert "bipa_webhook_outbox_pending" in after and "bipa_scan_queue_depth" in after
+    assert set(after["bipa_jobs_active"]) == {(("status", "QUEUED"),), (("status", "RUNNING"),)}
     assert "bipa_http_request_seconds_bucket" in after
