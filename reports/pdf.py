@@ -161,15 +161,8 @@ def _packages(pdf: _Document, report: SessionReport) -> None:
         _table_row(pdf, _package_cells(line))
 
 
-_STOP_HEADINGS = (
-    "Parada",
-    "Endereço",
-    "Pacotes",
-    "Códigos",
-    "Previsão",
-    "Distância (km)",
-    "Situação",
-)
+# The PDF prints one deliverer's route per table: the deliverer is its title, not a column.
+_STOP_HEADINGS = text.ROUTE_HEADINGS[1:]
 
 
 def _route(pdf: _Document, route: RouteLine) -> None:
