@@ -472,6 +472,8 @@ async def _preflight(uow: UnitOfWork, actor: User, command: CreateJob, deps: Dep
     """Refusals a job's work would meet that are known now: answered at once, no job written
     (the job checks them again when it runs: things change while it waits)."""
     match command.kind:
+        case JobKind.IMPORT_MANIFEST:
+            await manifests.lock_for_import(uow, actor, command.session_id)
         case JobKind.GEOCODE_SESSION:
             await locations.lock_for_geocoding(uow, actor, command.session_id)
         case JobKind.OPTIMIZE_ROUTES:

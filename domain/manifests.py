@@ -24,7 +24,7 @@ import manifest
 import storage
 from db.models import DeliverySession, SessionPackage, User
 from domain import addresses, barcodes, packages, permissions
-from domain.errors import InvalidTransition, NotFound, ValidationFailed
+from domain.errors import NotFound, ValidationFailed
 from domain.jobs import ImportLimits, upload_key
 from domain.uow import UnitOfWork
 from manifest import ManifestRow, RowProblem
@@ -208,12 +208,10 @@ async def _check_rows(
     return valid, problems
 
 
-def _ensure_addable(session: DeliverySession) -> None:
-    permissions.ensure_writable(session)
-    if session.status not in packages.ADDABLE:
-        raise InvalidTransition(
-            "session", session.status.value, "add packages", code="SESSION_NOT_ADDABLE"
-        )
+async def lock_for_import(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> None:
+    """The refusals of importing into a session, known when its job is asked for: nothing is
+    queued for a session that cannot take packages (the job checks again at each batch)."""
+    packages.ensure_addable(await permissions.lock_for_change(uow, actor, session_id))
 
 
 def _added(chunk: Sequence[_Checked], result: packages.AddResult) -> list[RowOutcome]:
@@ -255,7 +253,7 @@ async def validate_manifest(
         if found is None:
             raise NotFound("session not found", id=str(session_id), code="SESSION_NOT_FOUND")
         session = found
-    _ensure_addable(session)
+    packages.ensure_addable(session)
     _, problems = await _check_rows(uow, session, rows)
     return problems
 
@@ -269,7 +267,7 @@ async def import_rows(
 ) -> ImportResult:
     """One batch, in the caller's transaction, under the session's lock."""
     session = await permissions.lock_for_change(uow, actor, session_id)
-    _ensure_addable(session)
+    packages.ensure_addable(session)
     valid, problems = await _check_rows(uow, session, rows)
     outcomes = [RowOutcome(p.row, Outcome.PROBLEM, p.code, p.column, p.reason) for p in problems]
     present = await uow.packages.existing_ids(session.id, [c.barcode for c in valid])

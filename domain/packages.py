@@ -118,15 +118,20 @@ async def _deliverers_for(
     return found
 
 
-async def add_packages(
-    uow: UnitOfWork, actor: User, session_id: uuid.UUID, items: Sequence[PackageData]
-) -> AddResult:
-    session = await permissions.lock_for_change(uow, actor, session_id)
+def ensure_addable(session: DeliverySession) -> None:
+    """Packages join a session until it is completed: open, in distribution or paused."""
     permissions.ensure_writable(session)
     if session.status not in ADDABLE:
         raise InvalidTransition(
             "session", session.status.value, "add packages", code="SESSION_NOT_ADDABLE"
         )
+
+
+async def add_packages(
+    uow: UnitOfWork, actor: User, session_id: uuid.UUID, items: Sequence[PackageData]
+) -> AddResult:
+    session = await permissions.lock_for_change(uow, actor, session_id)
+    ensure_addable(session)
     _validate_request(items)
     result = AddResult(session=session)
     seen: set[str] = set()

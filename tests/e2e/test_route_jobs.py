@@ -22,6 +22,7 @@ from bipa import database
 from db.engine import make_engine, make_sessionmaker
 from db.enums import Role
 from domain import users as user_service
+from domain.crypto import verify
 from domain.uow import UnitOfWork
 from geo.address import normalize_street
 from tests.conftest import ROOT, LiveServer
@@ -33,6 +34,7 @@ from tests.e2e.queries import (
     ERR,
     session_action,
 )
+from tests.e2e.webhook_receiver import Receiver
 from tests.geo.fakes import FakeProviders, Place, serve
 
 START = session_action("startSession")
@@ -50,6 +52,9 @@ mutation($sid: ID!, $options: RouteOptionsInput, $key: String) {{
     __typename ... on JobSuccess {{ created job {{ {JOB} }} }} {ERR}
   }}
 }}"""
+WEBHOOK = """mutation($url: String!, $events: [String!]!) {
+  createWebhook(input: {url: $url, events: $events}) {
+    __typename ... on WebhookSecretSuccess { secret } ... on Error { message } } }"""
 GET_JOB = f"query($id: ID!) {{ job(id: $id) {{ {JOB} }} }}"
 JOBS = "query($sid: ID!) { jobs(sessionId: $sid) { edges { node { id kind } } } }"
 ROUTES = """
@@ -174,8 +179,10 @@ def scenario(url: str, users: dict[str, tuple[str, str]], providers: FakeProvide
         "BIPA_DEPOT_LON": str(DEPOT[1]),
         "BIPA_ROUTE_TIMEOUT": "0.5",
         "BROADCAST_URL": "memory://",
+        "BIPA_WEBHOOK_POLL": "0.05",
     }
     server = LiveServer(url, env).start()
+    receiver = Receiver().start()
     worker = None
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
@@ -244,6 +251,8 @@ def scenario(url: str, users: dict[str, tuple[str, str]], providers: FakeProvide
                     }
                 ],
             )
+            hook = manager(WEBHOOK, url=receiver.url, events=["job.failed"])["createWebhook"]
+            assert hook["__typename"] == "WebhookSecretSuccess", hook
             queued = manager(OPTIMIZE, sid=other)["optimizeRoutes"]
             assert queued["__typename"] == "JobSuccess", queued
             assert manager(START, sid=other)["startSession"]["__typename"] == "SessionSuccess"
@@ -267,6 +276,15 @@ def scenario(url: str, users: dict[str, tuple[str, str]], providers: FakeProvide
             assert failed["status"] == "FAILED", failed
             assert failed["result"]["error"]["code"] == "SESSION_READ_ONLY"
             assert failed["lastError"].startswith("SESSION_READ_ONLY")
+            # The failure reaches an integration, signed, on the outbox the worker delivers.
+            (sent,) = receiver.wait_for(1)
+            assert sent.headers["Bipa-Event"] == "job.failed"
+            assert verify(
+                hook["secret"], sent.headers["Bipa-Signature"], sent.body, int(time.time())
+            )
+            assert sent.json["sessionId"] == other
+            assert sent.json["data"]["jobId"] == queued["job"]["id"]
+            assert sent.json["data"]["kind"] == "OPTIMIZE_ROUTES"
             untouched = manager(ROUTES, sid=other)["session"]
             assert untouched["deliverers"][0]["routeStops"] == []
             assert all(e["node"]["deliverer"] is None for e in untouched["packages"]["edges"])
@@ -309,6 +327,7 @@ def scenario(url: str, users: dict[str, tuple[str, str]], providers: FakeProvide
             own = next(d for d in mine if d["user"]["id"] == users["ana"][0])
             assert own["nextStop"]["packages"], own
     finally:
+        receiver.stop()
         if worker is not None:
             worker.terminate()
             try:
