@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
 import httpx
+import psutil
 
 from bench import common
 from bench.common import log
@@ -265,15 +266,38 @@ async def count(dsn: str, sid: uuid.UUID) -> tuple[int, int]:
     return int(packages), int(added)
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) so far of each named process, and of every PostgreSQL process
+    of this machine ("database"; 0 when they cannot be read)."""
+    out = {}
+    for name, pid in pids.items():
+        times = psutil.Process(pid).cpu_times()
+        out[name] = times.user + times.system
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    out["database"] = total
+    return out
+
+
 async def import_once(
-    client: httpx.AsyncClient, sid: uuid.UUID, rows: list[list[str]], running: asyncio.Event | None
+    client: httpx.AsyncClient,
+    sid: uuid.UUID,
+    rows: list[list[str]],
+    running: asyncio.Event | None,
+    pids: dict[str, int] | None = None,
 ) -> tuple[float, dict[str, Any]]:
+    before = cpu_seconds(pids or {})
     job_id, started = await start_import(client, sid, manifest_csv(rows))
     job = await wait_job(client, job_id, running)
     elapsed = time.perf_counter() - started
     if job["status"] != "SUCCEEDED" or job["done"] != len(rows):
         raise RuntimeError(f"import: {job}")
-    log(f"import: {len(rows)} rows in {elapsed:.2f} s; {phases(job)}")
+    # Where the time went: the CPU each process spent (2 cores here: the sum can pass 1x).
+    spent = {k: v - before[k] for k, v in cpu_seconds(pids or {}).items()}
+    cpu = ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
+    log(f"import: {len(rows)} rows in {elapsed:.2f} s; {phases(job)}; CPU s: {cpu}")
     return elapsed, job
 
 
@@ -340,6 +364,7 @@ async def main(args: argparse.Namespace) -> None:
         loaded_times: list[float] = []
         try:
             await worker.started()
+            pids = {"worker": worker.pid, "server": server.pid}
             async with httpx.AsyncClient(
                 base_url=server.url,
                 headers={"authorization": f"Bearer {seeded.manager_token}"},
@@ -348,7 +373,9 @@ async def main(args: argparse.Namespace) -> None:
                 # Warm-up: a small import (code paths, pools, procrastinate's listener).
                 await import_once(client, warm_sid, manifest_rows("WARM", 50), None)
                 for k, sid in enumerate(import_sids):
-                    elapsed, _ = await import_once(client, sid, manifest_rows(f"I{k}", n), None)
+                    elapsed, _ = await import_once(
+                        client, sid, manifest_rows(f"I{k}", n), None, pids
+                    )
                     bipa_times.append(elapsed)
                 for k in range(0 if args.import_only else rounds):
                     a, d, loaded_s = await scan_round(

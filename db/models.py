@@ -172,8 +172,11 @@ class SessionAddress(Base):
     session: Mapped[DeliverySession] = relationship(lazy="raise")
 
     __table_args__ = (
-        # Equal addresses share one row: looked up by (session, key) on every addPackages.
-        UniqueConstraint("session_id", "normalized_key"),
+        # Equal addresses share one row: looked up by (key, session) on every addPackages.
+        # The key leads: an index that led with session_id tied, in a young table's generic
+        # plan, with the FK target below, and the packages' FK check then scanned every
+        # address of the session for each package inserted (an import went quadratic; 0009).
+        UniqueConstraint("normalized_key", "session_id"),
         # Target of the composite FK from packages (an address belongs to the package's session).
         UniqueConstraint("session_id", "id", name="uq_session_addresses_session_id_id"),
         CheckConstraint("package_count >= 0", name="package_count_non_negative"),
@@ -241,7 +244,8 @@ class SessionDeliverer(CreatedAtMixin, Base):
     user: Mapped[User] = relationship(lazy="raise")
 
     __table_args__ = (
-        UniqueConstraint("session_id", "user_id"),
+        # The user leads, for the same reason as the addresses' key (0009).
+        UniqueConstraint("user_id", "session_id"),
         UniqueConstraint("session_id", "id", name="uq_session_deliverers_session_id_id"),
         CheckConstraint("base_salary >= 0", name="base_salary_non_negative"),
         CheckConstraint("commission_per_delivery >= 0", name="commission_non_negative"),
@@ -315,8 +319,10 @@ class SessionPackage(CreatedAtMixin, Base):
             ["session_deliverers.session_id", "session_deliverers.id"],
             name="fk_session_packages_deliverer_same_session",
         ),
-        # Package lists filtered by status (progress, "pending" views) within a session.
-        Index("ix_session_packages_session_status", "session_id", "status"),
+        # Package lists filtered by status (progress, "pending" views) within a session. The
+        # status leads: only the (session_id, barcode) index may then answer a lookup by code,
+        # whatever a young table's generic plan would pick otherwise (0009).
+        Index("ix_session_packages_status_session", "status", "session_id"),
         # A deliverer's packages (DataLoaders and the DELIVERER permission check).
         Index("ix_session_packages_deliverer", "deliverer_id"),
         # Packages per address (Address.packageCount checks and address loaders).

@@ -4,7 +4,7 @@ form under which equal addresses of a session share one row (geo.key)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import geo
 from domain.errors import ValidationFailed
@@ -37,9 +37,19 @@ class AddressData:
         return self.street is not None
 
 
+@dataclass(frozen=True)
+class CleanAddress(AddressData):
+    """What `clean` answers, with its normalised key: cleaning it again returns it as it is
+    (a manifest's rows are checked, then added by the same rules, once)."""
+
+    key: str = ""
+
+
 def normalized_key(address: AddressData) -> str:
     """Case, accents, punctuation, spacing, "R."/"Rua", "nº" and the CEP's dash do not make
     two addresses different."""
+    if isinstance(address, CleanAddress):
+        return address.key
     return geo.key(
         line=address.line,
         street=address.street,
@@ -85,16 +95,16 @@ def _text(value: str | None, field: str, bound: int) -> str | None:
     return text
 
 
-def clean(address: AddressData, field: str) -> AddressData:
+def clean(address: AddressData, field: str) -> CleanAddress:
     """Spacing collapsed, the CEP as 8 digits, the UF in capitals, the line built from the
     parts when only they were given; refuses what cannot be an address."""
+    if isinstance(address, CleanAddress):
+        return address
     street = _text(address.street, f"{field}.street", PART_MAX)
-    parts = {
-        "number": _text(address.number, f"{field}.number", NUMBER_MAX),
-        "complement": _text(address.complement, f"{field}.complement", PART_MAX),
-        "neighbourhood": _text(address.neighbourhood, f"{field}.neighbourhood", PART_MAX),
-    }
-    if street is None and any(parts.values()):
+    number = _text(address.number, f"{field}.number", NUMBER_MAX)
+    complement = _text(address.complement, f"{field}.complement", PART_MAX)
+    neighbourhood = _text(address.neighbourhood, f"{field}.neighbourhood", PART_MAX)
+    if street is None and (number or complement or neighbourhood):
         raise ValidationFailed(
             "a structured address needs its street",
             field=f"{field}.street",
@@ -141,16 +151,29 @@ def clean(address: AddressData, field: str) -> AddressData:
                 field=f"{field}.postalCode",
                 code="CEP_INVALID",
             )
-    cleaned = AddressData(
+    parts = AddressData(
+        line=line,
+        city=city,
+        postal_code=cep,
+        street=street,
+        number=number,
+        complement=complement,
+        neighbourhood=neighbourhood,
+        state=state,
+    )
+    if not line:
+        line = built_line(parts)[:LINE_MAX]
+    return CleanAddress(
         line=line,
         city=city,
         postal_code=cep,
         latitude=address.latitude,
         longitude=address.longitude,
         street=street,
+        number=number,
+        complement=complement,
+        neighbourhood=neighbourhood,
         state=state,
-        **parts,
+        # A built line never keys: a structured address keys on its parts.
+        key=normalized_key(parts),
     )
-    if not line:
-        cleaned = replace(cleaned, line=built_line(cleaned)[:LINE_MAX])
-    return cleaned

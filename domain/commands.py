@@ -753,11 +753,7 @@ async def _import_manifest_rows(
         uow.job_changed(base.job_id)
     return Result(
         {"session": str(imported.session.id), "outcomes": [o.ref() for o in imported.outcomes]},
-        {
-            "session": session_as_now(imported.session),
-            "packages": imported.added,
-            "outcomes": imported.outcomes,
-        },
+        {"session": session_as_now(imported.session), "outcomes": imported.outcomes},
     )
 
 

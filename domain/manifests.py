@@ -22,7 +22,7 @@ from typing import Any
 
 import manifest
 import storage
-from db.models import DeliverySession, SessionPackage, User
+from db.models import DeliverySession, User
 from domain import addresses, barcodes, packages, permissions
 from domain.errors import NotFound, ValidationFailed
 from domain.jobs import ImportLimits, upload_key
@@ -82,7 +82,6 @@ class RowOutcome:
 class ImportResult:
     session: DeliverySession
     outcomes: list[RowOutcome]
-    added: list[SessionPackage]
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for o in self.outcomes if o.outcome is outcome)
@@ -157,7 +156,8 @@ def _check_row(
     address = address_of(row)
     if address is not None:
         try:
-            addresses.clean(address, "address")
+            # Cleaned once: add_packages takes a clean address as it is.
+            address = addresses.clean(address, "address")
         except ValidationFailed as e:
             column = _ADDRESS_COLUMNS.get((e.field or "").rsplit(".", 1)[-1], "street")
             problems.append(_problem(row, column, e.code, None))
@@ -217,7 +217,7 @@ async def lock_for_import(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -
 def _added(chunk: Sequence[_Checked], result: packages.AddResult) -> list[RowOutcome]:
     # Checked above by the same rules under the same lock, each row was added; a refusal
     # here would be a rule that changed in add_packages only, reported rather than lost.
-    by_code = {p.barcode: p for p in result.added}
+    by_code = {p.barcode: p for p in result.new}
     refused = {r.barcode: r for r in result.rejected}
     outcomes: list[RowOutcome] = []
     for c in chunk:
@@ -279,7 +279,6 @@ async def import_rows(
         for c in valid
         if c.barcode in present
     ]
-    added: list[SessionPackage] = []
     if all_or_nothing and problems:
         outcomes += [RowOutcome(c.row.row, Outcome.SKIPPED, barcode=c.barcode) for c in fresh]
     else:
@@ -287,10 +286,9 @@ async def import_rows(
         for start in range(0, len(fresh), step):
             chunk = fresh[start : start + step]
             result = await packages.add_packages(uow, actor, session.id, [c.item for c in chunk])
-            added.extend(result.added)
             outcomes += _added(chunk, result)
     outcomes.sort(key=lambda o: o.row)
-    return ImportResult(session, outcomes, added)
+    return ImportResult(session, outcomes)
 
 
 # --- the uploaded file: refused whole, or stored for the job (every front-end the same) ------

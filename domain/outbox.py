@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from db.base import utcnow
 from db.enums import Role, WebhookDeliveryStatus
-from db.models import AuditEntry, Webhook, WebhookDelivery
+from db.models import Webhook, WebhookDelivery
+from db.repositories.audit import NewEntry
 from db.repositories.webhooks import WebhookRepository
 
 
@@ -17,7 +18,7 @@ def _wants(webhook: Webhook, action: str) -> bool:
 
 async def write_outbox(
     repo: WebhookRepository,
-    entries: Sequence[AuditEntry],
+    entries: Sequence[NewEntry],
     owners: dict[uuid.UUID, uuid.UUID],
     prefetched: Sequence[Webhook] | None = None,
 ) -> int:

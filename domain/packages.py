@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,8 @@ from typing import Any
 import geo
 from db.base import utcnow
 from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus, SessionStatus
-from db.models import DeliverySession, SessionAddress, SessionDeliverer, SessionPackage, User
+from db.models import DeliverySession, SessionDeliverer, SessionPackage, User
+from db.repositories.packages import NewAddress, NewPackage
 from domain import addresses, barcodes, completion, permissions, proof
 from domain.actions import Action
 from domain.deliverers import recompute_earnings
@@ -39,9 +41,16 @@ class PackageData:
 @dataclass
 class AddResult:
     session: DeliverySession
-    added: list[SessionPackage] = field(default_factory=list)
+    new: list[NewPackage] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     rejected: list[barcodes.Rejected] = field(default_factory=list)
+    at: datetime | None = None
+
+    @functools.cached_property
+    def added(self) -> list[SessionPackage]:
+        """The added packages as rows, built when asked (an import needs only their ids)."""
+        at = self.at or utcnow()
+        return [p.row(self.session.id, at) for p in self.new]
 
 
 def _validate_request(items: Sequence[PackageData]) -> None:
@@ -61,44 +70,54 @@ def _validate_request(items: Sequence[PackageData]) -> None:
             )
 
 
+def _new_address(key: str, a: addresses.AddressData, count: int) -> NewAddress:
+    placed = a.latitude is not None and a.longitude is not None
+    return NewAddress(
+        id=uuid.uuid4(),
+        normalized_key=key,
+        line=a.line or "",
+        street=a.street,
+        number=a.number,
+        complement=a.complement,
+        neighbourhood=a.neighbourhood,
+        city=a.city,
+        state=a.state,
+        postal_code=a.postal_code,
+        latitude=a.latitude,
+        longitude=a.longitude,
+        # Coordinates sent with the address are the caller's own pin.
+        geo_precision=geo.Precision.MANUAL.value if placed else None,
+        geo_provider=addresses.INPUT_PROVIDER if placed else None,
+        package_count=count,
+    )
+
+
 async def _addresses_for(
     uow: UnitOfWork, session: DeliverySession, items: Sequence[tuple[int, PackageData]]
-) -> dict[int, SessionAddress]:
+) -> dict[int, uuid.UUID]:
+    """The address of each new package (by its index): a row the session has (its count
+    moved), or a new row inserted here with its count."""
     cleaned = {
         i: addresses.clean(item.address, f"packages[{i}].address")
         for i, item in items
         if item.address is not None
     }
-    keys = {i: addresses.normalized_key(a) for i, a in cleaned.items()}
+    keys = {i: a.key for i, a in cleaned.items()}
     known = await uow.addresses.by_keys(session.id, sorted(set(keys.values())))
-    result: dict[int, SessionAddress] = {}
+    result: dict[int, uuid.UUID] = {}
+    fresh: dict[str, tuple[int, int]] = {}  # key -> (first index, packages)
     for i, key in keys.items():
         row = known.get(key)
-        if row is None:
-            a = cleaned[i]
-            placed = a.latitude is not None and a.longitude is not None
-            row = SessionAddress(
-                id=uuid.uuid4(),
-                session_id=session.id,
-                normalized_key=key,
-                line=a.line,
-                street=a.street,
-                number=a.number,
-                complement=a.complement,
-                neighbourhood=a.neighbourhood,
-                city=a.city,
-                state=a.state,
-                postal_code=a.postal_code,
-                latitude=a.latitude,
-                longitude=a.longitude,
-                # Coordinates sent with the address are the caller's own pin.
-                geo_precision=geo.Precision.MANUAL.value if placed else None,
-                geo_provider=addresses.INPUT_PROVIDER if placed else None,
-                package_count=0,
-            )
-            uow.addresses.add(row)
-            known[key] = row
-        result[i] = row
+        if row is not None:
+            row.package_count += 1
+            continue
+        first, count = fresh.get(key, (i, 0))
+        fresh[key] = (first, count + 1)
+    new = [_new_address(key, cleaned[first], count) for key, (first, count) in fresh.items()]
+    await uow.addresses.insert(session.id, new)
+    ids = {a.normalized_key: a.id for a in new} | {k: r.id for k, r in known.items()}
+    for i, key in keys.items():
+        result[i] = ids[key]
     return result
 
 
@@ -153,35 +172,28 @@ async def add_packages(
     fresh = [(i, item, code) for i, item, code in accepted if code not in existing]
     result.duplicates.extend(code for _, _, code in accepted if code in existing)
     indexed = [(i, item) for i, item, _ in fresh]
-    address_rows = await _addresses_for(uow, session, indexed)
+    # Deliverers first: a refused deliverer must refuse before any row is inserted.
     deliverer_rows = await _deliverers_for(uow, session, indexed)
-    now = utcnow()
+    address_ids = await _addresses_for(uow, session, indexed)
     for i, item, code in fresh:
-        address = address_rows.get(i)
+        address_id = address_ids.get(i)
         deliverer = deliverer_rows.get(item.deliverer_id) if item.deliverer_id else None
         checked = checks[i]
-        package = SessionPackage(
+        package = NewPackage(
             id=uuid.uuid4(),
-            session_id=session.id,
             barcode=code,
             symbology=item.symbology or _guessed_symbology(checked),
             carrier=checked.carrier,
             raw_text=checked.raw_text,
-            status=DeliveryStatus.PENDING,
             recipient_name=(item.recipient_name or "").strip() or None,
             recipient_from_label=item.recipient_from_label,
-            address_id=address.id if address else None,
+            address_id=address_id,
             deliverer_id=deliverer.id if deliverer else None,
             scan_report=item.scan_report,
-            created_at=now,
-            updated_at=now,
         )
-        if address is not None:
-            address.package_count += 1
         if deliverer is not None:
             deliverer.packages_assigned += 1
-        uow.packages.add(package)
-        result.added.append(package)
+        result.new.append(package)
         uow.record(
             session,
             Action.PACKAGE_ADDED,
@@ -191,11 +203,13 @@ async def add_packages(
                 "barcode": code,
                 "symbology": package.symbology,
                 "carrier": package.carrier,
-                "addressId": str(address.id) if address else None,
+                "addressId": str(address_id) if address_id else None,
                 "delivererId": str(deliverer.id) if deliverer else None,
                 "viaScan": item.scan_report is not None,
             },
         )
+    result.at = utcnow()
+    await uow.packages.insert(session.id, result.new, result.at)
     await uow.flush()
     return result
 

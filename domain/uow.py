@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from db.base import utcnow
-from db.models import AuditEntry, DeliverySession, Webhook
-from db.repositories.audit import AuditRepository
+from db.models import DeliverySession, Webhook
+from db.repositories.audit import AuditRepository, NewEntry
 from db.repositories.geocoding import GeocodeRepository
 from db.repositories.idempotency import IdempotencyRepository
 from db.repositories.jobs import JobRepository
@@ -47,7 +47,7 @@ class UnitOfWork:
         self.currency = currency
         self._publisher: EventPublisher = publisher or NullPublisher()
         self._events: list[CommittedEvent] = []
-        self._entries: list[AuditEntry] = []
+        self._entries: list[NewEntry] = []
         self._owners: dict[uuid.UUID, uuid.UUID] = {}
         self._hooks: dict[uuid.UUID, list[Webhook]] = {}
         self._last_sequence: dict[uuid.UUID, int] = {}
@@ -134,7 +134,7 @@ class UnitOfWork:
         action: str,
         actor_id: uuid.UUID | None,
         details: dict[str, Any],
-    ) -> AuditEntry:
+    ) -> NewEntry:
         """Append the next audit entry of a session whose row the caller holds locked.
 
         The entry and the new `last_sequence` are written together by one statement at
@@ -143,7 +143,7 @@ class UnitOfWork:
         sequence = delivery_session.last_sequence + 1
         set_committed_value(delivery_session, "last_sequence", sequence)
         self._last_sequence[delivery_session.id] = sequence
-        entry = AuditEntry(
+        entry = NewEntry(
             session_id=delivery_session.id,
             sequence=sequence,
             action=action,
@@ -163,7 +163,7 @@ class UnitOfWork:
 
         Runs after the ORM flush, inside the session row lock the services took.
         """
-        by_session: dict[uuid.UUID, list[AuditEntry]] = {}
+        by_session: dict[uuid.UUID, list[NewEntry]] = {}
         for entry in self._entries:
             by_session.setdefault(entry.session_id, []).append(entry)
         now = utcnow()

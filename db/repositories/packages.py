@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -18,37 +18,134 @@ from db.models import SessionAddress, SessionDeliverer, SessionPackage, User
 from db.repositories import keyset
 
 
-def _given(name: str) -> Any:
-    """The values of the array parameter `name` as a table (column `value`) to join on.
+def _probe(columns: str, table: str, match: str, values: str) -> Any:
+    """For each value of the array parameter `values`, the one row of the session matching
+    it, found by its own unique-index probe (a LATERAL subquery with LIMIT 1: never merged
+    into a join the planner may choose).
 
-    Lookups of many codes (or address keys) in one session join this to the unique index on
-    (session_id, code): with `code IN (...)`, a prepared statement's generic plan, made while
-    the table's statistics are those of a young or small table, may pick the (session_id,
-    status) index and filter every package of the session for each call, so a 10,000-row
-    import went quadratic (36 ms per lookup of 250 codes at 8,000 packages, against 1 ms).
+    A join of the values to the table (or `IN (...)`) is planned once per connection as a
+    generic plan; while the table is young (no statistics yet) that plan may hash the whole
+    session's rows, or filter them through another index that leads with session_id, for
+    every call: a 10,000-row import went quadratic (36 ms per lookup of 250 codes at 8,000
+    packages). Probes cost the same at any size.
     """
-    return func.unnest(bindparam(name, type_=ARRAY(String))).table_valued("value").render_derived()
+    return text(
+        f"""
+        SELECT {columns} FROM unnest(CAST(:{values} AS text[])) AS given(value)
+        CROSS JOIN LATERAL (
+            SELECT * FROM {table} AS t
+            WHERE t.{match} = given.value AND t.session_id = :session_id LIMIT 1
+        ) AS found
+        """
+    )
 
 
-_CODES = _given("barcodes")
 # Built once: the hot path of every scan then skips SQLAlchemy's statement construction and
 # cache-key walk (tens of microseconds per statement).
-_EXISTING_BARCODES = (
-    select(SessionPackage.barcode)
-    .join(_CODES, SessionPackage.barcode == _CODES.c.value)
-    .where(SessionPackage.session_id == bindparam("session_id"))
+_EXISTING_IDS = _probe("found.barcode, found.id", "session_packages", "barcode", "barcodes")
+_ADDRESSES_BY_KEY = select(SessionAddress).from_statement(
+    _probe("found.*", "session_addresses", "normalized_key", "keys")
 )
-_EXISTING_IDS = (
-    select(SessionPackage.barcode, SessionPackage.id)
-    .join(_CODES, SessionPackage.barcode == _CODES.c.value)
-    .where(SessionPackage.session_id == bindparam("session_id"))
+
+
+# New rows as one statement over arrays, compiled once (like the audit's append): the ORM's
+# unit of work spent ~60 us of CPU per package (object state, flush ordering, a parameter set
+# per row), which bounded a manifest import to ~1,000 rows/s. Scans and imports alike.
+_INSERT_PACKAGES = text(
+    """
+    INSERT INTO session_packages (id, session_id, barcode, symbology, carrier, raw_text, status,
+        recipient_name, recipient_from_label, address_id, deliverer_id, scan_report,
+        created_at, updated_at)
+    SELECT p.id, :session_id, p.barcode, p.symbology, p.carrier, p.raw_text,
+        'PENDING'::delivery_status, p.recipient_name, p.recipient_from_label, p.address_id,
+        p.deliverer_id, p.scan_report::jsonb, :now, :now
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:barcodes AS text[]), CAST(:symbologies AS text[]),
+        CAST(:carriers AS text[]), CAST(:raw_texts AS text[]), CAST(:recipients AS text[]),
+        CAST(:from_label AS boolean[]), CAST(:address_ids AS uuid[]),
+        CAST(:deliverer_ids AS uuid[]), CAST(:scan_reports AS text[])
+    ) AS p(id, barcode, symbology, carrier, raw_text, recipient_name, recipient_from_label,
+        address_id, deliverer_id, scan_report)
+    """
 )
-_KEYS = _given("keys")
-_ADDRESSES_BY_KEY = (
-    select(SessionAddress)
-    .join(_KEYS, SessionAddress.normalized_key == _KEYS.c.value)
-    .where(SessionAddress.session_id == bindparam("session_id"))
+_INSERT_ADDRESSES = text(
+    """
+    INSERT INTO session_addresses (id, session_id, normalized_key, line, street, number,
+        complement, neighbourhood, city, state, postal_code, latitude, longitude,
+        geo_precision, geo_provider, package_count)
+    SELECT a.id, :session_id, a.normalized_key, a.line, a.street, a.number, a.complement,
+        a.neighbourhood, a.city, a.state, a.postal_code, a.latitude, a.longitude,
+        a.geo_precision, a.geo_provider, a.package_count
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:keys AS text[]), CAST(:lines AS text[]),
+        CAST(:streets AS text[]), CAST(:numbers AS text[]), CAST(:complements AS text[]),
+        CAST(:neighbourhoods AS text[]), CAST(:cities AS text[]), CAST(:states AS text[]),
+        CAST(:postal_codes AS text[]), CAST(:latitudes AS float8[]),
+        CAST(:longitudes AS float8[]), CAST(:precisions AS text[]), CAST(:providers AS text[]),
+        CAST(:counts AS integer[])
+    ) AS a(id, normalized_key, line, street, number, complement, neighbourhood, city, state,
+        postal_code, latitude, longitude, geo_precision, geo_provider, package_count)
+    """
 )
+
+
+@dataclass(frozen=True, slots=True)
+class NewPackage:
+    """A package to insert: PENDING, created now, in the session it is inserted into."""
+
+    id: uuid.UUID
+    barcode: str
+    symbology: str | None
+    carrier: str | None
+    raw_text: str | None
+    recipient_name: str | None
+    recipient_from_label: bool
+    address_id: uuid.UUID | None
+    deliverer_id: uuid.UUID | None
+    scan_report: dict[str, Any] | None
+
+    def row(self, session_id: uuid.UUID, now: datetime) -> SessionPackage:
+        """The inserted row as an object (not in any ORM session: it reads, never writes)."""
+        return SessionPackage(
+            id=self.id,
+            session_id=session_id,
+            barcode=self.barcode,
+            symbology=self.symbology,
+            carrier=self.carrier,
+            raw_text=self.raw_text,
+            status=DeliveryStatus.PENDING,
+            recipient_name=self.recipient_name,
+            recipient_from_label=self.recipient_from_label,
+            address_id=self.address_id,
+            deliverer_id=self.deliverer_id,
+            failure_reason=None,
+            scan_report=self.scan_report,
+            created_at=now,
+            updated_at=now,
+            delivered_at=None,
+            anonymized_at=None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewAddress:
+    """An address to insert, with the packages that point at it from the same statement."""
+
+    id: uuid.UUID
+    normalized_key: str
+    line: str
+    street: str | None
+    number: str | None
+    complement: str | None
+    neighbourhood: str | None
+    city: str | None
+    state: str | None
+    postal_code: str | None
+    latitude: float | None
+    longitude: float | None
+    geo_precision: str | None
+    geo_provider: str | None
+    package_count: int
 
 
 @dataclass(frozen=True)
@@ -73,8 +170,31 @@ class PackageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, row: SessionPackage) -> None:
-        self.session.add(row)
+    async def insert(
+        self, session_id: uuid.UUID, rows: Sequence[NewPackage], now: datetime
+    ) -> None:
+        """One round trip for any number of packages, in the caller's transaction."""
+        if not rows:
+            return
+        await self.session.execute(
+            _INSERT_PACKAGES,
+            {
+                "session_id": session_id,
+                "now": now,
+                "ids": [r.id for r in rows],
+                "barcodes": [r.barcode for r in rows],
+                "symbologies": [r.symbology for r in rows],
+                "carriers": [r.carrier for r in rows],
+                "raw_texts": [r.raw_text for r in rows],
+                "recipients": [r.recipient_name for r in rows],
+                "from_label": [r.recipient_from_label for r in rows],
+                "address_ids": [r.address_id for r in rows],
+                "deliverer_ids": [r.deliverer_id for r in rows],
+                "scan_reports": [
+                    None if r.scan_report is None else json.dumps(r.scan_report) for r in rows
+                ],
+            },
+        )
 
     async def delete(self, row: SessionPackage) -> None:
         await self.session.delete(row)
@@ -139,8 +259,7 @@ class PackageRepository:
     async def existing_barcodes(self, session_id: uuid.UUID, barcodes: Sequence[str]) -> set[str]:
         if not barcodes:
             return set()
-        params = {"session_id": session_id, "barcodes": list(barcodes)}
-        return set(await self.session.scalars(_EXISTING_BARCODES, params))
+        return set(await self.existing_ids(session_id, barcodes))
 
     async def existing_ids(
         self, session_id: uuid.UUID, barcodes: Sequence[str]
@@ -308,8 +427,31 @@ class AddressRepository:
         rows = await self.session.scalars(_ADDRESSES_BY_KEY, params)
         return {a.normalized_key: a for a in rows}
 
-    def add(self, row: SessionAddress) -> None:
-        self.session.add(row)
+    async def insert(self, session_id: uuid.UUID, rows: Sequence[NewAddress]) -> None:
+        """One round trip for any number of addresses, in the caller's transaction."""
+        if not rows:
+            return
+        await self.session.execute(
+            _INSERT_ADDRESSES,
+            {
+                "session_id": session_id,
+                "ids": [r.id for r in rows],
+                "keys": [r.normalized_key for r in rows],
+                "lines": [r.line for r in rows],
+                "streets": [r.street for r in rows],
+                "numbers": [r.number for r in rows],
+                "complements": [r.complement for r in rows],
+                "neighbourhoods": [r.neighbourhood for r in rows],
+                "cities": [r.city for r in rows],
+                "states": [r.state for r in rows],
+                "postal_codes": [r.postal_code for r in rows],
+                "latitudes": [r.latitude for r in rows],
+                "longitudes": [r.longitude for r in rows],
+                "precisions": [r.geo_precision for r in rows],
+                "providers": [r.geo_provider for r in rows],
+                "counts": [r.package_count for r in rows],
+            },
+        )
 
     async def get_many(self, ids: Sequence[uuid.UUID]) -> list[SessionAddress]:
         if not ids:

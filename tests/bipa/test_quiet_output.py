@@ -229,9 +229,21 @@ def test_worker_writes_only_json_lines(database_url: str) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    # Until it says it started (a fixed sleep was too short on a loaded machine), then stop.
+    assert proc.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "job worker started" in line:
+            break
     proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=30)
+    stdout, rest = proc.communicate(timeout=30)
+    stderr = "".join(lines) + rest
+    assert "job worker started" in stderr, stderr[-2000:]
     assert json_lines(stderr), "the worker says it started"
     assert stdout == ""
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from db.enums import Role
 from domain import packages, sessions, users
-from domain.addresses import AddressData, clean, normalized_key
+from domain.addresses import AddressData, CleanAddress, clean, normalized_key
 from domain.errors import ValidationFailed
 from domain.uow import UnitOfWork
 
@@ -103,7 +103,19 @@ def test_clean_collapses_whitespace_and_keeps_the_text() -> None:
         AddressData("  Rua   das Flores,\t10 ", "  São   Paulo ", " 01310-100 ", -23.5, -46.6),
         "packages[0].address",
     )
-    assert cleaned == AddressData("Rua das Flores, 10", "São Paulo", "01310100", -23.5, -46.6)
+    assert cleaned == CleanAddress(
+        "Rua das Flores, 10",
+        "São Paulo",
+        "01310100",
+        -23.5,
+        -46.6,
+        key="rua das flores 10|sao paulo|01310100",
+    )
+    # Clean is clean: a second pass (a manifest's row checked, then added) returns it as is.
+    assert clean(cleaned, "again") is cleaned
+    assert normalized_key(cleaned) == cleaned.key == normalized_key(
+        AddressData("Rua das Flores 10", "Sao Paulo", "01310-100")
+    )
 
 
 def test_blank_city_and_postal_code_become_none() -> None:
