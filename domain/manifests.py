@@ -181,6 +181,7 @@ def _check_row(
         recipient_name=row.recipient_name,
         address=address,
         deliverer_id=deliverer_id,
+        checked=checked,
     )
     return _Checked(row, checked.barcode, item), []
 
@@ -301,9 +302,22 @@ def read_file(data: bytes, filename: str | None, limits: ImportLimits) -> manife
             data, filename, max_bytes=limits.max_bytes, max_rows=limits.max_rows
         )
     except manifest.ManifestError as exc:
-        raise ValidationFailed(
-            exc.message, field="file", code=exc.code, params=dict(exc.params)
-        ) from None
+        raise _refused(exc) from None
+
+
+def check_file(data: bytes, filename: str | None, limits: ImportLimits) -> int:
+    """The refusal of the whole file as a coded error, without reading each row (an upload's
+    check: the job reads the rows); answers the number of data rows."""
+    try:
+        return manifest.check_manifest(
+            data, filename, max_bytes=limits.max_bytes, max_rows=limits.max_rows
+        )
+    except manifest.ManifestError as exc:
+        raise _refused(exc) from None
+
+
+def _refused(exc: manifest.ManifestError) -> ValidationFailed:
+    return ValidationFailed(exc.message, field="file", code=exc.code, params=dict(exc.params))
 
 
 def too_large(limit: int) -> ValidationFailed:
@@ -338,7 +352,7 @@ async def stage_upload(
     if len(data) > limits.max_bytes:
         raise too_large(limits.max_bytes)
     ext = _extension(filename, data)
-    await asyncio.to_thread(read_file, data, f"manifest.{ext}", limits)
+    await asyncio.to_thread(check_file, data, f"manifest.{ext}", limits)
     key = upload_key(session_id, ext)
     await store.put(key, data, "application/octet-stream")
     return {

@@ -36,6 +36,9 @@ class PackageData:
     scan_report: dict[str, Any] | None = None
     # The recipient and address were read from the label (a scan), not given by the caller.
     recipient_from_label: bool = False
+    # `barcodes.check(barcode, symbology)` when the caller made it already (a manifest's rows
+    # are checked whole first, by the same rules): not made twice.
+    checked: barcodes.BarcodeCheck | None = None
 
 
 @dataclass
@@ -157,7 +160,7 @@ async def add_packages(
     accepted: list[tuple[int, PackageData, str]] = []
     checks: dict[int, barcodes.BarcodeCheck] = {}
     for i, item in enumerate(items):
-        checked = barcodes.check(item.barcode, item.symbology)
+        checked = item.checked or barcodes.check(item.barcode, item.symbology)
         if checked.rejected is not None:
             # Reported as sent, so the client can match it to its own input.
             result.rejected.append(dataclasses.replace(checked.rejected, barcode=item.barcode))

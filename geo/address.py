@@ -6,6 +6,7 @@ geocoding cache (an address is looked up once across sessions).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -85,10 +86,23 @@ SPELLED = {
 _NUMBER_PREFIX = re.compile(r"^\s*(?:n[º°o.]?|num\.?|n[úu]mero|nro\.?)\s*(?=\d)", re.IGNORECASE)
 
 
+class _Marks(dict[int, str | None]):
+    """str.translate's table that drops combining marks, filled as characters are met."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        kept = None if unicodedata.combining(char) else char
+        self[code] = kept
+        return kept
+
+
+_MARKS = _Marks()
+
+
 def fold(text: str) -> str:
     """Lower case, no accents, punctuation as spaces, single spaces."""
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = decomposed if decomposed.isascii() else decomposed.translate(_MARKS)
     return " ".join(_PUNCT.sub(" ", stripped.casefold()).split())
 
 
@@ -116,6 +130,8 @@ def _number_tokens(tokens: list[str]) -> list[str]:
     return out
 
 
+# Streets and cities repeat across a day's parcels: each is normalised once per process.
+@functools.lru_cache(maxsize=8192)
 def normalize_street(text: str) -> str:
     """A street (or a whole address line) in the form used for matching: folded, the street
     type and titles spelled out, house-number words dropped, "s/n" as `sn`."""
@@ -166,6 +182,7 @@ def format_cep(digits: str | None) -> str | None:
     return f"{digits[:5]}-{digits[5:]}"
 
 
+@functools.lru_cache(maxsize=1024)
 def city_key(city: str | None, state: str | None) -> str:
     """ "São Paulo" + "SP" and "Sao Paulo/SP" are one city."""
     return fold(" ".join(p for p in (city, state) if p))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 from manifest.files import open_rows
 from manifest.headers import map_headers
 from manifest.model import Manifest, ManifestError, ManifestRow, RowProblem
-from manifest.rows import cell_text, is_blank, parse_row
+from manifest.rows import Cell, cell_text, is_blank, parse_row
 
 
 def _too_large(size: int, max_bytes: int) -> ManifestError:
@@ -33,41 +35,74 @@ def _dedup_key(code: str) -> str:
     return "".join(code.split()).upper()
 
 
+class _DataRows:
+    """The refusals of the whole file (raised as ManifestError), then its data rows; blank
+    rows skipped. After the iteration: the header's column of each field and the row count."""
+
+    def __init__(self, data: bytes, filename: str | None, max_bytes: int, max_rows: int) -> None:
+        if len(data) > max_bytes:
+            raise _too_large(len(data), max_bytes)
+        if not data.strip():
+            raise ManifestError("EMPTY", "the file is empty", "O arquivo está vazio.")
+        self._rows = open_rows(data, filename)
+        self._max_rows = max_rows
+        self.header: list[str] | None = None
+        self.columns: dict[str, int] = {}
+        self.total = 0
+
+    def __iter__(self) -> Iterator[tuple[int, Sequence[Cell]]]:
+        for number, cells in self._rows:
+            if is_blank(cells):
+                continue
+            if self.header is None:
+                self.header = [_header_text(c) for c in cells]
+                self.columns = map_headers(self.header)
+                if "tracking_code" not in self.columns:
+                    raise ManifestError(
+                        "NO_TRACKING_COLUMN",
+                        "no column of the header is the tracking code",
+                        "Nenhuma coluna do cabeçalho é o código de rastreio (use, por exemplo, "
+                        "'Código de rastreio' ou 'rastreio' na primeira linha).",
+                        {"headers": ", ".join(h for h in self.header if h)[:500]},
+                    )
+                continue
+            self.total += 1
+            if self.total > self._max_rows:
+                raise _too_many_rows(self._max_rows)
+            yield number, cells
+        if self.header is None or self.total == 0:
+            raise ManifestError(
+                "EMPTY", "the file has no data rows", "O arquivo não tem linhas de dados."
+            )
+
+    def named_columns(self) -> dict[str, str]:
+        assert self.header is not None
+        return {field: self.header[index] for field, index in self.columns.items()}
+
+
+def check_manifest(
+    data: bytes, filename: str | None = None, *, max_bytes: int, max_rows: int
+) -> int:
+    """What refuses the whole file, without reading each row's fields (an upload's check,
+    before the file is stored; the job reads it whole): raises ManifestError, or answers the
+    number of data rows."""
+    rows = _DataRows(data, filename, max_bytes, max_rows)
+    for _ in rows:
+        pass
+    return rows.total
+
+
 def read_manifest(
     data: bytes, filename: str | None = None, *, max_bytes: int, max_rows: int
 ) -> Manifest:
     """Raises ManifestError for a file that cannot be read at all; everything about single
     rows is in the result's `problems`, and those rows are not in its `rows`."""
-    if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes)
-    if not data.strip():
-        raise ManifestError("EMPTY", "the file is empty", "O arquivo está vazio.")
-    rows = open_rows(data, filename)
-    header: list[str] | None = None
-    columns: dict[str, int] = {}
+    rows = _DataRows(data, filename, max_bytes, max_rows)
     found: list[ManifestRow] = []
     problems: list[RowProblem] = []
     first_row: dict[str, int] = {}
-    total = 0
     for number, cells in rows:
-        if is_blank(cells):
-            continue
-        if header is None:
-            header = [_header_text(c) for c in cells]
-            columns = map_headers(header)
-            if "tracking_code" not in columns:
-                raise ManifestError(
-                    "NO_TRACKING_COLUMN",
-                    "no column of the header is the tracking code",
-                    "Nenhuma coluna do cabeçalho é o código de rastreio (use, por exemplo, "
-                    "'Código de rastreio' ou 'rastreio' na primeira linha).",
-                    {"headers": ", ".join(h for h in header if h)[:500]},
-                )
-            continue
-        total += 1
-        if total > max_rows:
-            raise _too_many_rows(max_rows)
-        row, row_problems, code = parse_row(number, cells, columns)
+        row, row_problems, code = parse_row(number, cells, rows.columns)
         if code is not None:
             key = _dedup_key(code)
             if key in first_row:
@@ -85,16 +120,11 @@ def read_manifest(
         problems.extend(row_problems)
         if row is not None:
             found.append(row)
-    if header is None or total == 0:
-        raise ManifestError(
-            "EMPTY", "the file has no data rows", "O arquivo não tem linhas de dados."
-        )
-    assert header is not None
     return Manifest(
         rows=tuple(found),
         problems=tuple(problems),
-        columns={field: header[index] for field, index in columns.items()},
-        total_rows=total,
+        columns=rows.named_columns(),
+        total_rows=rows.total,
     )
 
 

@@ -117,20 +117,8 @@ def cell_text(value: Cell, field: str) -> str | None:
     """The cell as trimmed text (None when empty); raises CellProblem."""
     if value is None:
         return None
-    if isinstance(value, Formula):
-        raise CellProblem(
-            "FORMULA_NOT_ALLOWED",
-            "a célula tem uma fórmula, que não é calculada; cole só o valor",
-        )
-    if isinstance(value, bool):
-        text = "VERDADEIRO" if value else "FALSO"
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float):
-        text = _number_text(value, field)
-    elif isinstance(value, datetime | date | time):
-        text = value.isoformat()
-    else:
+    # Text first: every CSV cell and most XLSX cells are text.
+    if isinstance(value, str):
         text = " ".join(value.split())
         if text.startswith("="):
             raise CellProblem(
@@ -147,6 +135,19 @@ def cell_text(value: Cell, field: str) -> str | None:
             whole = _WHOLE_WITH_ZEROS.fullmatch(text)
             if whole:
                 text = whole.group(1)
+    elif isinstance(value, Formula):
+        raise CellProblem(
+            "FORMULA_NOT_ALLOWED",
+            "a célula tem uma fórmula, que não é calculada; cole só o valor",
+        )
+    elif isinstance(value, bool):
+        text = "VERDADEIRO" if value else "FALSO"
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = _number_text(value, field)
+    else:
+        text = value.isoformat()
     return text or None
 
 

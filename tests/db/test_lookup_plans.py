@@ -53,7 +53,9 @@ async def _young_session(url: str) -> tuple[uuid.UUID, uuid.UUID]:
             session = await sessions.create_session(uow, manager, "Dia")
             await uow.commit()
         async with UnitOfWork(maker) as uow:
-            deliverer, _ = await add_deliverer(uow, manager, session.id, courier.id, "100.00", "2.50")
+            deliverer, _ = await add_deliverer(
+                uow, manager, session.id, courier.id, "100.00", "2.50"
+            )
             await uow.commit()
         for batch in range(3):
             items = [
@@ -120,8 +122,7 @@ async def test_lookups_and_fk_checks_probe_the_one_index_that_finds_the_row(
             ),
         ):
             check = (
-                f"SELECT 1 FROM ONLY {table} x WHERE session_id = $1 AND id = $2 "
-                "FOR KEY SHARE OF x"
+                f"SELECT 1 FROM ONLY {table} x WHERE session_id = $1 AND id = $2 FOR KEY SHARE OF x"
             )
             plan = await _generic_plan(conn, check, "uuid, uuid", f"'{sid}', '{did}'")
             assert _indexes(plan) and _indexes(plan) <= fine, plan

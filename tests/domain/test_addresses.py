@@ -113,8 +113,10 @@ def test_clean_collapses_whitespace_and_keeps_the_text() -> None:
     )
     # Clean is clean: a second pass (a manifest's row checked, then added) returns it as is.
     assert clean(cleaned, "again") is cleaned
-    assert normalized_key(cleaned) == cleaned.key == normalized_key(
-        AddressData("Rua das Flores 10", "Sao Paulo", "01310-100")
+    assert (
+        normalized_key(cleaned)
+        == cleaned.key
+        == normalized_key(AddressData("Rua das Flores 10", "Sao Paulo", "01310-100"))
     )
 
 

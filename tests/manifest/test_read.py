@@ -9,7 +9,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from manifest import FIELDS, ManifestError, read_manifest
+from manifest import FIELDS, ManifestError, check_manifest, read_manifest
 
 LIMITS = {"max_bytes": 20_000_000, "max_rows": 20_000}
 HEADER = [
@@ -220,7 +220,19 @@ def _error(data: bytes, name: str | None = "a.csv", **limits: int) -> ManifestEr
     with pytest.raises(ManifestError) as raised:
         read_manifest(data, name, **{**LIMITS, **limits})
     assert raised.value.reason  # Portuguese for the operator
+    # An upload's check refuses the same files the same way, before anything is stored.
+    with pytest.raises(ManifestError) as checked:
+        check_manifest(data, name, **{**LIMITS, **limits})
+    assert (checked.value.code, checked.value.params) == (raised.value.code, raised.value.params)
     return raised.value
+
+
+def test_the_uploads_check_counts_rows_and_leaves_their_problems_to_the_job() -> None:
+    rows = [HEADER, ROWS[0], ["", "Sem código"], ["=1+1", "Fórmula"], [""] * 3, ROWS[1]]
+    for data, name in ((_csv(rows, ";", "utf-8"), "a.csv"), (_xlsx(rows), "a.xlsx")):  # type: ignore[arg-type]
+        whole = read_manifest(data, name, **LIMITS)
+        assert len(whole.problems) == 2 and len(whole.rows) == 2
+        assert check_manifest(data, name, **LIMITS) == whole.total_rows == 4
 
 
 def test_pdf_renamed_csv() -> None:
