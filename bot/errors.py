@@ -182,6 +182,7 @@ UNREACHABLE: dict[str, str] = {
     "UNAUTHENTICATED": "the bot runs every command as the Bipa user of the account",
     "IDEMPOTENCY_KEY_INVALID": "the bot's keys (tg-update:<id>) are short and never empty",
     "IDEMPOTENCY_UNAVAILABLE": "the bot never creates users (a keyed createUser is GraphQL's)",
+    "IDEMPOTENCY_ANSWER_LOST": "the bot never creates users (a keyed createUser is GraphQL's)",
     "WEBHOOKS_DISABLED": "the bot has no webhook commands",
     "JOB_NOT_FOUND": "the bot has no job commands (imports and exports are GraphQL and CLI)",
     "JOB_TRANSITION": "the bot has no job commands (imports and exports are GraphQL and CLI)",

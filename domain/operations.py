@@ -26,6 +26,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import User
@@ -175,10 +176,21 @@ class Runner:
         if not isinstance(sealed, dict) or caller is None or key is None or self.deps.box is None:
             return Done(ref, replayed=True)
         box = self.deps.box
-        private = {
-            name: box.decrypt(base64.b64decode(blob), _context(caller, key, name))
-            for name, blob in sealed.items()
-        }
+        try:
+            private = {
+                name: box.decrypt(base64.b64decode(blob), _context(caller, key, name))
+                for name, blob in sealed.items()
+            }
+        except InvalidTag:
+            # Sealed under another server key (BIPA_SECRET_KEY changed since): the work was
+            # done and stays done; only its private part cannot be shown again.
+            raise ValidationFailed(
+                "this request was already done, but its private answer can no longer be "
+                "opened (the server's secret key changed): it is not repeated",
+                field="idempotencyKey",
+                code="IDEMPOTENCY_ANSWER_LOST",
+                params={k: str(v) for k, v in ref.items() if isinstance(v, str)},
+            ) from None
         return Done(ref, replayed=True, private=private)
 
     def _seal(self, caller: User, key: str, private: dict[str, str]) -> dict[str, str]:

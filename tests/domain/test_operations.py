@@ -149,3 +149,11 @@ async def test_create_user_replays_its_token_sealed_to_its_caller_and_key(
     assert again.replayed and again.ref == first.ref
     assert again.private == first.private and first.private["token"]
     assert await runner.stored(manager, "k-user") == first.ref  # the seal never leaves
+
+    # The server's secret key changed since: the user stays created once, and the replay
+    # says so (which user) instead of failing or creating a second one.
+    runner.deps = dataclasses.replace(runner.deps, box=SecretBox(b"another key"))
+    with pytest.raises(ValidationFailed) as lost:
+        await runner.run_once(manager, create, "k-user")
+    assert lost.value.code == "IDEMPOTENCY_ANSWER_LOST"
+    assert lost.value.params == {"user": first.ref["user"]}

@@ -112,6 +112,7 @@ export const ERROR_TEXT = {
   OVERLOADED: "Servidor ocupado: tente de novo em instantes.",
   IDEMPOTENCY_CONFLICT: "Este pedido já foi feito com outro conteúdo; tente de novo.",
   IDEMPOTENCY_KEY_INVALID: "Chave de repetição inválida.",
+  IDEMPOTENCY_ANSWER_LOST: "Este pedido já foi feito, mas a resposta não pode mais ser mostrada (a chave do servidor mudou).",
   IDEMPOTENCY_UNAVAILABLE: "Este servidor não consegue repetir este pedido com segurança: envie sem chave de repetição.",
   DOMAIN_ERROR: "Não foi possível concluir a operação.",
 };
