@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 
+from asyncpg.pgproto.pgproto import UUID as _CUUID
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,6 +34,17 @@ def utcnow() -> datetime:
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def new_ids(n: int) -> list[uuid.UUID]:
+    """`n` random (version 4) UUIDs from one read of the OS's randomness, as asyncpg's C UUID
+    type (a uuid.UUID subclass, what the driver reads back too): uuid4() cost ~4 us each in
+    os.urandom and UUID's checks here, 6% of a manifest import's CPU."""
+    raw = bytearray(os.urandom(16 * n))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # the RFC 4122 variant
+    data = bytes(raw)
+    return [_CUUID(data[i : i + 16]) for i in range(0, 16 * n, 16)]
 
 
 class Base(DeclarativeBase):

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import geo
-from db.base import utcnow
+from db.base import new_ids, utcnow
 from db.enums import FINAL_DELIVERY_STATUSES, DeliveryStatus, SessionStatus
 from db.models import DeliverySession, SessionDeliverer, SessionPackage, User
 from db.repositories.packages import NewAddress, NewPackage
@@ -73,10 +73,12 @@ def _validate_request(items: Sequence[PackageData]) -> None:
             )
 
 
-def _new_address(key: str, a: addresses.AddressData, count: int) -> NewAddress:
+def _new_address(
+    address_id: uuid.UUID, key: str, a: addresses.AddressData, count: int
+) -> NewAddress:
     placed = a.latitude is not None and a.longitude is not None
     return NewAddress(
-        id=uuid.uuid4(),
+        id=address_id,
         normalized_key=key,
         line=a.line or "",
         street=a.street,
@@ -116,7 +118,12 @@ async def _addresses_for(
             continue
         first, count = fresh.get(key, (i, 0))
         fresh[key] = (first, count + 1)
-    new = [_new_address(key, cleaned[first], count) for key, (first, count) in fresh.items()]
+    new = [
+        _new_address(address_id, key, cleaned[first], count)
+        for address_id, (key, (first, count)) in zip(
+            new_ids(len(fresh)), fresh.items(), strict=True
+        )
+    ]
     await uow.addresses.insert(session.id, new)
     ids = {a.normalized_key: a.id for a in new} | {k: r.id for k, r in known.items()}
     for i, key in keys.items():
@@ -178,12 +185,13 @@ async def add_packages(
     # Deliverers first: a refused deliverer must refuse before any row is inserted.
     deliverer_rows = await _deliverers_for(uow, session, indexed)
     address_ids = await _addresses_for(uow, session, indexed)
-    for i, item, code in fresh:
+    added: list[dict[str, Any]] = []
+    for package_id, (i, item, code) in zip(new_ids(len(fresh)), fresh, strict=True):
         address_id = address_ids.get(i)
         deliverer = deliverer_rows.get(item.deliverer_id) if item.deliverer_id else None
         checked = checks[i]
         package = NewPackage(
-            id=uuid.uuid4(),
+            id=package_id,
             barcode=code,
             symbology=item.symbology or _guessed_symbology(checked),
             carrier=checked.carrier,
@@ -197,10 +205,7 @@ async def add_packages(
         if deliverer is not None:
             deliverer.packages_assigned += 1
         result.new.append(package)
-        uow.record(
-            session,
-            Action.PACKAGE_ADDED,
-            actor.id,
+        added.append(
             {
                 "packageId": str(package.id),
                 "barcode": code,
@@ -209,8 +214,9 @@ async def add_packages(
                 "addressId": str(address_id) if address_id else None,
                 "delivererId": str(deliverer.id) if deliverer else None,
                 "viaScan": item.scan_report is not None,
-            },
+            }
         )
+    uow.record_many(session, Action.PACKAGE_ADDED, actor.id, added)
     result.at = utcnow()
     await uow.packages.insert(session.id, result.new, result.at)
     await uow.flush()

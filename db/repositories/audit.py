@@ -14,24 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from db.models import AuditEntry
+from db.repositories.copy import copy_rows
 
-# The entries of one session and its new last_sequence in one round trip. Written as a fixed
-# text over arrays so that it compiles once: a multi-row VALUES insert has no cache key in
-# SQLAlchemy and was compiled again on every mutation (~10% of a scan's CPU).
-_APPEND = text(
-    """
-    WITH bump AS (
-        UPDATE delivery_sessions SET last_sequence = :last_sequence, updated_at = :now
-        WHERE id = :session_id
-    )
-    INSERT INTO session_audit_log (session_id, sequence, action, actor_id, details, created_at)
-    SELECT :session_id, e.sequence, e.action, e.actor_id, e.details::jsonb, e.created_at
-    FROM unnest(
-        CAST(:sequences AS integer[]), CAST(:actions AS text[]), CAST(:actors AS uuid[]),
-        CAST(:details AS text[]), CAST(:created AS timestamptz[])
-    ) AS e(sequence, action, actor_id, details, created_at)
-    """
+# Compiled once: runs after every change to a session.
+_BUMP = text(
+    "UPDATE delivery_sessions SET last_sequence = :last_sequence, updated_at = :now"
+    " WHERE id = :session_id"
 )
+_COLUMNS = ("session_id", "sequence", "action", "actor_id", "details", "created_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,19 +44,19 @@ class AuditRepository:
     async def append(
         self, session_id: uuid.UUID, entries: Sequence[NewEntry], now: datetime
     ) -> None:
-        """Inserts `entries` (in sequence order) and sets the session's last_sequence."""
+        """Inserts `entries` (in sequence order, one COPY) and sets the session's
+        last_sequence."""
+        await copy_rows(
+            self.session,
+            "session_audit_log",
+            _COLUMNS,
+            [
+                (session_id, e.sequence, e.action, e.actor_id, json.dumps(e.details), e.created_at)
+                for e in entries
+            ],
+        )
         await self.session.execute(
-            _APPEND,
-            {
-                "session_id": session_id,
-                "last_sequence": entries[-1].sequence,
-                "now": now,
-                "sequences": [e.sequence for e in entries],
-                "actions": [e.action for e in entries],
-                "actors": [e.actor_id for e in entries],
-                "details": [json.dumps(e.details) for e in entries],
-                "created": [e.created_at for e in entries],
-            },
+            _BUMP, {"session_id": session_id, "last_sequence": entries[-1].sequence, "now": now}
         )
 
     async def after(

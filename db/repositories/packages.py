@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 from db.enums import DeliveryStatus
 from db.models import SessionAddress, SessionDeliverer, SessionPackage, User
 from db.repositories import keyset
+from db.repositories.copy import copy_rows
 
 
 def _probe(columns: str, table: str, match: str, values: str) -> Any:
@@ -48,45 +49,16 @@ _ADDRESSES_BY_KEY = select(SessionAddress).from_statement(
 )
 
 
-# New rows as one statement over arrays, compiled once (like the audit's append): the ORM's
-# unit of work spent ~60 us of CPU per package (object state, flush ordering, a parameter set
-# per row), which bounded a manifest import to ~1,000 rows/s. Scans and imports alike.
-_INSERT_PACKAGES = text(
-    """
-    INSERT INTO session_packages (id, session_id, barcode, symbology, carrier, raw_text, status,
-        recipient_name, recipient_from_label, address_id, deliverer_id, scan_report,
-        created_at, updated_at)
-    SELECT p.id, :session_id, p.barcode, p.symbology, p.carrier, p.raw_text,
-        'PENDING'::delivery_status, p.recipient_name, p.recipient_from_label, p.address_id,
-        p.deliverer_id, p.scan_report::jsonb, :now, :now
-    FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:barcodes AS text[]), CAST(:symbologies AS text[]),
-        CAST(:carriers AS text[]), CAST(:raw_texts AS text[]), CAST(:recipients AS text[]),
-        CAST(:from_label AS boolean[]), CAST(:address_ids AS uuid[]),
-        CAST(:deliverer_ids AS uuid[]), CAST(:scan_reports AS text[])
-    ) AS p(id, barcode, symbology, carrier, raw_text, recipient_name, recipient_from_label,
-        address_id, deliverer_id, scan_report)
-    """
-)
-_INSERT_ADDRESSES = text(
-    """
-    INSERT INTO session_addresses (id, session_id, normalized_key, line, street, number,
-        complement, neighbourhood, city, state, postal_code, latitude, longitude,
-        geo_precision, geo_provider, package_count)
-    SELECT a.id, :session_id, a.normalized_key, a.line, a.street, a.number, a.complement,
-        a.neighbourhood, a.city, a.state, a.postal_code, a.latitude, a.longitude,
-        a.geo_precision, a.geo_provider, a.package_count
-    FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:keys AS text[]), CAST(:lines AS text[]),
-        CAST(:streets AS text[]), CAST(:numbers AS text[]), CAST(:complements AS text[]),
-        CAST(:neighbourhoods AS text[]), CAST(:cities AS text[]), CAST(:states AS text[]),
-        CAST(:postal_codes AS text[]), CAST(:latitudes AS float8[]),
-        CAST(:longitudes AS float8[]), CAST(:precisions AS text[]), CAST(:providers AS text[]),
-        CAST(:counts AS integer[])
-    ) AS a(id, normalized_key, line, street, number, complement, neighbourhood, city, state,
-        postal_code, latitude, longitude, geo_precision, geo_provider, package_count)
-    """
-)
+_PACKAGE_COLUMNS = (
+    "id", "session_id", "barcode", "symbology", "carrier", "raw_text", "status",
+    "recipient_name", "recipient_from_label", "address_id", "deliverer_id", "scan_report",
+    "created_at", "updated_at",
+)  # fmt: skip
+_ADDRESS_COLUMNS = (
+    "id", "session_id", "normalized_key", "line", "street", "number", "complement",
+    "neighbourhood", "city", "state", "postal_code", "latitude", "longitude", "geo_precision",
+    "geo_provider", "package_count",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,27 +145,33 @@ class PackageRepository:
     async def insert(
         self, session_id: uuid.UUID, rows: Sequence[NewPackage], now: datetime
     ) -> None:
-        """One round trip for any number of packages, in the caller's transaction."""
+        """Any number of new packages in one COPY (db/repositories/copy.py), in the caller's
+        transaction: PENDING, created `now`."""
         if not rows:
             return
-        await self.session.execute(
-            _INSERT_PACKAGES,
-            {
-                "session_id": session_id,
-                "now": now,
-                "ids": [r.id for r in rows],
-                "barcodes": [r.barcode for r in rows],
-                "symbologies": [r.symbology for r in rows],
-                "carriers": [r.carrier for r in rows],
-                "raw_texts": [r.raw_text for r in rows],
-                "recipients": [r.recipient_name for r in rows],
-                "from_label": [r.recipient_from_label for r in rows],
-                "address_ids": [r.address_id for r in rows],
-                "deliverer_ids": [r.deliverer_id for r in rows],
-                "scan_reports": [
-                    None if r.scan_report is None else json.dumps(r.scan_report) for r in rows
-                ],
-            },
+        await copy_rows(
+            self.session,
+            "session_packages",
+            _PACKAGE_COLUMNS,
+            [
+                (
+                    r.id,
+                    session_id,
+                    r.barcode,
+                    r.symbology,
+                    r.carrier,
+                    r.raw_text,
+                    DeliveryStatus.PENDING.value,
+                    r.recipient_name,
+                    r.recipient_from_label,
+                    r.address_id,
+                    r.deliverer_id,
+                    None if r.scan_report is None else json.dumps(r.scan_report),
+                    now,
+                    now,
+                )
+                for r in rows
+            ],
         )
 
     async def delete(self, row: SessionPackage) -> None:
@@ -428,29 +406,34 @@ class AddressRepository:
         return {a.normalized_key: a for a in rows}
 
     async def insert(self, session_id: uuid.UUID, rows: Sequence[NewAddress]) -> None:
-        """One round trip for any number of addresses, in the caller's transaction."""
+        """Any number of new addresses in one COPY, in the caller's transaction."""
         if not rows:
             return
-        await self.session.execute(
-            _INSERT_ADDRESSES,
-            {
-                "session_id": session_id,
-                "ids": [r.id for r in rows],
-                "keys": [r.normalized_key for r in rows],
-                "lines": [r.line for r in rows],
-                "streets": [r.street for r in rows],
-                "numbers": [r.number for r in rows],
-                "complements": [r.complement for r in rows],
-                "neighbourhoods": [r.neighbourhood for r in rows],
-                "cities": [r.city for r in rows],
-                "states": [r.state for r in rows],
-                "postal_codes": [r.postal_code for r in rows],
-                "latitudes": [r.latitude for r in rows],
-                "longitudes": [r.longitude for r in rows],
-                "precisions": [r.geo_precision for r in rows],
-                "providers": [r.geo_provider for r in rows],
-                "counts": [r.package_count for r in rows],
-            },
+        await copy_rows(
+            self.session,
+            "session_addresses",
+            _ADDRESS_COLUMNS,
+            [
+                (
+                    r.id,
+                    session_id,
+                    r.normalized_key,
+                    r.line,
+                    r.street,
+                    r.number,
+                    r.complement,
+                    r.neighbourhood,
+                    r.city,
+                    r.state,
+                    r.postal_code,
+                    r.latitude,
+                    r.longitude,
+                    r.geo_precision,
+                    r.geo_provider,
+                    r.package_count,
+                )
+                for r in rows
+            ],
         )
 
     async def get_many(self, ids: Sequence[uuid.UUID]) -> list[SessionAddress]:
