@@ -176,7 +176,7 @@ class UnitOfWork:
         return entries
 
     async def _write_audit(self) -> None:
-        """Per session, one round trip: the audit rows and the session's last_sequence.
+        """Per session, one COPY of the audit rows and one UPDATE of the session's last_sequence.
 
         Runs after the ORM flush, inside the session row lock the services took.
         """
