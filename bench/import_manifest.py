@@ -436,7 +436,7 @@ def cli() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     common.add_database_argument(parser)
     parser.add_argument("--rows", type=int, default=10_000, help="manifest rows (10000)")
-    parser.add_argument("--batch", type=int, default=100, help="BIPA_IMPORT_BATCH (100)")
+    parser.add_argument("--batch", type=int, default=50, help="BIPA_IMPORT_BATCH (50)")
     parser.add_argument("--scanners", type=int, default=20, help="concurrent scanners (20)")
     parser.add_argument("--think", type=float, default=0.25, help="seconds between scans (0.25)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each measurement (2)")

@@ -275,7 +275,7 @@ class Settings:
     jobs_concurrency: int = 4
     jobs_heartbeat_s: float = 10.0
     jobs_stalled_after_s: float = 30.0
-    import_batch: int = 100
+    import_batch: int = 50
     telegram_bot_token: str | None = None
     telegram_api_url: str | None = None
     rate_limits: bool = True
@@ -388,7 +388,7 @@ class Settings:
             jobs_heartbeat_s=_float(e, "BIPA_JOBS_HEARTBEAT", 10.0, 0.2, 600.0),
             # A job whose worker sent no heartbeat for this long is run again by another.
             jobs_stalled_after_s=_float(e, "BIPA_JOBS_STALLED_AFTER", 30.0, 1.0, 3600.0),
-            import_batch=_int(e, "BIPA_IMPORT_BATCH", 100, 1, 1000),
+            import_batch=_int(e, "BIPA_IMPORT_BATCH", 50, 1, 1000),
             telegram_bot_token=e.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=e.get("TELEGRAM_API_URL") or None,
             # false for tests and benchmarks, which send thousands of requests from one address.

@@ -50,7 +50,7 @@ class ImportLimits:
 
     max_bytes: int = 20_000_000
     max_rows: int = 20_000
-    batch: int = 100
+    batch: int = 50
 
 
 class JobQueue(Protocol):
