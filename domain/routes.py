@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -512,12 +513,20 @@ class NextStop:
     packages: list[SessionPackage]
 
 
-async def next_stop(uow: UnitOfWork, deliverer: SessionDeliverer) -> NextStop | None:
+# How next_stop reads: by the unit of work (the bot), or by an operation's DataLoaders, which
+# batch the reads of every deliverer of a query into one statement per kind (GraphQL).
+PackagesById = Callable[[list[uuid.UUID]], Awaitable[Sequence[SessionPackage | None]]]
+AddressById = Callable[[uuid.UUID], Awaitable[SessionAddress | None]]
+
+
+async def next_stop(
+    deliverer: SessionDeliverer, packages: PackagesById, address: AddressById
+) -> NextStop | None:
     """None when the route is empty or done. A parcel delivered, failed or handed to someone
     else since the route was optimized no longer makes its stop open."""
     stops: list[dict[str, Any]] = list((deliverer.route or {}).get("stops", []))
     ids = [uuid.UUID(pid) for s in stops for pid in s.get("packageIds", [])]
-    rows = {str(p.id): p for p in await uow.packages.get_many(ids)}
+    rows = {str(p.id): p for p in await packages(ids) if p is not None} if ids else {}
 
     def still_mine(stop: dict[str, Any]) -> list[SessionPackage]:
         found = [rows.get(pid) for pid in stop.get("packageIds", [])]
@@ -533,8 +542,8 @@ async def next_stop(uow: UnitOfWork, deliverer: SessionDeliverer) -> NextStop | 
     if not open_stops:
         return None
     stop, mine = open_stops[0]
-    addresses = await uow.addresses.get_many([uuid.UUID(stop["addressId"])])
-    return NextStop(deliverer, stop, len(open_stops), next(iter(addresses), None), mine)
+    where = await address(uuid.UUID(stop["addressId"]))
+    return NextStop(deliverer, stop, len(open_stops), where, mine)
 
 
 async def my_next_stop(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> NextStop | None:
@@ -542,4 +551,8 @@ async def my_next_stop(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> N
     deliverer = await uow.deliverers.by_user(session_id, actor.id)
     if deliverer is None:
         return None
-    return await next_stop(uow, deliverer)
+
+    async def address(address_id: uuid.UUID) -> SessionAddress | None:
+        return next(iter(await uow.addresses.get_many([address_id])), None)
+
+    return await next_stop(deliverer, uow.packages.get_many, address)

@@ -456,8 +456,10 @@ class NextStopType:
 
 
 async def next_stop_type(info: Info[Context, None], row: SessionDeliverer) -> NextStopType | None:
-    async with info.context.read() as uow:
-        found = await routes.next_stop(uow, row)
+    # Through the operation's loaders: every deliverer's next stop of one query is read in
+    # one statement per kind (its packages, its address).
+    loaders = info.context.loaders
+    found = await routes.next_stop(row, loaders.packages.load_many, loaders.addresses.load)
     if found is None:
         return None
     return NextStopType(

@@ -157,3 +157,91 @@ async def test_unknown_or_invisible_session_costs_two_statements_at_most(
         statements, data = await _statements(engine, counter, target, stranger.token)
         assert data == {"session": None}
         assert len(statements) <= 2, statements
+
+
+NEXT_STOPS = """query($id: ID!) { session(id: $id) {
+  deliverers { user { name } nextStop { remaining stop { sequence } address { line }
+    packages { barcode } } }
+} }"""
+
+
+async def _routed_session(uows: Callable[[], UnitOfWork], couriers: int) -> tuple[str, str]:
+    """`couriers` deliverers, each with two parcels at two addresses on a route of theirs
+    (written as an optimization would leave it)."""
+    async with uows() as uow:
+        owner = await users.create_user(uow, None, "Dona Rotas", Role.MANAGER)
+        row = await sessions.create_session(uow, owner.user, f"{couriers} rotas")
+        for k in range(couriers):
+            courier = (await users.create_user(uow, None, f"Rota {k}", Role.DELIVERER)).user
+            d, _ = await deliverers.add_deliverer(
+                uow, owner.user, row.id, courier.id, "100.00", "1.50"
+            )
+            added = await packages.add_packages(
+                uow,
+                owner.user,
+                row.id,
+                [
+                    packages.PackageData(
+                        f"RT-{couriers}-{k}-{j}",
+                        address=AddressData(f"Rua {k}-{j}, 1", "São Paulo"),
+                        deliverer_id=d.id,
+                    )
+                    for j in range(2)
+                ],
+            )
+            eta = "2026-12-01T12:00:00+00:00"
+            d.route = {
+                "stops": [
+                    {
+                        "sequence": j + 1,
+                        "addressId": str(p.address_id),
+                        "packageIds": [str(p.id)],
+                        "eta": eta,
+                        "etaOffsetS": 600 * j,
+                        "travelS": 600,
+                        "distanceM": 1000,
+                        "parcels": 1,
+                    }
+                    for j, p in enumerate(added.added)
+                ]
+            }
+        await uow.commit()
+    return str(row.id), owner.token
+
+
+async def test_next_stops_of_every_deliverer_are_read_together(
+    counted: tuple[AsyncEngine, Counter], committed_uow: Callable[[], UnitOfWork]
+) -> None:
+    engine, counter = counted
+    seen: dict[int, list[str]] = {}
+    for couriers in (1, 4):
+        sid, token = await _routed_session(committed_uow, couriers)
+        counter.statements.clear()
+        counter.on = True
+        try:
+            schema = build_schema()
+            context = Context(
+                request=_request(token),
+                services=Services(
+                    sessionmaker=make_sessionmaker(engine), publisher=NullPublisher()
+                ),
+                token=token,
+            )
+            result = await schema.execute(
+                NEXT_STOPS, variable_values={"id": sid}, context_value=context
+            )
+        finally:
+            counter.on = False
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        team = result.data["session"]["deliverers"]
+        assert len(team) == couriers
+        for d in team:
+            k = d["user"]["name"].removeprefix("Rota ")
+            nxt = d["nextStop"]
+            assert (nxt["remaining"], nxt["stop"]["sequence"]) == (2, 1), nxt
+            assert nxt["address"]["line"] == f"Rua {k}-0, 1"
+            assert [p["barcode"] for p in nxt["packages"]] == [f"RT-{couriers}-{k}-0"]
+        seen[couriers] = list(counter.statements)
+    listing = "\n".join(f"  {s}" for s in seen[4])
+    assert len(seen[4]) == len(seen[1]), f"grew with the deliverers:\n{listing}"
