@@ -551,6 +551,11 @@ async def my_next_stop(uow: UnitOfWork, actor: User, session_id: uuid.UUID) -> N
     deliverer = await uow.deliverers.by_user(session_id, actor.id)
     if deliverer is None:
         return None
+    return await read_next_stop(uow, deliverer)
+
+
+async def read_next_stop(uow: UnitOfWork, deliverer: SessionDeliverer) -> NextStop | None:
+    """`next_stop` reading through a unit of work (one deliverer at a time: the bot)."""
 
     async def address(address_id: uuid.UUID) -> SessionAddress | None:
         return next(iter(await uow.addresses.get_many([address_id])), None)

@@ -207,7 +207,7 @@ async def test_geocode_then_optimize_with_progress(
     assert job.result["stops"] == 6 and job.result["unplaced"] == 1  # type: ignore[attr-defined]
     async with runner.uow() as uow:
         deliverers = await uow.deliverers.for_session(sid)
-        first = await routes.next_stop(uow, deliverers[0])
+        first = await routes.read_next_stop(uow, deliverers[0])
     assert sum(len(d.route["stops"]) for d in deliverers) == 6  # type: ignore[index]
     assert first is not None and first.stop["sequence"] == 1
     assert first.remaining == len(deliverers[0].route["stops"])  # type: ignore[index]
@@ -217,7 +217,7 @@ async def test_geocode_then_optimize_with_progress(
         await runner.run_once(manager, commands.UpdatePackageStatus(p.id, DeliveryStatus.DELIVERED))
     async with runner.uow() as uow:
         row = await uow.deliverers.get(deliverers[0].id)
-        after = await routes.next_stop(uow, row)  # type: ignore[arg-type]
+        after = await routes.read_next_stop(uow, row)  # type: ignore[arg-type]
     if first.remaining > 1:
         assert after is not None and after.stop["sequence"] == 2
     else:
